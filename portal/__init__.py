@@ -1,0 +1,70 @@
+"""ESG Support Portal: the application factory."""
+from __future__ import annotations
+
+
+from pathlib import Path
+from typing import Optional
+
+from flask import Flask
+
+from portal.config import INSTANCE_DIR, Config
+
+
+def create_app(config: Optional[type | dict] = None) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=True)
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    else:
+        app.config.from_pyfile("config.py", silent=True)
+    _check_secret_key(app)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from portal import cli, database, errors, web
+    from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+    db.init_app(app)
+    database.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    web.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+def _check_secret_key(app: Flask) -> None:
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.config.get("ENV_NAME") in ("development", "testing") or app.debug:
+        app.config["SECRET_KEY"] = "dev-only-insecure-key"  # never used outside development
+        return
+    raise RuntimeError("SECRET_KEY must be set outside development (PORTAL_ENV=%s)." % app.config.get("ENV_NAME"))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.blueprints.admin.routes import bp as admin_bp
+    from portal.blueprints.agent.routes import bp as agent_bp
+    from portal.blueprints.api.routes import bp as api_bp
+    from portal.blueprints.auth.routes import bp as auth_bp
+    from portal.blueprints.customer.routes import bp as customer_bp
+    from portal.blueprints.main.routes import bp as main_bp
+    from portal.extensions import csrf
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(customer_bp, url_prefix="/portal")
+    app.register_blueprint(agent_bp, url_prefix="/agent")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    csrf.exempt(api_bp)  # bearer tokens only, never cookies: no CSRF exposure
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+
+__all__ = ["create_app"]

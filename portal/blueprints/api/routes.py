@@ -1,0 +1,172 @@
+"""JSON API v1 — the base of the in-app support button. Bearer tokens only (never cookies), same services and
+access rules as the pages. Errors: ``{"error": {"code", "message", "fields"}}``."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable, Optional
+
+from flask import Blueprint, g, jsonify, request, url_for
+
+from portal.errors import json_error
+from portal.models import Channel, Priority, Status, Ticket, TicketEvent, format_reference
+from portal.services import tickets as ticket_service
+from portal.services.access import get_ticket_for, visible_events
+from portal.services.accounts import find_user_by_email, user_for_token
+from portal.services.errors import ValidationFailed
+from portal.services.queries import TicketFilters, list_tickets
+
+bp = Blueprint("api", __name__)
+
+CREATE_FIELDS = {"subject", "description", "category", "priority"}
+STAFF_CREATE_FIELDS = CREATE_FIELDS | {"requester_email", "channel"}
+PATCH_FIELDS = {"version", *ticket_service.EDITABLE_FIELDS}
+REPLY_FIELDS = {"body", "internal", "status"}
+MAX_PER_PAGE = 100
+
+
+def token_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            response, status = json_error(401, "unauthorized", "Send a valid token: Authorization: Bearer <token>.")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+            return response, status
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _json_body(allowed: set[str]) -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationFailed("Send a JSON object with Content-Type: application/json.", {})
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationFailed("Unknown fields.", {name: "Unknown or not allowed field." for name in unknown})
+    return data
+
+
+def _person(user) -> Optional[dict]:
+    return None if user is None else {"id": user.id, "name": user.name, "email": user.email} if g.api_user.is_staff \
+        else {"id": user.id, "name": user.name}
+
+
+def _iso(value) -> Optional[str]:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def ticket_json(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "reference": ticket.reference,
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "status": ticket.status.value,
+        "priority": ticket.priority.value,
+        "tier": ticket.tier.value,
+        "channel": ticket.channel.value,
+        "category": ticket.category.slug if ticket.category else None,
+        "requester": _person(ticket.requester),
+        "organization": {"id": ticket.organization.id, "name": ticket.organization.name} if ticket.organization else None,
+        "assignee": _person(ticket.assignee),
+        "follow_up_of": format_reference(ticket.follow_up_of_id) if ticket.follow_up_of_id else None,
+        "created_at": _iso(ticket.created_at),
+        "updated_at": _iso(ticket.updated_at),
+        "first_response_at": _iso(ticket.first_response_at),
+        "solved_at": _iso(ticket.solved_at),
+        "version": ticket.version,
+        "url": url_for("api.get_ticket", reference=ticket.reference, _external=True),
+    }
+
+
+def event_json(event: TicketEvent) -> dict[str, Any]:
+    data = {"id": event.id, "kind": event.kind.value, "author": _person(event.author), "created_at": _iso(event.created_at),
+            "ticket_version": event.ticket_version}
+    if event.kind.value == "field_change":
+        data.update(field=event.field, old=event.old_value, new=event.new_value)
+    else:
+        data.update(body=event.body, internal=event.kind.value == "internal_note")
+    return data
+
+
+@bp.post("/tickets")
+@token_required
+def create_ticket():
+    actor = g.api_user
+    data = _json_body(STAFF_CREATE_FIELDS if actor.is_staff else CREATE_FIELDS)
+    requester = None
+    if data.get("requester_email"):
+        requester = find_user_by_email(str(data["requester_email"]))
+        if requester is None:
+            raise ValidationFailed("Unknown requester.", {"requester_email": "No user with this email."})
+    ticket = ticket_service.create_ticket(
+        actor, subject=data.get("subject"), description=data.get("description"), category=data.get("category"),
+        priority=data.get("priority", Priority.medium.value), channel=data.get("channel", Channel.api.value),
+        requester=requester,
+    )
+    response = jsonify({"ticket": ticket_json(ticket)})
+    response.headers["Location"] = url_for("api.get_ticket", reference=ticket.reference)
+    return response, 201
+
+
+@bp.get("/tickets")
+@token_required
+def list_tickets_():
+    actor = g.api_user
+    for name in ("status", "priority"):
+        value = request.args.get(name)
+        allowed = [m.value for m in (Status if name == "status" else Priority)] + (["open_any"] if name == "status" else [])
+        if value and value not in allowed:
+            raise ValidationFailed(f"Unknown {name}.", {name: "Choose one of: " + ", ".join(allowed) + "."})
+    filters = TicketFilters.from_args(request.args, default_view="all")
+    if filters.view not in ("all", "mine_customer") and not actor.is_staff:
+        filters.view = "all"
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+        per_page = max(1, min(int(request.args.get("per_page", 25)), MAX_PER_PAGE))
+    except ValueError:
+        raise ValidationFailed("page and per_page must be integers.", {"page": "Use a positive integer."})
+    rows = list_tickets(actor, filters, page, per_page)
+    return jsonify({"tickets": [ticket_json(t) for t in rows[:per_page]], "page": page, "per_page": per_page,
+                    "has_next": len(rows) > per_page})
+
+
+@bp.get("/tickets/<reference>")
+@token_required
+def get_ticket(reference: str):
+    ticket = get_ticket_for(g.api_user, reference)
+    return jsonify({"ticket": ticket_json(ticket),
+                    "events": [event_json(e) for e in visible_events(g.api_user, ticket)]})
+
+
+@bp.post("/tickets/<reference>/replies")
+@token_required
+def reply(reference: str):
+    actor = g.api_user
+    ticket = get_ticket_for(actor, reference)
+    data = _json_body(REPLY_FIELDS)
+    internal = data.get("internal", False)
+    if not isinstance(internal, bool):
+        raise ValidationFailed("internal must be true or false.", {"internal": "Use a boolean."})
+    result = ticket_service.reply_to_ticket(actor, ticket, data.get("body"), internal=internal, status=data.get("status"))
+    if isinstance(result, Ticket):  # a reply to a closed ticket opened a follow-up
+        return jsonify({"ticket": ticket_json(result), "follow_up_of": ticket.reference}), 201
+    return jsonify({"event": event_json(result), "ticket": ticket_json(ticket)}), 201
+
+
+@bp.patch("/tickets/<reference>")
+@token_required
+def update_ticket(reference: str):
+    actor = g.api_user
+    ticket = get_ticket_for(actor, reference)
+    data = _json_body(PATCH_FIELDS)
+    if "version" not in data or isinstance(data["version"], bool) or not isinstance(data["version"], int):
+        raise ValidationFailed("version is required.", {"version": "Send the integer version you last read."})
+    version = data.pop("version")
+    changes = ticket_service.update_ticket(actor, ticket, expected_version=version, **data)
+    return jsonify({"ticket": ticket_json(ticket),
+                    "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes]})

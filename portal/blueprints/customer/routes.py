@@ -1,0 +1,122 @@
+"""Customer portal: file tickets, follow them, reply, confirm a solution, reopen."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.blueprints.common import customer_required, make_page, page_number
+from portal.blueprints.customer.forms import NewTicketForm, ReplyForm, VersionForm
+from portal.extensions import htmx
+from portal.models import Status, Ticket
+from portal.services import tickets as ticket_service
+from portal.services.access import get_ticket_for, visible_events
+from portal.services.errors import Conflict, ValidationFailed
+from portal.services.queries import TicketFilters, customer_counts, list_tickets
+
+bp = Blueprint("customer", __name__)
+
+
+@bp.get("/")
+@customer_required
+def home():
+    recent = list_tickets(current_user, TicketFilters(view="org", sort="updated"), 1, 5)
+    return render_template("customer/home.html", recent=recent[:5], counts=customer_counts(current_user))
+
+
+@bp.route("/tickets/new", methods=["GET", "POST"])
+@customer_required
+def new_ticket():
+    form = NewTicketForm()
+    if form.validate_on_submit():
+        try:
+            ticket = ticket_service.create_ticket(
+                current_user, subject=form.subject.data, description=form.description.data,
+                category=form.category.data, priority=form.priority.data,
+            )
+        except ValidationFailed as exc:
+            _form_errors(form, exc)
+            return render_template("customer/new_ticket.html", form=form), 422
+        flash(f"Ticket {ticket.reference} filed. We will answer by email and here.", "success")
+        return redirect(url_for("customer.ticket", reference=ticket.reference), 303)
+    return render_template("customer/new_ticket.html", form=form), (422 if form.errors else 200)
+
+
+@bp.get("/tickets")
+@customer_required
+def tickets():
+    filters = TicketFilters.from_args(request.args, default_view="org")
+    if filters.view not in ("mine_customer", "org"):
+        filters.view = "org"
+    number, size = page_number(), current_app.config["QUEUE_PAGE_SIZE"]
+    page = make_page(list_tickets(current_user, filters, number, size), number, size)
+    template = "customer/partials/_ticket_rows.html" if htmx and not htmx.boosted else "customer/tickets.html"
+    return render_template(template, page=page, filters=filters)
+
+
+@bp.get("/tickets/<reference>")
+@customer_required
+def ticket(reference: str):
+    ticket = get_ticket_for(current_user, reference)
+    return _render_ticket(ticket)
+
+
+@bp.post("/tickets/<reference>/replies")
+@customer_required
+def reply(reference: str):
+    ticket = get_ticket_for(current_user, reference)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        return _render_ticket(ticket, reply_form=form, status=422)
+    result = ticket_service.reply_to_ticket(current_user, ticket, form.body.data)
+    if isinstance(result, Ticket):
+        flash(f"{ticket.reference} is closed, so we opened {result.reference} as a follow-up.", "success")
+        return redirect(url_for("customer.ticket", reference=result.reference), 303)
+    flash("Reply sent.", "success")
+    return redirect(url_for("customer.ticket", reference=ticket.reference), 303)
+
+
+@bp.post("/tickets/<reference>/solve")
+@customer_required
+def solve(reference: str):
+    return _status_action(reference, Status.solved, "Thanks for confirming — the ticket is solved.")
+
+
+@bp.post("/tickets/<reference>/reopen")
+@customer_required
+def reopen(reference: str):
+    return _status_action(reference, Status.open, "The ticket is open again; we will be back to you.")
+
+
+def _status_action(reference: str, status: Status, message: str):
+    ticket = get_ticket_for(current_user, reference)
+    form = VersionForm()
+    if not form.validate_on_submit():
+        return _render_ticket(ticket, status=400)
+    try:
+        ticket_service.change_status(current_user, ticket, status.value, expected_version=form.version.data)
+    except Conflict:
+        return _render_conflict(reference)
+    flash(message, "success")
+    return redirect(url_for("customer.ticket", reference=ticket.reference), 303)
+
+
+def _render_conflict(reference: str):
+    from portal.extensions import db
+
+    db.session.rollback()
+    ticket = get_ticket_for(current_user, reference)
+    return _render_ticket(ticket, conflict=True, status=409)
+
+
+def _render_ticket(ticket: Ticket, *, reply_form=None, conflict: bool = False, status: int = 200):
+    events = visible_events(current_user, ticket)
+    return render_template(
+        "customer/ticket.html", ticket=ticket, events=events, reply_form=reply_form or ReplyForm(),
+        allowed=ticket_service.allowed_statuses(current_user, ticket), conflict=conflict,
+    ), status
+
+
+def _form_errors(form, exc: ValidationFailed) -> None:
+    for name, message in exc.fields.items():
+        if hasattr(form, name):
+            getattr(form, name).errors = [message]

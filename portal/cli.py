@@ -1,0 +1,71 @@
+"""Operational commands: ``flask --app wsgi demo seed``, ``flask --app wsgi users token EMAIL`` and friends."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from portal.extensions import db
+
+demo_cli = AppGroup("demo", help="Demo data.")
+users_cli = AppGroup("users", help="Users and API tokens.")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Create the demo team, organizations, customers and tickets (idempotent)."""
+    from portal.demo import DEMO_PASSWORD, seed
+
+    added = seed(echo=click.echo)
+    db.session.commit()
+    click.echo(f"Demo data ready ({', '.join(f'{k}: +{v}' for k, v in added.items())}). "
+               f"Every demo account's password is {DEMO_PASSWORD}.")
+
+
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", help="A label for the token.")
+def users_token(email: str, name: str) -> None:
+    """Create an API token for EMAIL and print it (shown once)."""
+    from portal.services.accounts import create_api_token, find_user_by_email
+
+    user = find_user_by_email(email)
+    if user is None or not user.is_active:
+        raise click.ClickException(f"No active user with the email {email}.")
+    _token, plain = create_api_token(user, name)
+    db.session.commit()
+    click.echo(plain)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["customer", "agent", "senior_agent", "manager", "admin"]), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--timezone", "zone", default="UTC")
+def users_create(email: str, name: str, role: str, password: str, zone: str) -> None:
+    """Create a user (e.g. the first admin)."""
+    from portal.models import Role, User
+    from portal.services.accounts import (check_password_strength, find_user_by_email, hash_password,
+                                          normalize_email, organization_for_domain, validate_timezone)
+    from portal.services.errors import ValidationFailed
+
+    try:
+        email = normalize_email(email)
+        check_password_strength(password)
+    except ValidationFailed as exc:
+        raise click.ClickException("; ".join(exc.fields.values()) or exc.message)
+    errors: dict[str, str] = {}
+    zone = validate_timezone(zone, errors)
+    if errors or find_user_by_email(email):
+        raise click.ClickException(errors.get("timezone") or f"{email} already exists.")
+    org = organization_for_domain(email) if role == "customer" else None
+    db.session.add(User(email=email, name=name, role=Role(role), password_hash=hash_password(password), timezone=zone,
+                        organization=org, specializations=[]))
+    db.session.commit()
+    click.echo(f"Created {role} {email}.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(users_cli)

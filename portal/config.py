@@ -1,0 +1,66 @@
+"""Configuration read from environment variables, overridable by ``instance/config.py``."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
+    # Accept the common postgres:// spellings and use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Production-safe defaults; development gets a fixed key only when FLASK_DEBUG/PORTAL_ENV says so."""
+
+    ENV_NAME = os.environ.get("PORTAL_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+
+    WTF_CSRF_TIME_LIMIT = None  # agent pages stay open for a whole shift
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (
+        os.environ.get("REDIS_URL") or "memory://"
+    )
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+
+    TICKET_PREFIX = "ESG"
+    QUEUE_PAGE_SIZE = int(os.environ.get("QUEUE_PAGE_SIZE", "50"))
+    CUSTOMER_PRIORITIES = ("low", "medium", "high")
+    DEFAULT_TIMEZONE = "UTC"
+
+    SQL_ECHO = _bool("SQL_ECHO", False)
+
+
+class TestConfig(Config):
+    TESTING = True
+    ENV_NAME = "testing"
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # same algorithm, cheaper work factor for speed
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"

@@ -1,0 +1,178 @@
+"""Demo data: the support team of the seed roster, two customer organizations and realistic tickets.
+
+Idempotent: running it twice changes nothing (users are matched by email, tickets are seeded once).
+"""
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Organization, Role, ShiftRegion, Ticket, TicketEvent, User, utcnow
+from portal.services import tickets as ticket_service
+from portal.services.accounts import hash_password
+from portal.services.catalog import ensure_default_categories
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+# name, role, shift, timezone, specializations
+TEAM = [
+    ("John Smith", Role.manager, ShiftRegion.flexible, "Europe/London", ["account", "general"]),
+    ("Sarah Johnson", Role.senior_agent, ShiftRegion.emea, "Europe/London", ["integration", "technical"]),
+    ("Emily Davis", Role.agent, ShiftRegion.emea, "Europe/Berlin", ["data", "training"]),
+    ("Tom Baker", Role.agent, ShiftRegion.emea, "Europe/Dublin", ["account", "general"]),
+    ("Mike Chen", Role.senior_agent, ShiftRegion.apac, "Asia/Singapore", ["integration", "data"]),
+    ("Jennifer Lee", Role.agent, ShiftRegion.apac, "Australia/Sydney", ["data", "account"]),
+    ("Priya Patel", Role.agent, ShiftRegion.apac, "Asia/Kolkata", ["technical", "training"]),
+    ("Robert Taylor", Role.senior_agent, ShiftRegion.amer, "America/New_York", ["technical", "integration"]),
+    ("David Wilson", Role.agent, ShiftRegion.amer, "America/Chicago", ["technical", "general"]),
+    ("Lisa Brown", Role.agent, ShiftRegion.amer, "America/Los_Angeles", ["account", "training"]),
+    ("Alex Morgan", Role.admin, ShiftRegion.flexible, "UTC", []),
+]
+
+ORGANIZATIONS = [
+    ("Demo Manufacturing plc", "demo.test", "EMEA", "enterprise", "Pilot customer; CSRD reporting in 2027."),
+    ("Acme Renewables Inc.", "acme.test", "AMER", "professional", "Uses the SAP integration and IoT meters."),
+]
+
+CUSTOMERS = [
+    ("Dana Whitfield", "customer@demo.test", "demo.test", "Europe/London"),
+    ("Marco Rossi", "marco.rossi@demo.test", "demo.test", "Europe/Rome"),
+    ("Olivia Park", "other@acme.test", "acme.test", "America/New_York"),
+]
+
+TICKETS = [
+    ("Bulk import rejects our Scope 2 electricity file", "data", "high",
+     "Uploading scope2_2026_q3.xlsx fails with 'Row 14: unit kWh not recognised for activity grid_electricity'. "
+     "The same template worked last quarter.",
+     ["Thanks for the file. The unit column needs 'kWh' without the trailing space; the validator became strict in "
+      "release 4.12. I have attached a cleaned template."], "solved"),
+    ("GRI 305 report shows zero emissions for Plant B", "data", "medium",
+     "The generated GRI 305-1 disclosure lists 0 tCO2e for Plant B although we entered fuel data for all 12 months.",
+     ["Plant B's site is mapped to the 2025 reporting boundary only. Could you confirm whether it should be in 2026?"],
+     "pending"),
+    ("SAP connector stopped syncing after password rotation", "integration", "critical",
+     "Since this morning the SAP S/4HANA connector shows 'authentication failed'. We rotated the service user's "
+     "password yesterday. Our quarterly close depends on this data.", [], "open"),
+    ("How do I add a new facility?", "training", "low",
+     "We opened a warehouse in Lyon. Where do I add it so that it appears in the data entry forms?",
+     ["Go to Admin → Organization → Facilities and choose 'Add facility'. New facilities appear in data entry after "
+      "you assign them to a reporting boundary."], "closed"),
+    ("SSO login loops back to the sign-in page", "technical", "high",
+     "Users from our Azure AD tenant are redirected back to the login page after authenticating (SSO_SAML).", [], "new"),
+    ("TCFD scenario analysis export is missing charts", "technical", "medium",
+     "The PDF export of the TCFD report has empty boxes where the scenario charts should be (Chrome 131).",
+     ["We can reproduce this with Chrome's 'print backgrounds' off. A fix is scheduled; meanwhile use the PPTX export."],
+     "on_hold"),
+    ("Invite a colleague as a data contributor", "account", "low",
+     "Please add marco.rossi@demo.test as a contributor for the Italian sites.", [], "solved"),
+    ("API rate limit too low for our nightly IoT push", "integration", "medium",
+     "Our IoT gateway posts meter readings every 5 minutes for 400 meters and gets HTTP 429 at night.", [], "open"),
+    ("Wrong emission factor for diesel in Italy", "data", "high",
+     "The DEFRA 2026 factor is used for our Italian sites; we expected the ISPRA national factor.", [], "new"),
+    ("Training session for new sustainability team", "training", "low",
+     "We have four new analysts. Can you run a one-hour onboarding session next month?", [], "pending"),
+    ("Dashboard loads slowly with 5 years of data", "technical", "medium",
+     "The emissions dashboard takes over 30 seconds when we select 2021–2026.", [], "open"),
+    ("SASB metrics mapping for our industry", "general", "medium",
+     "Which SASB standard does the platform pick for a company in Renewable Resources & Alternative Energy?", [], "new"),
+]
+
+
+def seed(echo: Callable[[str], None] = print) -> dict[str, int]:
+    """Create whatever part of the demo data is missing. Returns counts of what was added."""
+    added = {"categories": ensure_default_categories(), "organizations": 0, "users": 0, "tickets": 0}
+    echo(f"[1/4] categories: {added['categories']} added")
+    orgs = {}
+    for name, domain, region, plan, notes in ORGANIZATIONS:
+        org = db.session.scalar(select(Organization).where(Organization.name == name))
+        if org is None:
+            org = Organization(name=name, email_domains=domain, region=region, plan=plan, notes=notes)
+            db.session.add(org)
+            added["organizations"] += 1
+        orgs[domain] = org
+    db.session.flush()
+    echo(f"[2/4] organizations: {added['organizations']} added")
+    password_hash = hash_password(DEMO_PASSWORD)
+    for name, role, shift, zone, specs in TEAM:
+        email = name.lower().replace(" ", ".") + "@support.test"
+        added["users"] += _ensure_user(email, name, role, password_hash, zone, shift=shift, specializations=specs)
+    for name, email, domain, zone in CUSTOMERS:
+        added["users"] += _ensure_user(email, name, Role.customer, password_hash, zone, organization=orgs[domain])
+    db.session.flush()
+    echo(f"[3/4] users: {added['users']} added")
+    added["tickets"] = _seed_tickets(echo)
+    echo(f"[4/4] tickets: {added['tickets']} added")
+    return added
+
+
+def _ensure_user(email, name, role, password_hash, zone, *, shift=None, specializations=(), organization=None) -> int:
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        return 0
+    db.session.add(User(email=email, name=name, role=role, password_hash=password_hash, timezone=zone,
+                        shift_region=shift, specializations=list(specializations), organization=organization))
+    return 1
+
+
+def _user(email: str) -> User:
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def _seed_tickets(echo: Callable[[str], None]) -> int:
+    customers = [_user(email) for _, email, _, _ in CUSTOMERS]
+    if db.session.scalar(select(func.count(Ticket.id)).where(Ticket.requester_id.in_([c.id for c in customers]))):
+        return 0
+    rng = random.Random(2026)
+    staff = list(db.session.scalars(select(User).where(User.role.in_([Role.agent, Role.senior_agent]))
+                                    .order_by(User.id)))
+    manager = _user("john.smith@support.test")
+    now = utcnow()
+    count = 0
+    rounds = 3  # the twelve stories, told by different customers at different times: 36 tickets
+    for round_no in range(rounds):
+        for index, (subject, category, priority, description, answers, final_status) in enumerate(TICKETS):
+            customer = customers[(index + round_no) % len(customers)]
+            agent = staff[(index * 3 + round_no) % len(staff)]
+            suffix = "" if round_no == 0 else f" ({['', 'again', 'follow-up'][round_no]})"
+            ticket = ticket_service.create_ticket(customer, subject=subject + suffix, description=description,
+                                                  category=category,
+                                                  priority="high" if priority == "critical" else priority)
+            if priority == "critical":
+                ticket_service.change_priority(manager, ticket, "critical", expected_version=ticket.version)
+            if final_status != "new":
+                ticket_service.assign_ticket(agent, ticket, agent.id, expected_version=ticket.version)
+                ticket_service.reply_to_ticket(agent, ticket, "Checked the customer's configuration: " + subject.lower()
+                                               + ". Looking into it.", internal=True)
+                for answer in answers:
+                    ticket_service.reply_to_ticket(agent, ticket, answer)
+                if final_status in ("pending", "on_hold", "solved", "closed") and ticket.status.value != final_status:
+                    target = "solved" if final_status == "closed" else final_status
+                    ticket_service.change_status(agent, ticket, target, expected_version=ticket.version)
+                    if final_status == "closed":
+                        ticket_service.change_status(agent, ticket, "closed", expected_version=ticket.version)
+            _backdate(ticket, now - timedelta(days=rng.uniform(0.2, 30), hours=round_no * 5), rng)
+            count += 1
+    echo(f"      {count} tickets with their conversations")
+    return count
+
+
+def _backdate(ticket: Ticket, created, rng: random.Random) -> None:
+    """Spread a freshly seeded ticket's history over the days after ``created`` so the demo looks lived in."""
+    events = list(db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                                     .order_by(TicketEvent.id)))
+    now = utcnow()
+    moment = created
+    for event in events:
+        event.created_at = min(moment, now)
+        moment = moment + timedelta(minutes=rng.randint(7, 600))
+    ticket.created_at = created
+    ticket.updated_at = events[-1].created_at if events else created
+    staff_replies = [e.created_at for e in events if e.kind.value == "public_reply" and e.author_id != ticket.requester_id]
+    ticket.first_response_at = staff_replies[0] if staff_replies else None
+    for name in ("solved_at", "closed_at"):
+        if getattr(ticket, name) is not None:
+            setattr(ticket, name, ticket.updated_at)
+    db.session.flush()

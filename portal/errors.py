@@ -1,0 +1,54 @@
+"""Error pages and JSON errors: bad input is a clear 4xx, never a traceback."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.extensions import db
+from portal.services.errors import ServiceError
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def json_error(status: int, code: str, message: str, fields: dict | None = None):
+    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+    return jsonify(body), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError):
+        db.session.rollback()
+        if wants_json():
+            return json_error(exc.status_code, exc.code, exc.message, exc.fields)
+        return render_template("errors/error.html", code=exc.status_code, message=exc.message), exc.status_code
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        message = "Your form expired or was sent from elsewhere. Reload the page and try again."
+        if wants_json():
+            return json_error(400, "csrf_failed", message)
+        return render_template("errors/error.html", code=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = exc.code or 500
+        if wants_json():
+            names = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                     405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited"}
+            return json_error(code, names.get(code, "error"), exc.description or exc.name)
+        return render_template("errors/error.html", code=code, message=exc.description or exc.name), code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        db.session.rollback()
+        app.logger.exception("Unhandled error")
+        if app.testing and app.config.get("PROPAGATE_EXCEPTIONS"):
+            raise exc
+        if wants_json():
+            return json_error(500, "internal_error", "Something went wrong on our side; nothing was saved.")
+        return render_template("errors/error.html", code=500,
+                               message="Something went wrong on our side; nothing was saved."), 500

@@ -1,0 +1,24 @@
+"""Typed SQLAlchemy models, one module per aggregate."""
+from portal.models.accounts import STAFF_ROLES, ApiToken, Organization, Role, ShiftRegion, User
+from portal.models.base import Base, utcnow
+from portal.models.tickets import (
+    CUSTOMER_STATUS_TRANSITIONS,
+    OPEN_STATUSES,
+    STATUS_TRANSITIONS,
+    Category,
+    Channel,
+    EventKind,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+    Tier,
+    format_reference,
+    parse_reference,
+)
+
+__all__ = [
+    "ApiToken", "Base", "Category", "Channel", "CUSTOMER_STATUS_TRANSITIONS", "EventKind", "OPEN_STATUSES",
+    "Organization", "Priority", "Role", "STAFF_ROLES", "STATUS_TRANSITIONS", "ShiftRegion", "Status", "Ticket",
+    "TicketEvent", "Tier", "User", "format_reference", "parse_reference", "utcnow",
+]

@@ -1,0 +1,218 @@
+"""Tickets, their categories and their event timeline.
+
+The enums and ``STATUS_TRANSITIONS`` are the one source of truth for the choices the UI offers and the checks the
+services make (DESIGN.md §3).
+"""
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+from typing import Optional
+
+from flask import current_app
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.accounts import Organization, User, _enum
+from portal.models.base import Base, utcnow
+
+
+class Status(str, enum.Enum):
+    new = "new"
+    open = "open"
+    pending = "pending"
+    on_hold = "on_hold"
+    solved = "solved"
+    closed = "closed"
+
+    @property
+    def label(self) -> str:
+        return {"on_hold": "On hold", "pending": "Pending (waiting on customer)"}.get(self.value, self.value.capitalize())
+
+    @property
+    def short_label(self) -> str:
+        return "On hold" if self is Status.on_hold else self.value.capitalize()
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATUSES
+
+
+OPEN_STATUSES = (Status.new, Status.open, Status.pending, Status.on_hold)
+
+# Allowed status changes for staff. Customers have their own, smaller table.
+STATUS_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.new: frozenset({Status.open, Status.pending, Status.on_hold, Status.solved}),
+    Status.open: frozenset({Status.pending, Status.on_hold, Status.solved}),
+    Status.pending: frozenset({Status.open, Status.on_hold, Status.solved}),
+    Status.on_hold: frozenset({Status.open, Status.pending, Status.solved}),
+    Status.solved: frozenset({Status.open, Status.closed}),
+    Status.closed: frozenset(),
+}
+CUSTOMER_STATUS_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.new: frozenset({Status.solved}),
+    Status.open: frozenset({Status.solved}),
+    Status.pending: frozenset({Status.solved}),
+    Status.on_hold: frozenset({Status.solved}),
+    Status.solved: frozenset({Status.open}),
+    Status.closed: frozenset(),
+}
+
+
+class Priority(str, enum.Enum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def rank(self) -> int:
+        return PRIORITY_RANK[self]
+
+
+PRIORITY_RANK = {Priority.critical: 0, Priority.high: 1, Priority.medium: 2, Priority.low: 3}
+
+
+class Tier(str, enum.Enum):
+    l1 = "L1"
+    l2 = "L2"
+    manager = "manager"
+    engineering = "engineering"
+
+    @property
+    def label(self) -> str:
+        return {"manager": "Manager", "engineering": "Engineering"}.get(self.value, self.value)
+
+
+class Channel(str, enum.Enum):
+    web = "web"
+    email = "email"
+    api = "api"
+    chat = "chat"
+    phone = "phone"
+
+
+class EventKind(str, enum.Enum):
+    created = "created"
+    public_reply = "public_reply"
+    internal_note = "internal_note"
+    field_change = "field_change"
+
+    @property
+    def is_public(self) -> bool:
+        return self is not EventKind.internal_note
+
+
+REFERENCE_RE = re.compile(r"^\s*(?:([A-Za-z]+)-)?0*(\d{1,12})\s*$")
+
+
+def format_reference(ticket_id: int) -> str:
+    prefix = current_app.config.get("TICKET_PREFIX", "ESG") if current_app else "ESG"
+    return f"{prefix}-{ticket_id:06d}"
+
+
+def parse_reference(reference: str) -> Optional[int]:
+    """``ESG-000123`` (or ``123``) → 123; None when it is not a reference of ours."""
+    match = REFERENCE_RE.match(reference or "")
+    if not match:
+        return None
+    prefix = match.group(1)
+    if prefix and prefix.upper() != current_app.config.get("TICKET_PREFIX", "ESG"):
+        return None
+    return int(match.group(2))
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(300), default="")
+    position: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    category_id: Mapped[Optional[int]] = mapped_column(ForeignKey("categories.id"))
+    priority: Mapped[Priority] = mapped_column(_enum(Priority, "priority"), default=Priority.medium)
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.new)
+    tier: Mapped[Tier] = mapped_column(_enum(Tier, "tier"), default=Tier.l1)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), default=Channel.web)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id"))
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    follow_up_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_response_at: Mapped[Optional[datetime]]
+    solved_at: Mapped[Optional[datetime]]
+    closed_at: Mapped[Optional[datetime]]
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    category: Mapped[Optional[Category]] = relationship()
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+    assignee: Mapped[Optional[User]] = relationship(foreign_keys=[assignee_id])
+    organization: Mapped[Optional[Organization]] = relationship()
+    events: Mapped[list["TicketEvent"]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan", lazy="raise_on_sql"
+    )
+
+    # Optimistic concurrency: every UPDATE is conditional on the version read (the services bump it once per change),
+    # so two writers of one version cannot both win.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+    __table_args__ = (
+        Index("ix_tickets_status_id", "status", "id"),
+        Index("ix_tickets_assignee_status_id", "assignee_id", "status", "id"),
+        Index("ix_tickets_tier_status_id", "tier", "status", "id"),
+        Index("ix_tickets_org_status_id", "organization_id", "status", "id"),
+        Index("ix_tickets_requester_status_id", "requester_id", "status", "id"),
+        Index("ix_tickets_category_status_id", "category_id", "status", "id"),
+        Index("ix_tickets_priority_status_id", "priority", "status", "id"),
+        Index("ix_tickets_follow_up_of_id", "follow_up_of_id"),
+    )
+
+    @property
+    def reference(self) -> str:
+        return format_reference(self.id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class TicketEvent(Base):
+    """One entry of a ticket's timeline: creation, a public reply, an internal note or a field change."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind"))
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text, default="")
+    field: Mapped[Optional[str]] = mapped_column(String(30))
+    old_value: Mapped[Optional[str]] = mapped_column(String(200))
+    new_value: Mapped[Optional[str]] = mapped_column(String(200))
+    ticket_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+    author: Mapped[Optional[User]] = relationship()
+
+    __table_args__ = (Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),)
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind.is_public

@@ -1,0 +1,54 @@
+"""Who may see what: one place for the ticket visibility rules used by pages, partials, the API and exports."""
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import Select, false, or_, select
+from sqlalchemy.orm import selectinload
+
+from portal.extensions import db
+from portal.models import EventKind, Ticket, TicketEvent, User, parse_reference
+from portal.services.errors import NotFound
+
+
+def visible_tickets(actor: User, stmt: Optional[Select] = None) -> Select:
+    """Restrict a ticket query to what ``actor`` may read: staff everything, customers their organization's
+    tickets (or only their own when they belong to no organization)."""
+    stmt = stmt if stmt is not None else select(Ticket)
+    if actor.is_staff:
+        return stmt
+    if not actor.is_active:
+        return stmt.where(false())
+    if actor.organization_id is not None:
+        return stmt.where(or_(Ticket.organization_id == actor.organization_id, Ticket.requester_id == actor.id))
+    return stmt.where(Ticket.requester_id == actor.id)
+
+
+def can_read_ticket(actor: User, ticket: Ticket) -> bool:
+    if actor.is_staff:
+        return True
+    if not actor.is_active:
+        return False
+    if ticket.requester_id == actor.id:
+        return True
+    return actor.organization_id is not None and ticket.organization_id == actor.organization_id
+
+
+def get_ticket_for(actor: User, reference: str | int, *, for_update: bool = False) -> Ticket:
+    """Load a ticket by reference (``ESG-000123``) or id and check that ``actor`` may read it; 404 otherwise —
+    a customer cannot tell another organization's ticket from a missing one."""
+    ticket_id = reference if isinstance(reference, int) else parse_reference(str(reference))
+    if ticket_id is None:
+        raise NotFound("No such ticket.")
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or not can_read_ticket(actor, ticket):
+        raise NotFound("No such ticket.")
+    return ticket
+
+
+def visible_events(actor: User, ticket: Ticket) -> list[TicketEvent]:
+    """The ticket's timeline as ``actor`` may see it: customers never get internal notes."""
+    stmt = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    if not actor.is_staff:
+        stmt = stmt.where(TicketEvent.kind != EventKind.internal_note)
+    return list(db.session.scalars(stmt.options(selectinload(TicketEvent.author))))

@@ -1,0 +1,59 @@
+"""Ticket categories (admin-editable; six seed categories)."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Category, Ticket
+from portal.services.errors import ValidationFailed
+
+DEFAULT_CATEGORIES = [
+    ("technical", "Technical", "Errors, performance, browser problems"),
+    ("integration", "Integration", "ERP, IoT and API connections"),
+    ("account", "Account", "Users, permissions, billing and access"),
+    ("data", "Data", "ESG data entry, imports and validation"),
+    ("training", "Training", "How-to questions and onboarding"),
+    ("general", "General", "Anything else"),
+]
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+
+
+def ensure_default_categories() -> int:
+    """Create the seed categories that are missing; returns how many were added."""
+    existing = set(db.session.scalars(select(Category.slug)))
+    added = 0
+    for position, (slug, name, description) in enumerate(DEFAULT_CATEGORIES):
+        if slug not in existing:
+            db.session.add(Category(slug=slug, name=name, description=description, position=position))
+            added += 1
+    db.session.flush()
+    return added
+
+
+def save_category(category: Optional[Category], *, slug: str, name: str, description: str = "", position: int = 0,
+                  is_active: bool = True) -> Category:
+    errors: dict[str, str] = {}
+    slug, name = (slug or "").strip().lower(), (name or "").strip()
+    if not SLUG_RE.match(slug):
+        errors["slug"] = "Use lower-case letters, digits, - and _ (at most 50)."
+    if not name:
+        errors["name"] = "This field is required."
+    clash = db.session.scalar(select(Category).where(Category.slug == slug))
+    if clash is not None and clash is not category:
+        errors["slug"] = "Another category has this slug."
+    if errors:
+        raise ValidationFailed("The category could not be saved.", errors)
+    if category is None:
+        category = Category()
+        db.session.add(category)
+    category.slug, category.name, category.description = slug, name[:100], (description or "")[:300]
+    category.position, category.is_active = position, is_active
+    db.session.flush()
+    return category
+
+
+def category_usage() -> dict[int, int]:
+    return dict(db.session.execute(select(Ticket.category_id, func.count()).group_by(Ticket.category_id)).all())

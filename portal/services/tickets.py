@@ -1,0 +1,383 @@
+"""Every change to a ticket goes through this module (DESIGN.md §3).
+
+Each public function checks the actor's rights and the transition table, applies the change, appends its
+``TicketEvent`` rows, bumps ``Ticket.version`` once and flushes. A stale ``expected_version`` raises ``Conflict`` and
+writes nothing. Later work (SLA clocks, routing, outbox notifications, index updates) hooks into ``_after_change``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.extensions import db
+from portal.models import (
+    CUSTOMER_STATUS_TRANSITIONS,
+    STATUS_TRANSITIONS,
+    Category,
+    Channel,
+    EventKind,
+    Priority,
+    Role,
+    Status,
+    Ticket,
+    TicketEvent,
+    Tier,
+    User,
+    utcnow,
+)
+from portal.services.errors import Conflict, Forbidden, ValidationFailed
+
+SUBJECT_MAX = 200
+BODY_MAX = 50_000
+EDITABLE_FIELDS = ("status", "priority", "category", "tier", "assignee")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Optional[str]
+    new: Optional[str]
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def create_ticket(
+    actor: User,
+    *,
+    subject: str,
+    description: str,
+    category: Optional[str] = None,
+    priority: str | Priority = Priority.medium,
+    channel: str | Channel = Channel.web,
+    requester: Optional[User] = None,
+) -> Ticket:
+    """File a ticket. Customers file for themselves within their organization and may only choose the priorities
+    in ``CUSTOMER_PRIORITIES``; staff may file on behalf of a customer (``requester``)."""
+    errors: dict[str, str] = {}
+    subject = _clean_text(subject, "subject", SUBJECT_MAX, errors)
+    description = _clean_text(description, "description", BODY_MAX, errors)
+    category_obj = _parse_category(category, errors) if category not in (None, "") else None
+    priority_obj = _parse_enum(Priority, priority, "priority", errors)
+    channel_obj = _parse_enum(Channel, channel, "channel", errors)
+    if actor.is_customer:
+        requester = actor
+        if priority_obj is not None and priority_obj.value not in current_app.config["CUSTOMER_PRIORITIES"]:
+            errors["priority"] = "Choose low, medium or high; call the hotline for an outage."
+    elif requester is None:
+        requester = actor
+    if errors:
+        raise ValidationFailed("The ticket could not be filed.", errors)
+    now = utcnow()
+    ticket = Ticket(
+        subject=subject, description=description, category=category_obj, priority=priority_obj,
+        status=Status.new, tier=Tier.l1, channel=channel_obj, requester=requester,
+        organization_id=requester.organization_id, created_at=now, updated_at=now, version=1,
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    _add_event(ticket, actor, EventKind.created, body=description)
+    db.session.flush()
+    _after_change(ticket, actor, [FieldChange("status", None, Status.new.value)])
+    return ticket
+
+
+# --------------------------------------------------------------------------- conversation
+
+
+def reply_to_ticket(
+    actor: User, ticket: Ticket, body: str, *, internal: bool = False, status: Optional[str] = None
+) -> TicketEvent | Ticket:
+    """Add a public reply (or, for staff, an internal note). Returns the event, or the follow-up ticket when a
+    customer replies to a closed ticket. A customer reply reopens a solved or pending ticket; the first public staff
+    reply records the first response and opens a new ticket. Staff may set a status in the same step."""
+    errors: dict[str, str] = {}
+    body = _clean_text(body, "body", BODY_MAX, errors)
+    if errors:
+        raise ValidationFailed("The reply is empty.", errors)
+    if internal and not actor.is_staff:
+        raise Forbidden("Only staff can add internal notes.")
+    if status and not actor.is_staff:
+        raise Forbidden("Customers cannot set a status with a reply.")
+    if ticket.status is Status.closed and not internal:
+        if actor.is_staff:
+            raise ValidationFailed("This ticket is closed.", {"body": "Closed tickets take no replies."})
+        return _create_follow_up(actor, ticket, body)
+    changes: list[FieldChange] = []
+    kind = EventKind.internal_note if internal else EventKind.public_reply
+    event = _add_event(ticket, actor, kind, body=body)
+    if not internal:
+        if actor.is_staff:
+            if ticket.first_response_at is None:
+                ticket.first_response_at = event.created_at
+            if ticket.status is Status.new and not status:
+                changes.append(_set_status(actor, ticket, Status.open, staff_rule=True))
+        elif ticket.status in (Status.solved, Status.pending):
+            changes.append(_set_status(actor, ticket, Status.open, staff_rule=True))
+    if status:
+        new_status = _parse_enum(Status, status, "status", errors)
+        if errors:
+            raise ValidationFailed("Unknown status.", errors)
+        if new_status is not ticket.status:
+            changes.append(_set_status(actor, ticket, new_status))
+    _bump(ticket, [event])
+    _flush(ticket, ticket.version - 1)
+    _after_change(ticket, actor, changes, event=event)
+    return event
+
+
+def _create_follow_up(actor: User, closed: Ticket, body: str) -> Ticket:
+    follow_up = create_ticket(
+        actor, subject=f"Re: {closed.subject}"[:SUBJECT_MAX], description=body,
+        category=closed.category.slug if closed.category else None,
+        priority=closed.priority if closed.priority.value in current_app.config["CUSTOMER_PRIORITIES"] else "high",
+        channel=closed.channel,
+    )
+    follow_up.follow_up_of_id = closed.id
+    db.session.flush()
+    return follow_up
+
+
+# --------------------------------------------------------------------------- field changes
+
+
+def update_ticket(actor: User, ticket: Ticket, *, expected_version: int, **fields: Any) -> list[FieldChange]:
+    """Change several fields at once (status, priority, category, tier, assignee) against ``expected_version``.
+    Values are the public spellings: enum values, the category slug, the assignee's id (or None). Returns the
+    changes made; unchanged values make no event and no new version."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed("Unknown fields.", {name: "This field cannot be changed." for name in sorted(unknown)})
+    check_version(ticket, expected_version)
+    applier = {"status": _apply_status, "priority": _apply_priority, "category": _apply_category,
+               "tier": _apply_tier, "assignee": _apply_assignee}
+    errors: dict[str, str] = {}
+    changes: list[FieldChange] = []
+    for name in EDITABLE_FIELDS:
+        if name in fields:
+            try:
+                change = applier[name](actor, ticket, fields[name])
+            except ValidationFailed as exc:
+                errors.update(exc.fields or {name: exc.message})
+                continue
+            if change is not None:
+                changes.append(change)
+    if errors:
+        raise ValidationFailed("Some changes are not allowed.", errors)
+    if changes:
+        events = [_add_event(ticket, actor, EventKind.field_change, field=c.field, old=c.old, new=c.new)
+                  for c in changes]
+        _bump(ticket, events)
+        _flush(ticket, expected_version)
+        _after_change(ticket, actor, changes)
+    return changes
+
+
+def change_status(actor: User, ticket: Ticket, status: str, *, expected_version: int) -> list[FieldChange]:
+    return update_ticket(actor, ticket, expected_version=expected_version, status=status)
+
+
+def change_priority(actor: User, ticket: Ticket, priority: str, *, expected_version: int) -> list[FieldChange]:
+    return update_ticket(actor, ticket, expected_version=expected_version, priority=priority)
+
+
+def change_category(actor: User, ticket: Ticket, category: str, *, expected_version: int) -> list[FieldChange]:
+    return update_ticket(actor, ticket, expected_version=expected_version, category=category)
+
+
+def change_tier(actor: User, ticket: Ticket, tier: str, *, expected_version: int) -> list[FieldChange]:
+    return update_ticket(actor, ticket, expected_version=expected_version, tier=tier)
+
+
+def assign_ticket(actor: User, ticket: Ticket, assignee_id: Optional[int], *, expected_version: int) -> list[FieldChange]:
+    return update_ticket(actor, ticket, expected_version=expected_version, assignee=assignee_id)
+
+
+def mark_solved(actor: User, ticket: Ticket, *, expected_version: int) -> list[FieldChange]:
+    """The requester (or staff) confirms the problem is solved."""
+    return change_status(actor, ticket, Status.solved.value, expected_version=expected_version)
+
+
+def reopen_ticket(actor: User, ticket: Ticket, *, expected_version: int) -> list[FieldChange]:
+    return change_status(actor, ticket, Status.open.value, expected_version=expected_version)
+
+
+def allowed_statuses(actor: User, ticket: Ticket) -> list[Status]:
+    """The statuses ``actor`` may move ``ticket`` to, in display order (the UI's choices)."""
+    table = STATUS_TRANSITIONS if actor.is_staff else CUSTOMER_STATUS_TRANSITIONS
+    return [s for s in Status if s in table[ticket.status]]
+
+
+def check_version(ticket: Ticket, expected_version: Any) -> None:
+    try:
+        expected = int(expected_version)
+    except (TypeError, ValueError):
+        raise ValidationFailed("A version is required.", {"version": "Send the ticket version you last saw."})
+    if expected != ticket.version:
+        raise Conflict(
+            f"{ticket.reference} was changed by someone else (version {expected} → {ticket.version}).",
+            ticket_id=ticket.id, expected_version=expected, current_version=ticket.version,
+        )
+
+
+def events_since(ticket: Ticket, version: int, *, include_internal: bool) -> list[TicketEvent]:
+    """What changed after ``version``: shown to a user whose edit was refused with 409."""
+    stmt = (select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.ticket_version > version)
+            .order_by(TicketEvent.id))
+    if not include_internal:
+        stmt = stmt.where(TicketEvent.kind != EventKind.internal_note)
+    return list(db.session.scalars(stmt))
+
+
+# --------------------------------------------------------------------------- appliers (no version, no flush)
+
+
+def _apply_status(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+    errors: dict[str, str] = {}
+    status = _parse_enum(Status, value, "status", errors)
+    if errors:
+        raise ValidationFailed("Unknown status.", errors)
+    if status is ticket.status:
+        return None
+    return _set_status(actor, ticket, status)
+
+
+def _set_status(actor: User, ticket: Ticket, status: Status, *, staff_rule: bool = False) -> FieldChange:
+    table = STATUS_TRANSITIONS if (actor.is_staff or staff_rule) else CUSTOMER_STATUS_TRANSITIONS
+    if status not in table[ticket.status]:
+        raise ValidationFailed(
+            f"A ticket cannot go from {ticket.status.short_label} to {status.short_label}.",
+            {"status": f"Not allowed from {ticket.status.short_label}."},
+        )
+    old = ticket.status
+    ticket.status = status
+    now = utcnow()
+    if status is Status.solved:
+        ticket.solved_at = now
+    elif status is Status.closed:
+        ticket.closed_at = now
+    elif old is Status.solved:
+        ticket.solved_at = None
+    return FieldChange("status", old.value, status.value)
+
+
+def _apply_priority(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+    _require_staff(actor, "priority")
+    errors: dict[str, str] = {}
+    priority = _parse_enum(Priority, value, "priority", errors)
+    if errors:
+        raise ValidationFailed("Unknown priority.", errors)
+    if priority is ticket.priority:
+        return None
+    old, ticket.priority = ticket.priority, priority
+    return FieldChange("priority", old.value, priority.value)
+
+
+def _apply_category(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+    _require_staff(actor, "category")
+    errors: dict[str, str] = {}
+    category = _parse_category(value, errors) if value not in (None, "") else None
+    if errors:
+        raise ValidationFailed("Unknown category.", errors)
+    if category is ticket.category:
+        return None
+    old = ticket.category.slug if ticket.category else None
+    ticket.category = category
+    return FieldChange("category", old, category.slug if category else None)
+
+
+def _apply_tier(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+    _require_staff(actor, "tier")
+    errors: dict[str, str] = {}
+    tier = _parse_enum(Tier, value, "tier", errors)
+    if errors:
+        raise ValidationFailed("Unknown tier.", errors)
+    if tier is ticket.tier:
+        return None
+    old, ticket.tier = ticket.tier, tier
+    return FieldChange("tier", old.value, tier.value)
+
+
+def _apply_assignee(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+    _require_staff(actor, "assignee")
+    assignee: Optional[User] = None
+    if value not in (None, "", 0, "0"):
+        try:
+            assignee = db.session.get(User, int(value))
+        except (TypeError, ValueError):
+            assignee = None
+        if assignee is None or not assignee.is_staff or not assignee.is_active or assignee.role is Role.admin:
+            raise ValidationFailed("Unknown assignee.", {"assignee": "Choose an active agent, senior agent or manager."})
+    if (assignee.id if assignee else None) == ticket.assignee_id:
+        return None
+    old = ticket.assignee.name if ticket.assignee else None
+    ticket.assignee = assignee
+    return FieldChange("assignee", old, assignee.name if assignee else None)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _require_staff(actor: User, field: str) -> None:
+    if not actor.is_staff:
+        raise Forbidden(f"Customers cannot change the {field}.", {field: "Only the support team can change this."})
+
+
+def _clean_text(value: Any, field: str, limit: int, errors: dict[str, str]) -> str:
+    text = (value if isinstance(value, str) else "").replace("\r\n", "\n").strip()
+    if not text:
+        errors[field] = "This field is required."
+    elif len(text) > limit:
+        errors[field] = f"At most {limit} characters."
+    return text
+
+
+def _parse_enum(enum_cls, value: Any, field: str, errors: dict[str, str]):
+    if isinstance(value, enum_cls):
+        return value
+    try:
+        return enum_cls(value)
+    except ValueError:
+        errors[field] = "Choose one of: " + ", ".join(m.value for m in enum_cls) + "."
+        return None
+
+
+def _parse_category(value: Any, errors: dict[str, str]) -> Optional[Category]:
+    if isinstance(value, Category):
+        return value
+    category = db.session.scalar(select(Category).where(Category.slug == str(value), Category.is_active.is_(True)))
+    if category is None:
+        errors["category"] = "Unknown category."
+    return category
+
+
+def _add_event(ticket: Ticket, actor: User, kind: EventKind, *, body: str = "", field: Optional[str] = None,
+               old: Optional[str] = None, new: Optional[str] = None) -> TicketEvent:
+    event = TicketEvent(ticket_id=ticket.id, kind=kind, author_id=actor.id, body=body, field=field,
+                        old_value=old, new_value=new, ticket_version=ticket.version, created_at=utcnow())
+    db.session.add(event)
+    return event
+
+
+def _bump(ticket: Ticket, events: list[TicketEvent]) -> None:
+    ticket.version += 1
+    ticket.updated_at = utcnow()
+    for event in events:
+        event.ticket_version = ticket.version
+
+
+def _flush(ticket: Ticket, expected_version: int) -> None:
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise Conflict(f"{ticket.reference} was changed by someone else at the same moment.",
+                       ticket_id=ticket.id, expected_version=expected_version)
+
+
+def _after_change(ticket: Ticket, actor: User, changes: list[FieldChange], event: Optional[TicketEvent] = None) -> None:
+    """Hook for what must follow a change (SLA re-targeting, routing, outbox notifications, index updates)."""
+    return None

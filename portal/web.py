@@ -1,0 +1,67 @@
+"""Web plumbing shared by every blueprint: sessions, template helpers, response headers."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+from flask import Flask, request
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+from portal.extensions import db, login_manager
+from portal.models import OPEN_STATUSES, Channel, Priority, Role, Status, Tier, User, format_reference
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> Optional[User]:
+    try:
+        return db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+
+
+def viewer_zone() -> ZoneInfo:
+    name = getattr(current_user, "timezone", None) if current_user and current_user.is_authenticated else None
+    try:
+        return ZoneInfo(name or "UTC")
+    except Exception:  # an unknown zone stored earlier must not break a page
+        return ZoneInfo("UTC")
+
+
+def localtime(value: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> Markup:
+    """A ``<time>`` element in the viewer's time zone, with the UTC instant machine-readable."""
+    if value is None:
+        return Markup("—")
+    zone = viewer_zone()
+    local = value.astimezone(zone)
+    label = local.strftime(fmt) + " " + (local.tzname() or "")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        value.isoformat(), value.strftime("%Y-%m-%d %H:%M UTC"), label.strip()
+    )
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["reference"] = format_reference
+    app.jinja_env.globals.update(Status=Status, Priority=Priority, Tier=Tier, Channel=Channel, Role=Role,
+                                 OPEN_STATUSES=OPEN_STATUSES)
+
+    @app.template_filter("nl2br")
+    def _nl2br(text: str) -> Markup:
+        return Markup("<br>").join(escape(line) for line in (text or "").split("\n"))
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.blueprint in {"customer", "agent", "admin", "auth"}:
+            response.vary.add("HX-Request")
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,167 @@
+"""Fixtures: a real database (SQLite file by default, PostgreSQL when TEST_DATABASE_URL is set), built by the
+migrations, emptied after every test; a test client; factories; and helpers to sign in and fetch CSRF tokens."""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from portal import create_app
+from portal.config import TestConfig
+from portal.extensions import db
+from portal.models import Organization, Role, Ticket, User
+from portal.services import tickets as ticket_service
+from portal.services.accounts import hash_password
+from portal.services.catalog import ensure_default_categories
+
+PASSWORD = "correct-horse-battery"
+_TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
+
+
+def _database_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url or f"sqlite:///{_TMP / 'test.db'}"
+
+
+class _Config(TestConfig):
+    SQLALCHEMY_DATABASE_URI = _database_url()
+
+
+def _reset_schema() -> None:
+    """Start from an empty database so the migrations build every table."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    else:
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app(_Config)
+    with app.app_context():
+        _reset_schema()
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(app):
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+        tables = list(reversed(db.metadata.sorted_tables))
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+                conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
+        ensure_default_categories()
+        db.session.commit()
+
+
+def _has_sqlite_sequence(conn) -> bool:
+    return bool(conn.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def make_org():
+    def make(name: str | None = None, domains: str = "", **kwargs) -> Organization:
+        n = next(_seq)
+        org = Organization(name=name or f"Org {n}", email_domains=domains or f"org{n}.test", **kwargs)
+        db.session.add(org)
+        db.session.commit()
+        return org
+
+    return make
+
+
+@pytest.fixture
+def make_user():
+    def make(role: Role | str = Role.customer, *, organization: Organization | None = None, email: str | None = None,
+             name: str | None = None, **kwargs) -> User:
+        role = Role(role)
+        n = next(_seq)
+        user = User(email=email or f"{role.value}{n}@example.test", name=name or f"{role.value.title()} {n}",
+                    role=role, password_hash=hash_password(PASSWORD), organization=organization,
+                    specializations=kwargs.pop("specializations", []), **kwargs)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_ticket():
+    def make(requester: User, *, subject: str = "Import fails", description: str = "The CSV import stops at row 3.",
+             category: str = "data", priority: str = "medium", actor: User | None = None) -> Ticket:
+        ticket = ticket_service.create_ticket(actor or requester, subject=subject, description=description,
+                                              category=category, priority=priority,
+                                              requester=requester if actor is not None else None)
+        db.session.commit()
+        return ticket
+
+    return make
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in page"
+    return match.group(1) or match.group(2)
+
+
+def login(client, user_or_email, password: str = PASSWORD):
+    email = user_or_email if isinstance(user_or_email, str) else user_or_email.email
+    page = client.get("/login")
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_from(page.text)})
+
+
+def csrf_token(client, path: str = "/profile") -> str:
+    return csrf_from(client.get(path).text)
+
+
+@pytest.fixture
+def login_as(client):
+    """Sign ``user`` in on the shared test client and return (client, csrf token)."""
+
+    def do(user: User):
+        response = login(client, user)
+        assert response.status_code == 302, response.text
+        return client, csrf_token(client)
+
+    return do
