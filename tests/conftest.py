@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -47,9 +49,22 @@ def _reset_schema() -> None:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own application context (own ``g``, own database session), as in production,
+    even though the test itself holds an app context for its factories and assertions."""
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
 @pytest.fixture(scope="session")
 def app():
     app = create_app(_Config)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         _reset_schema()
         upgrade()

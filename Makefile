@@ -1,0 +1,40 @@
+# Two commands for a newcomer: `make run` (set up and serve on SQLite) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test setup vendor db seed test-pg clean
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing dependencies into $(VENV)..."
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+vendor:
+	@./scripts/vendor-htmx.sh
+
+setup: $(BIN)/.installed vendor
+
+db: setup
+	@$(BIN)/flask --app wsgi db upgrade
+
+seed: db
+	@$(BIN)/flask --app wsgi demo seed
+
+run: seed
+	@echo "Serving the portal on http://$(HOST):$(PORT)  (demo password: demo-pass-2026)"
+	@$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+test: setup
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same suite against PostgreSQL (a fresh database on the local server); .ci/run does this too.
+test-pg: setup
+	@./scripts/test-postgres.sh
+
+clean:
+	rm -rf $(VENV) portal/static/vendor .pytest_cache
