@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 
 class LoginForm(FlaskForm):
@@ -12,7 +12,7 @@ class LoginForm(FlaskForm):
 
 class SignupForm(FlaskForm):
     name = StringField("Full name", validators=[DataRequired(), Length(max=200)], render_kw={"autocomplete": "name"})
-    email = EmailField("Work email", validators=[DataRequired(), Email()], render_kw={"autocomplete": "email"})
+    email = EmailField("Work email", validators=[DataRequired(), Length(max=254)], render_kw={"autocomplete": "email"})
     password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200)],
                              render_kw={"autocomplete": "new-password"})
     timezone = StringField("Time zone", default="UTC", validators=[Length(max=64)])
