@@ -136,8 +136,7 @@ def _seed_tickets(echo: Callable[[str], None]) -> int:
         for index, (subject, category, priority, description, answers, final_status) in enumerate(TICKETS):
             customer = customers[(index + round_no) % len(customers)]
             agent = staff[(index * 3 + round_no) % len(staff)]
-            suffix = "" if round_no == 0 else f" ({['', 'again', 'follow-up'][round_no]})"
-            ticket = ticket_service.create_ticket(customer, subject=subject + suffix, description=description,
+            ticket = ticket_service.create_ticket(customer, subject=subject, description=description,
                                                   category=category,
                                                   priority="high" if priority == "critical" else priority)
             if priority == "critical":
@@ -148,12 +147,14 @@ def _seed_tickets(echo: Callable[[str], None]) -> int:
                                                + ". Looking into it.", internal=True)
                 for answer in answers:
                     ticket_service.reply_to_ticket(agent, ticket, answer)
+                if final_status == "open" and ticket.status.value == "new":
+                    ticket_service.change_status(agent, ticket, "open", expected_version=ticket.version)
                 if final_status in ("pending", "on_hold", "solved", "closed") and ticket.status.value != final_status:
                     target = "solved" if final_status == "closed" else final_status
                     ticket_service.change_status(agent, ticket, target, expected_version=ticket.version)
                     if final_status == "closed":
                         ticket_service.change_status(agent, ticket, "closed", expected_version=ticket.version)
-            _backdate(ticket, now - timedelta(days=rng.uniform(0.2, 30), hours=round_no * 5), rng)
+            _backdate(ticket, now - timedelta(days=rng.uniform(0.5, 30), hours=round_no * 5), rng)
             count += 1
     echo(f"      {count} tickets with their conversations")
     return count
@@ -167,7 +168,7 @@ def _backdate(ticket: Ticket, created, rng: random.Random) -> None:
     moment = created
     for event in events:
         event.created_at = min(moment, now)
-        moment = moment + timedelta(minutes=rng.randint(7, 600))
+        moment = moment + timedelta(minutes=rng.randint(5, 150))
     ticket.created_at = created
     ticket.updated_at = events[-1].created_at if events else created
     staff_replies = [e.created_at for e in events if e.kind.value == "public_reply" and e.author_id != ticket.requester_id]
