@@ -20,7 +20,7 @@ vendor:
 setup: $(BIN)/.installed vendor
 
 db: setup
-	@$(BIN)/flask --app wsgi db upgrade
+	@$(BIN)/flask --app wsgi db upgrade heads
 
 seed: db
 	@$(BIN)/flask --app wsgi demo seed

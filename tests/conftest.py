@@ -67,7 +67,7 @@ def app():
     app.test_client_class = IsolatedClient
     with app.app_context():
         _reset_schema()
-        upgrade()
+        upgrade(revision="heads")
     yield app
     with app.app_context():
         db.session.remove()

@@ -2,7 +2,8 @@
 
 Each public function checks the actor's rights and the transition table, applies the change, appends its
 ``TicketEvent`` rows, bumps ``Ticket.version`` once and flushes. A stale ``expected_version`` raises ``Conflict`` and
-writes nothing. Later work (SLA clocks, routing, outbox notifications, index updates) hooks into ``_after_change``.
+writes nothing. What must follow a change (SLA clocks, routing, outbox notifications, index updates) is run by
+``portal.services.effects.ticket_changed`` in the same transaction.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.extensions import db
+from portal.services import effects
 from portal.models import (
     CUSTOMER_STATUS_TRANSITIONS,
     STATUS_TRANSITIONS,
@@ -41,6 +43,20 @@ class FieldChange:
     field: str
     old: Optional[str]
     new: Optional[str]
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    """What one service call did to a ticket: ``kind`` is created, reply, note or fields."""
+
+    kind: str
+    ticket: Ticket
+    actor: User
+    changes: list[FieldChange]
+    event: Optional[TicketEvent] = None
+
+    def changed(self, field: str) -> Optional[FieldChange]:
+        return next((c for c in self.changes if c.field == field), None)
 
 
 # --------------------------------------------------------------------------- creation
@@ -82,7 +98,7 @@ def create_ticket(
     db.session.flush()
     _add_event(ticket, actor, EventKind.created, body=description)
     db.session.flush()
-    _after_change(ticket, actor, [FieldChange("status", None, Status.new.value)])
+    effects.ticket_changed(TicketChange("created", ticket, actor, [], event=None))
     return ticket
 
 
@@ -126,7 +142,7 @@ def reply_to_ticket(
             changes.append(_set_status(actor, ticket, new_status))
     _bump(ticket, [event])
     _flush(ticket, ticket.version - 1)
-    _after_change(ticket, actor, changes, event=event)
+    effects.ticket_changed(TicketChange("note" if internal else "reply", ticket, actor, changes, event=event))
     return event
 
 
@@ -173,7 +189,7 @@ def update_ticket(actor: User, ticket: Ticket, *, expected_version: int, **field
                   for c in changes]
         _bump(ticket, events)
         _flush(ticket, expected_version)
-        _after_change(ticket, actor, changes)
+        effects.ticket_changed(TicketChange("fields", ticket, actor, changes))
     return changes
 
 
@@ -376,8 +392,3 @@ def _flush(ticket: Ticket, expected_version: int) -> None:
     except StaleDataError:
         raise Conflict(f"{ticket.reference} was changed by someone else at the same moment.",
                        ticket_id=ticket.id, expected_version=expected_version)
-
-
-def _after_change(ticket: Ticket, actor: User, changes: list[FieldChange], event: Optional[TicketEvent] = None) -> None:
-    """Hook for what must follow a change (SLA re-targeting, routing, outbox notifications, index updates)."""
-    return None
