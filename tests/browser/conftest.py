@@ -1,0 +1,105 @@
+"""Browser fixtures: the test ``app`` served on a real port, and Debian's chromium driven by Playwright.
+
+The app comes from ``tests/conftest.py`` (a SQLite *file* or PostgreSQL, so the server thread shares the database with
+the test); the autouse cleanup there empties the tables after every test. Chromium is ``/usr/bin/chromium``; we never
+run ``playwright install``.
+"""
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ROOT = Path(__file__).resolve().parents[2]
+HTMX = ROOT / "portal" / "static" / "vendor" / "htmx.min.js"
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def vendored_htmx() -> Path:
+    """htmx is copied from its npm package at set-up, not committed: fetch it if missing, fail loudly if we cannot."""
+    if not (HTMX.is_file() and HTMX.stat().st_size):
+        try:
+            result = subprocess.run(["bash", str(ROOT / "scripts" / "vendor-htmx.sh")], capture_output=True,
+                                    text=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.fail(f"{HTMX} is missing and scripts/vendor-htmx.sh could not run: {exc}", pytrace=False)
+        if result.returncode != 0 or not HTMX.is_file():
+            pytest.fail(f"{HTMX} is missing and scripts/vendor-htmx.sh failed (is npm installed?):\n"
+                        f"{result.stdout}{result.stderr}", pytrace=False)
+    return HTMX
+
+
+@pytest.fixture(scope="session")
+def live_server(app, vendored_htmx) -> Iterator[str]:
+    """Serve the test app on 127.0.0.1 (free port) from a background thread; yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests need Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def new_context(browser, live_server) -> Iterator[Callable]:
+    """Open an isolated browser context (own cookies) on the live server; every page records its JavaScript errors
+    in ``page.js_errors``. All contexts are closed at the end of the test, before the database is emptied."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(base_url=live_server)
+        context.set_default_timeout(TIMEOUT_MS)
+
+        def track(page):
+            page.js_errors = []
+            page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+
+        context.on("page", track)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def sign_in(new_context):
+    """Sign ``user`` in through the login form in a fresh context; returns the page, on the landing page."""
+    from tests.conftest import PASSWORD
+
+    def do(user, password: str = PASSWORD):
+        page = new_context().new_page()
+        page.goto("/login")
+        page.fill("input[name=email]", user.email)
+        page.fill("input[name=password]", password)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        assert "/login" not in page.url, f"sign-in of {user.email} failed: {page.url}"
+        return page
+
+    return do
