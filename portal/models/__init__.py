@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 from portal.models.accounts import STAFF_ROLES, ApiToken, Organization, Role, ShiftRegion, User
 from portal.models.base import Base, utcnow
+from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.tickets import (
     CUSTOMER_STATUS_TRANSITIONS,
     OPEN_STATUSES,
@@ -19,6 +20,6 @@ from portal.models.tickets import (
 
 __all__ = [
     "ApiToken", "Base", "Category", "Channel", "CUSTOMER_STATUS_TRANSITIONS", "EventKind", "OPEN_STATUSES",
-    "Organization", "Priority", "Role", "STAFF_ROLES", "STATUS_TRANSITIONS", "ShiftRegion", "Status", "Ticket",
+    "Organization", "OutboxMessage", "OutboxStatus", "Priority", "Role", "STAFF_ROLES", "STATUS_TRANSITIONS", "ShiftRegion", "Status", "Ticket",
     "TicketEvent", "Tier", "User", "format_reference", "parse_reference", "utcnow",
 ]

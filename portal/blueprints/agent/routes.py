@@ -96,6 +96,11 @@ def reply(reference: str):
     try:
         ticket_service.reply_to_ticket(current_user, ticket, form.body.data, internal=form.internal.data,
                                        status=form.status.data or None)
+    except Conflict:
+        db.session.rollback()
+        ticket = get_ticket_for(current_user, reference)
+        form.body.errors = ["Someone saved this ticket at the same moment; your message was kept — send it again."]
+        return _reply_response(ticket, form, status=409)
     except ValidationFailed as exc:
         db.session.rollback()
         ticket = get_ticket_for(current_user, reference)
