@@ -1,0 +1,35 @@
+"""Job handlers by outbox kind. A handler takes the message payload and must be idempotent: it may run again for
+the same outbox row (a retry, a worker killed mid-job). The runners (RQ worker or in-process) call ``dispatch``."""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+Handler = Callable[[dict[str, Any], int], None]  # (payload, outbox message id)
+HANDLERS: dict[str, Handler] = {}
+
+# Modules that register handlers; each adds itself here with one line.
+HANDLER_MODULES: list[str] = []
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def load_handlers() -> dict[str, Handler]:
+    for module in HANDLER_MODULES:
+        importlib.import_module(module)
+    return HANDLERS
+
+
+def dispatch(kind: str, payload: dict[str, Any], message_id: int) -> None:
+    load_handlers()
+    try:
+        fn = HANDLERS[kind]
+    except KeyError:
+        raise LookupError(f"no handler for outbox kind {kind!r}") from None
+    fn(payload, message_id)
