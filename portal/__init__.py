@@ -55,6 +55,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.api.routes import bp as api_bp
     from portal.blueprints.auth.routes import bp as auth_bp
     from portal.blueprints.customer.routes import bp as customer_bp
+    from portal.blueprints.kb.routes import bp as kb_bp
     from portal.blueprints.main.routes import bp as main_bp
     from portal.extensions import csrf
 
@@ -63,6 +64,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(customer_bp, url_prefix="/portal")
     app.register_blueprint(agent_bp, url_prefix="/agent")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(kb_bp, url_prefix="/kb")
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: no CSRF exposure
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 

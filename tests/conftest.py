@@ -21,6 +21,7 @@ from portal.models import Organization, Role, Ticket, User
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import ensure_default_categories
+from portal.services.kb_categories import ensure_kb_categories
 
 PASSWORD = "correct-horse-battery"
 _TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
@@ -90,6 +91,7 @@ def _clean_database(app):
                     conn.execute(table.delete())
                 conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
         ensure_default_categories()
+        ensure_kb_categories()
         db.session.commit()
 
 

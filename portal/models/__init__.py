@@ -1,6 +1,19 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 from portal.models.accounts import STAFF_ROLES, ApiToken, Organization, Role, ShiftRegion, User
 from portal.models.base import Base, utcnow
+from portal.models.kb import (
+    KB_CATEGORIES,
+    Article,
+    ArticleFeedback,
+    ArticleRevision,
+    ArticleStatus,
+    Deflection,
+    Faq,
+    KbCategory,
+    SearchLog,
+    SearchSource,
+    TicketSuggestion,
+)
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.tickets import (
     CUSTOMER_STATUS_TRANSITIONS,
@@ -19,6 +32,8 @@ from portal.models.tickets import (
 )
 
 __all__ = [
+    "Article", "ArticleFeedback", "ArticleRevision", "ArticleStatus", "Deflection", "Faq", "KB_CATEGORIES", "KbCategory",
+    "SearchLog", "SearchSource", "TicketSuggestion",
     "ApiToken", "Base", "Category", "Channel", "CUSTOMER_STATUS_TRANSITIONS", "EventKind", "OPEN_STATUSES",
     "Organization", "OutboxMessage", "OutboxStatus", "Priority", "Role", "STAFF_ROLES", "STATUS_TRANSITIONS", "ShiftRegion", "Status", "Ticket",
     "TicketEvent", "Tier", "User", "format_reference", "parse_reference", "utcnow",
