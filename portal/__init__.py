@@ -36,6 +36,7 @@ def create_app(config: Optional[type | dict] = None) -> Flask:
     web.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    __import__("workers").init_app(app)  # outbox relay, `flask jobs`, embedded job threads
     _register_blueprints(app)
     return app
 

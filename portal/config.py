@@ -55,6 +55,23 @@ class Config:
 
     SQL_ECHO = _bool("SQL_ECHO", False)
 
+    # Jobs and notifications (workers/): RQ when REDIS_URL is set, else in-process threads (embedded default).
+    JOBS_RELAY_ON_COMMIT = _bool("JOBS_RELAY_ON_COMMIT", True)   # hand new outbox rows over after each commit
+    JOBS_EMBEDDED_SCHEDULER = _bool("JOBS_EMBEDDED_SCHEDULER", True)  # periodic work in-process without Redis
+    JOBS_MAX_ATTEMPTS = int(os.environ.get("JOBS_MAX_ATTEMPTS", "5"))
+    JOBS_STALE_AFTER = int(os.environ.get("JOBS_STALE_AFTER", "600"))  # seconds before an "enqueued" row is re-run
+    PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")  # links in emails and Slack messages
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None  # unset: emails are written to instance/mail/*.eml
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_FROM = os.environ.get("MAIL_FROM", "ESG Support <support@support.esg.test>")
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
+    SLACK_WEBHOOK_URL = os.environ.get("SLACK_WEBHOOK_URL") or None
+    SLACK_ALLOWED_HOSTS = tuple(h.strip().lower() for h in os.environ.get("SLACK_ALLOWED_HOSTS", "hooks.slack.com")
+                                .split(",") if h.strip())
+
 
 class TestConfig(Config):
     TESTING = True
@@ -64,3 +81,7 @@ class TestConfig(Config):
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # same algorithm, cheaper work factor for speed
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    JOBS_RELAY_ON_COMMIT = False     # tests hand rows over explicitly (tests/ops turn it on)
+    JOBS_EMBEDDED_SCHEDULER = False
+    MAIL_SERVER = None
+    SLACK_WEBHOOK_URL = None

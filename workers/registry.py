@@ -9,7 +9,9 @@ Handler = Callable[[dict[str, Any], int], None]  # (payload, outbox message id)
 HANDLERS: dict[str, Handler] = {}
 
 # Modules that register handlers; each adds itself here with one line.
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = [
+    "workers.notify",  # email and Slack notifications
+]
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:

@@ -15,6 +15,9 @@ from portal.models.kb import (
     TicketSuggestion,
 )
 from portal.models.outbox import OutboxMessage, OutboxStatus
+from portal.models.notifications import NotificationDelivery, NotificationPreference
+from portal.models.roster import OnCall, Shift, StaffStatus, TimeOff  # noqa: E402  (SLA/roster, issue 3)
+from portal.models.sla import Calendar, Holiday, SlaEvent, SlaEventKind, SlaPolicy, SlaTargetName, TierSpan  # noqa: E402
 from portal.models.tickets import (
     CUSTOMER_STATUS_TRANSITIONS,
     OPEN_STATUSES,
@@ -35,6 +38,8 @@ __all__ = [
     "Article", "ArticleFeedback", "ArticleRevision", "ArticleStatus", "Deflection", "Faq", "KB_CATEGORIES", "KbCategory",
     "SearchLog", "SearchSource", "TicketSuggestion",
     "ApiToken", "Base", "Category", "Channel", "CUSTOMER_STATUS_TRANSITIONS", "EventKind", "OPEN_STATUSES",
-    "Organization", "OutboxMessage", "OutboxStatus", "Priority", "Role", "STAFF_ROLES", "STATUS_TRANSITIONS", "ShiftRegion", "Status", "Ticket",
+    "NotificationDelivery", "NotificationPreference", "Organization", "OutboxMessage", "OutboxStatus", "Priority", "Role", "STAFF_ROLES", "STATUS_TRANSITIONS", "ShiftRegion", "Status", "Ticket",
     "TicketEvent", "Tier", "User", "format_reference", "parse_reference", "utcnow",
+    "Calendar", "Holiday", "OnCall", "Shift", "SlaEvent", "SlaEventKind", "SlaPolicy", "SlaTargetName", "StaffStatus",
+    "TierSpan", "TimeOff",
 ]

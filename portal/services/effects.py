@@ -14,4 +14,6 @@ if TYPE_CHECKING:
 
 def ticket_changed(change: "TicketChange") -> None:
     """Run every consequence of ``change``. Called by ``portal.services.tickets`` only."""
-    return None
+    from portal.services import notifications
+
+    notifications.ticket_changed(change)  # last: sees the assignee and priority the steps above settled

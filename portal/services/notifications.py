@@ -1,0 +1,62 @@
+"""Who hears about a ticket change (outbox rows only; workers/notify.py sends) and per-user preferences."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import NotificationPreference, Priority, User, utcnow
+from portal.models.notifications import PREFERENCE_FIELDS
+from portal.services.outbox import emit
+
+if TYPE_CHECKING:
+    from portal.services.tickets import TicketChange
+
+
+def ticket_changed(change: "TicketChange") -> None:
+    """The notification step of ``effects.ticket_changed``: public staff reply → the requester; status change →
+    the requester; new assignee → the assignee; a ticket that is (or becomes) critical → the team's Slack channel."""
+    ticket, actor = change.ticket, change.actor
+    staff_reply = change.kind == "reply" and change.event is not None and actor.is_staff
+    if staff_reply:
+        emit("notify.ticket_reply", {"ticket_id": ticket.id, "event_id": change.event.id, "actor_id": actor.id},
+             dedupe_key=f"notify.ticket_reply:{change.event.id}")
+    status = change.changed("status")
+    if status and not staff_reply and actor.id != ticket.requester_id:
+        emit("notify.ticket_status", {"ticket_id": ticket.id, "old": status.old, "new": status.new,
+                                      "actor_id": actor.id},
+             dedupe_key=f"notify.ticket_status:{ticket.id}:{ticket.version}")
+    assigned = change.changed("assignee") or (change.kind == "created" and ticket.assignee_id)
+    if assigned and ticket.assignee_id and ticket.assignee_id != actor.id:
+        emit("notify.assignment", {"ticket_id": ticket.id, "assignee_id": ticket.assignee_id, "actor_id": actor.id},
+             dedupe_key=f"notify.assignment:{ticket.id}:{ticket.version}:{ticket.assignee_id}")
+    priority = change.changed("priority")
+    if ticket.priority is Priority.critical and (change.kind == "created" or (priority and priority.new == "critical")):
+        emit("notify.slack_critical", {"ticket_id": ticket.id, "version": ticket.version},
+             dedupe_key=f"notify.slack_critical:{ticket.id}:{ticket.version}")
+
+
+# --------------------------------------------------------------------------- preferences
+
+
+def preferences_for(user: User) -> NotificationPreference:
+    """The user's saved preferences, or the defaults (everything on) unsaved."""
+    saved = db.session.scalar(select(NotificationPreference).where(NotificationPreference.user_id == user.id))
+    return saved or NotificationPreference(user_id=user.id, **{name: True for name, _ in PREFERENCE_FIELDS})
+
+
+def save_preferences(user: User, values: Mapping[str, bool]) -> NotificationPreference:
+    """Store the user's choices (unknown names are ignored). Flushes."""
+    prefs = preferences_for(user)
+    for name, _label in PREFERENCE_FIELDS:
+        if name in values:
+            setattr(prefs, name, bool(values[name]))
+    prefs.updated_at = utcnow()
+    db.session.add(prefs)
+    db.session.flush()
+    return prefs
+
+
+def wants_email(user: User, preference: str) -> bool:
+    return bool(user.email) and user.is_active and getattr(preferences_for(user), preference)

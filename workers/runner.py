@@ -1,0 +1,103 @@
+"""Run one outbox row: claim it, dispatch its handler, record the outcome (done, retry later, failed).
+
+The claim is a compare-and-set on ``attempts`` in its own transaction, so two runners never both start the same
+attempt; the outcome is written only by the runner that holds that attempt. Handlers must be idempotent — the ones
+that send (email, Slack) record each send in ``notification_deliveries`` before sending (at most once).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Optional
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models import OutboxMessage, OutboxStatus, utcnow
+from workers.registry import dispatch
+
+RUNNABLE = (OutboxStatus.pending, OutboxStatus.enqueued)
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler when retrying cannot help (e.g. the ticket is gone): the row fails at once."""
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, 4 min … capped at one hour."""
+    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+def process(message_id: int) -> str:
+    """Run outbox row ``message_id`` once if it is due. Returns done, retry, failed or skipped."""
+    claimed = _claim(message_id)
+    if claimed is None:
+        return "skipped"
+    kind, payload, attempt = claimed
+    try:
+        dispatch(kind, payload, message_id)
+        db.session.commit()
+    except Exception as exc:  # recorded on the row; retried with backoff or failed for the admins
+        db.session.rollback()
+        permanent = isinstance(exc, (PermanentFailure, LookupError))
+        return _record_failure(message_id, attempt, exc, permanent)
+    _finish(message_id, attempt, status=OutboxStatus.done)
+    return "done"
+
+
+def _claim(message_id: int) -> Optional[tuple[str, dict[str, Any], int]]:
+    now = utcnow()
+    with db.engine.begin() as conn:
+        row = conn.execute(select(OutboxMessage.kind, OutboxMessage.payload, OutboxMessage.attempts,
+                                  OutboxMessage.status, OutboxMessage.available_at)
+                           .where(OutboxMessage.id == message_id)).first()
+        if row is None or row.status not in RUNNABLE or row.available_at > now:
+            return None
+        claimed = conn.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status.in_(RUNNABLE),
+                   OutboxMessage.attempts == row.attempts)
+            .values(attempts=row.attempts + 1, status=OutboxStatus.enqueued, enqueued_at=now)
+        ).rowcount
+    return (row.kind, row.payload, row.attempts + 1) if claimed == 1 else None
+
+
+def _finish(message_id: int, attempt: int, *, status: OutboxStatus, **values: Any) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(update(OutboxMessage)
+                     .where(OutboxMessage.id == message_id, OutboxMessage.attempts == attempt,
+                            OutboxMessage.status == OutboxStatus.enqueued)
+                     .values(status=status, processed_at=utcnow() if status is not OutboxStatus.pending else None,
+                             **values))
+
+
+def _record_failure(message_id: int, attempt: int, exc: Exception, permanent: bool) -> str:
+    error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    if permanent or attempt >= current_app.config["JOBS_MAX_ATTEMPTS"]:
+        _finish(message_id, attempt, status=OutboxStatus.failed, last_error=error)
+        current_app.logger.error("outbox %s failed for good after %s attempts: %s", message_id, attempt, error)
+        return "failed"
+    _finish(message_id, attempt, status=OutboxStatus.pending, last_error=error,
+            available_at=utcnow() + backoff(attempt))
+    current_app.logger.warning("outbox %s attempt %s failed, retrying later: %s", message_id, attempt, error)
+    return "retry"
+
+
+def due_ids(limit: int = 500) -> list[int]:
+    """Rows a relay must (re)hand over: pending and due, or enqueued so long ago that their job is presumed lost."""
+    now = utcnow()
+    stale = now - timedelta(seconds=current_app.config["JOBS_STALE_AFTER"])
+    pending = (select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.pending,
+                                              OutboxMessage.available_at <= now)
+               .order_by(OutboxMessage.available_at, OutboxMessage.id).limit(limit))
+    lost = (select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.enqueued,
+                                           OutboxMessage.enqueued_at <= stale)
+            .order_by(OutboxMessage.enqueued_at).limit(limit))
+    return list(db.session.scalars(pending)) + list(db.session.scalars(lost))
+
+
+def retry_failed(message: OutboxMessage) -> None:
+    """An admin asks for another try: the row is pending again with a fresh attempt budget (flushes only)."""
+    message.status, message.attempts, message.available_at = OutboxStatus.pending, 0, utcnow()
+    message.processed_at = None
+    db.session.flush()
