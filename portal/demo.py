@@ -15,6 +15,7 @@ from portal.models import Organization, Role, ShiftRegion, Ticket, TicketEvent, 
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import ensure_default_categories
+from portal.services.kb_seed import seed_kb
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -106,6 +107,7 @@ def seed(echo: Callable[[str], None] = print) -> dict[str, int]:
     echo(f"[3/4] users: {added['users']} added")
     added["tickets"] = _seed_tickets(echo)
     echo(f"[4/4] tickets: {added['tickets']} added")
+    added.update(seed_kb(echo))  # help-centre articles and FAQs from portal/kb_content
     return added
 
 

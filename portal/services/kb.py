@@ -622,3 +622,8 @@ def draft_from_ticket(actor: User, ticket: Ticket) -> ArticleInput:
 
 _CATEGORY_FOR_TICKET = {"technical": "troubleshooting", "integration": "integrations", "account": "admin",
                         "data": "data-entry", "training": "getting-started", "general": "getting-started"}
+
+
+def vote_of(article: Article, voter_key: str) -> Optional[ArticleFeedback]:
+    return db.session.scalar(select(ArticleFeedback).where(ArticleFeedback.article_id == article.id,
+                                                           ArticleFeedback.voter_key == voter_key))
