@@ -159,6 +159,17 @@ class Ticket(Base):
     solved_at: Mapped[Optional[datetime]]
     closed_at: Mapped[Optional[datetime]]
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # SLA clock (portal.services.sla): due and at-risk instants, paused time, the next instant the sweep must look
+    # at (NULL when nothing is pending) and the next due time for sorting queues.
+    first_response_due: Mapped[Optional[datetime]]
+    first_response_risk_at: Mapped[Optional[datetime]]
+    resolution_due: Mapped[Optional[datetime]]
+    resolution_risk_at: Mapped[Optional[datetime]]
+    paused_seconds: Mapped[int] = mapped_column(default=0)
+    paused_since: Mapped[Optional[datetime]]
+    next_due_at: Mapped[Optional[datetime]]
+    sla_check_at: Mapped[Optional[datetime]]
+    routing_flagged_at: Mapped[Optional[datetime]]  # routing found nobody on shift: retried at the next shift start
 
     category: Mapped[Optional[Category]] = relationship()
     requester: Mapped[User] = relationship(foreign_keys=[requester_id])
@@ -181,6 +192,9 @@ class Ticket(Base):
         Index("ix_tickets_category_status_id", "category_id", "status", "id"),
         Index("ix_tickets_priority_status_id", "priority", "status", "id"),
         Index("ix_tickets_follow_up_of_id", "follow_up_of_id"),
+        Index("ix_tickets_status_next_due_at", "status", "next_due_at"),
+        Index("ix_tickets_sla_check_at", "sla_check_at"),
+        Index("ix_tickets_routing_flagged_at", "routing_flagged_at"),
     )
 
     @property

@@ -14,6 +14,11 @@ if TYPE_CHECKING:
 
 def ticket_changed(change: "TicketChange") -> None:
     """Run every consequence of ``change``. Called by ``portal.services.tickets`` only."""
+    from portal.services import escalation, routing, sla  # SLA clocks, routing, tier time (issue 3, part A)
+
+    sla.on_ticket_changed(change)
+    routing.on_ticket_changed(change)
+    escalation.on_ticket_changed(change)
     from portal.services import notifications
 
     notifications.ticket_changed(change)  # last: sees the assignee and priority the steps above settled

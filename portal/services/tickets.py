@@ -222,6 +222,46 @@ def reopen_ticket(actor: User, ticket: Ticket, *, expected_version: int) -> list
     return change_status(actor, ticket, Status.open.value, expected_version=expected_version)
 
 
+def escalate_ticket(actor: Optional[User], ticket: Ticket, *, to_tier: str | Tier, reason: str,
+                    external_ref: Optional[str] = None, expected_version: int) -> FieldChange:
+    """Move ``ticket`` one tier up (L1 → L2 → manager → engineering) with a reason from DESIGN.md §5's lists and,
+    for engineering, an optional external issue reference. ``actor`` None is the system (the SLA sweep's rules).
+    Writes a tier event whose body is the reason, bumps the version once and emits ``notify.escalation``."""
+    from portal.services import escalation
+
+    check_version(ticket, expected_version)
+    tier, label, ref = escalation.check_escalation(actor, ticket, to_tier, reason, external_ref)
+    change = FieldChange("tier", ticket.tier.value, tier.value)
+    old, ticket.tier = ticket.tier, tier
+    event = TicketEvent(ticket_id=ticket.id, kind=EventKind.field_change, author_id=actor.id if actor else None,
+                        body=label + (f" · external issue {ref}" if ref else ""), field="tier", old_value=old.value,
+                        new_value=tier.value, ticket_version=ticket.version, created_at=utcnow())
+    db.session.add(event)
+    _bump(ticket, [event])
+    _flush(ticket, expected_version)
+    escalation.emit_escalation(ticket, old, tier, reason, actor, ref)
+    effects.ticket_changed(TicketChange("escalation", ticket, actor, [change], event=event))
+    return change
+
+
+def assign_by_system(ticket: Ticket, assignee: Optional[User]) -> Optional[FieldChange]:
+    """Routing's own reassignment outside a user's change (e.g. shift hand-over): author None (System), one new
+    version, the usual effects."""
+    if (assignee.id if assignee else None) == ticket.assignee_id:
+        return None
+    change = FieldChange("assignee", ticket.assignee.name if ticket.assignee else None,
+                         assignee.name if assignee else None)
+    expected = ticket.version
+    ticket.assignee = assignee
+    event = TicketEvent(ticket_id=ticket.id, kind=EventKind.field_change, author_id=None, field="assignee",
+                        old_value=change.old, new_value=change.new, ticket_version=ticket.version, created_at=utcnow())
+    db.session.add(event)
+    _bump(ticket, [event])
+    _flush(ticket, expected)
+    effects.ticket_changed(TicketChange("fields", ticket, None, [change], event=event))
+    return change
+
+
 def allowed_statuses(actor: User, ticket: Ticket) -> list[Status]:
     """The statuses ``actor`` may move ``ticket`` to, in display order (the UI's choices)."""
     table = STATUS_TRANSITIONS if actor.is_staff else CUSTOMER_STATUS_TRANSITIONS

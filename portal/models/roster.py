@@ -1,0 +1,86 @@
+"""Follow-the-sun roster: shifts, each staff member's availability, time off and the on-call rotation (DESIGN.md §5).
+
+A user's region is ``users.shift_region``; specializations are ``users.specializations``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.accounts import ShiftRegion, User, _enum
+from portal.models.base import Base, utcnow
+
+# region → (start, end) in minutes after 00:00 UTC; end may be 1440
+DEFAULT_SHIFTS: dict[ShiftRegion, tuple[int, int]] = {
+    ShiftRegion.apac: (0, 8 * 60),
+    ShiftRegion.emea: (8 * 60, 16 * 60),
+    ShiftRegion.amer: (16 * 60, 24 * 60),
+}
+
+
+class Shift(Base):
+    """One regional shift in UTC minutes of the day; a shift may wrap past midnight (start > end)."""
+
+    __tablename__ = "shifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[ShiftRegion] = mapped_column(_enum(ShiftRegion, "shift_region"), unique=True)
+    start_minute: Mapped[int] = mapped_column(default=0)
+    end_minute: Mapped[int] = mapped_column(default=480)
+
+    def covers(self, minute_of_day: int) -> bool:
+        if self.start_minute <= self.end_minute:
+            return self.start_minute <= minute_of_day < self.end_minute
+        return minute_of_day >= self.start_minute or minute_of_day < self.end_minute
+
+    @property
+    def label(self) -> str:
+        def hhmm(m: int) -> str:
+            return f"{m // 60:02d}:{m % 60:02d}"
+        return f"{hhmm(self.start_minute)}–{hhmm(self.end_minute)} UTC"
+
+
+class StaffStatus(Base):
+    """Availability and round-robin state of one staff member (a row appears when first needed)."""
+
+    __tablename__ = "staff_status"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    is_away: Mapped[bool] = mapped_column(default=False)
+    away_since: Mapped[Optional[datetime]]
+    last_assigned_at: Mapped[Optional[datetime]]
+
+    user: Mapped[User] = relationship()
+
+
+class TimeOff(Base):
+    __tablename__ = "time_off"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_time_off_user_id_ends_at", "user_id", "ends_at"),)
+
+
+class OnCall(Base):
+    """One entry of the on-call rotation: ``user`` answers whatever nobody on shift can take between start and end."""
+
+    __tablename__ = "on_call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_on_call_ends_at_starts_at", "ends_at", "starts_at"),)

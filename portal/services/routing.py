@@ -1,0 +1,289 @@
+"""Follow-the-sun routing (DESIGN.md §5): who gets a ticket *now*, and the shift hand-over.
+
+1. tier from the routing rules (default L1; integration and security → L2; critical also alerts the on-shift L2),
+2. candidates: active staff of that tier whose shift covers now, not away, not on time off,
+3. prefer a specialization matching the category, then the lowest open load, then the least recently assigned,
+4. nobody on shift → the on-call person, else a manager (both only if they are in the roster, i.e. have a shift
+   region); the ticket is flagged and retried at the next shift start. Nobody at all → unassigned and flagged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Optional
+
+from flask import current_app
+from sqlalchemy import and_, exists, func, or_, select
+
+from portal.extensions import db
+from portal.models import (OPEN_STATUSES, EventKind, OnCall, OutboxMessage, Priority, Role, Shift, ShiftRegion,
+                           StaffStatus, Status, Ticket, TicketEvent, Tier, TimeOff, User, utcnow)
+from portal.models.roster import DEFAULT_SHIFTS
+from portal.services import outbox
+
+if TYPE_CHECKING:
+    from portal.services.tickets import TicketChange
+
+TIER_ROLES = {Tier.l1: Role.agent, Tier.l2: Role.senior_agent, Tier.manager: Role.manager}
+DEFAULT_TIER_RULES = {"integration": "L2", "security": "L2"}
+HANDOVER_PRIORITIES = (Priority.critical, Priority.high)
+
+
+@dataclass(frozen=True)
+class ShiftWindow:
+    region: ShiftRegion
+    start_minute: int
+    end_minute: int
+
+    def covers(self, minute: int) -> bool:
+        if self.start_minute <= self.end_minute:
+            return self.start_minute <= minute < self.end_minute
+        return minute >= self.start_minute or minute < self.end_minute
+
+
+@dataclass(frozen=True)
+class Decision:
+    user: Optional[User]
+    source: Optional[str]  # "shift", "on_call", "manager" or None (nobody)
+
+
+# --------------------------------------------------------------------------- the roster at an instant
+
+
+def shift_windows() -> list[ShiftWindow]:
+    """The shifts as configured by the admin, else the defaults (APAC 00–08, EMEA 08–16, AMER 16–24 UTC)."""
+    rows = db.session.execute(select(Shift.region, Shift.start_minute, Shift.end_minute)).all()
+    configured = {r[0]: ShiftWindow(r[0], r[1], r[2]) for r in rows}
+    return [configured.get(region, ShiftWindow(region, *span)) for region, span in DEFAULT_SHIFTS.items()]
+
+
+def _minute(now: datetime) -> int:
+    return now.hour * 60 + now.minute
+
+
+def regions_on_shift(now: datetime, windows: Optional[list[ShiftWindow]] = None) -> list[ShiftRegion]:
+    return [w.region for w in (windows or shift_windows()) if w.covers(_minute(now))]
+
+
+def _available(now: datetime):
+    """SQL condition: the user is not marked away and has no time off covering ``now``."""
+    away = exists().where(StaffStatus.user_id == User.id, StaffStatus.is_away.is_(True))
+    off = exists().where(TimeOff.user_id == User.id, TimeOff.starts_at <= now, TimeOff.ends_at > now)
+    return and_(User.is_active_account.is_(True), User.is_approved.is_(True), ~away, ~off)
+
+
+def on_shift_staff(role: Role, now: datetime, regions: Optional[list[ShiftRegion]] = None) -> list[User]:
+    regions = regions if regions is not None else regions_on_shift(now)
+    if not regions:
+        return []
+    return list(db.session.scalars(select(User).where(User.role == role, User.shift_region.in_(regions),
+                                                      _available(now)).order_by(User.id)))
+
+
+def is_available(user: User, now: datetime) -> bool:
+    """On shift now (or the on-call person / a rostered manager), not away, not on time off."""
+    return db.session.scalar(select(func.count(User.id)).where(User.id == user.id, _available(now))) == 1 and (
+        user.shift_region in regions_on_shift(now) or user.role is Role.manager and user.shift_region is not None)
+
+
+def open_loads(user_ids: list[int]) -> dict[int, int]:
+    if not user_ids:
+        return {}
+    rows = db.session.execute(select(Ticket.assignee_id, func.count(Ticket.id))
+                              .where(Ticket.assignee_id.in_(user_ids), Ticket.status.in_(OPEN_STATUSES))
+                              .group_by(Ticket.assignee_id)).all()
+    return {uid: 0 for uid in user_ids} | {r[0]: r[1] for r in rows}
+
+
+def _last_assigned(user_ids: list[int]) -> dict[int, Optional[datetime]]:
+    rows = db.session.execute(select(StaffStatus.user_id, StaffStatus.last_assigned_at)
+                              .where(StaffStatus.user_id.in_(user_ids))).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def on_call_now(now: datetime) -> list[User]:
+    return list(db.session.scalars(select(User).join(OnCall, OnCall.user_id == User.id)
+                                   .where(OnCall.starts_at <= now, OnCall.ends_at > now, _available(now))
+                                   .order_by(OnCall.starts_at.desc(), OnCall.id)))
+
+
+def _managers(now: datetime) -> list[User]:
+    return list(db.session.scalars(select(User).where(User.role == Role.manager, User.shift_region.is_not(None),
+                                                      _available(now)).order_by(User.id)))
+
+
+# --------------------------------------------------------------------------- the decision
+
+
+def tier_for(ticket: Ticket) -> Tier:
+    """The tier the routing rules give the ticket's category; never lower than the ticket's own tier."""
+    rules = current_app.config.get("ROUTING_TIER_RULES") or DEFAULT_TIER_RULES
+    ruled = Tier(rules.get(ticket.category.slug, "L1")) if ticket.category else Tier.l1
+    order = list(Tier)
+    return max(ruled, ticket.tier, key=order.index)
+
+
+def rank(candidates: list[User], category: Optional[str]) -> list[User]:
+    """Specialization match first, then the lowest open load, then the least recently assigned, then id."""
+    ids = [u.id for u in candidates]
+    loads, last = open_loads(ids), _last_assigned(ids)
+    never = datetime.min.replace(tzinfo=utcnow().tzinfo)
+    return sorted(candidates, key=lambda u: (0 if category and category in (u.specializations or []) else 1,
+                                             loads[u.id], last.get(u.id) or never, u.id))
+
+
+def decide(ticket: Ticket, now: datetime, *, tier: Optional[Tier] = None, fallback: bool = True) -> Decision:
+    tier = tier or tier_for(ticket)
+    role = TIER_ROLES.get(tier, Role.manager)
+    category = ticket.category.slug if ticket.category else None
+    candidates = on_shift_staff(role, now)
+    if candidates:
+        return Decision(rank(candidates, category)[0], "shift")
+    if not fallback:
+        return Decision(None, None)
+    on_call = on_call_now(now)
+    if on_call:
+        return Decision(on_call[0], "on_call")
+    managers = _managers(now)
+    if managers:
+        return Decision(rank(managers, category)[0], "manager")
+    return Decision(None, None)
+
+
+def choose_assignee(ticket: Ticket, now: Optional[datetime] = None) -> Optional[User]:
+    """The person who should get ``ticket`` now (None when nobody can)."""
+    return decide(ticket, now or utcnow()).user
+
+
+def _stamp(user: User, now: datetime) -> None:
+    status = db.session.get(StaffStatus, user.id)
+    if status is None:
+        status = StaffStatus(user_id=user.id, is_away=False)
+        db.session.add(status)
+    status.last_assigned_at = now
+
+
+# --------------------------------------------------------------------------- the effects step
+
+
+def on_ticket_changed(change: "TicketChange") -> None:
+    """The routing step of ``effects.ticket_changed``: tier rule and auto-assignment on creation, re-routing on
+    reopening (when the assignee is not available) and after an escalation to L2 or manager; critical alerts."""
+    from portal.services.tickets import FieldChange
+
+    ticket = change.ticket
+    now = ticket.updated_at or utcnow()
+    if change.kind == "created":
+        ruled = tier_for(ticket)
+        if ruled is not ticket.tier:
+            change.changes.append(FieldChange("tier", ticket.tier.value, ruled.value))
+            _system_event(ticket, "tier", ticket.tier.value, ruled.value, now)
+            ticket.tier = ruled
+        if ticket.assignee_id is None:
+            auto_assign(change, now)
+    elif _reopened(change):
+        if ticket.assignee is None or not is_available(ticket.assignee, now):
+            auto_assign(change, now)
+    elif change.kind == "escalation" and ticket.tier in (Tier.l2, Tier.manager):
+        if ticket.assignee is None or ticket.assignee.tier != ticket.tier.value:
+            auto_assign(change, now)
+    priority = change.changed("priority")
+    if ticket.priority is Priority.critical and (change.kind == "created" or priority is not None):
+        alert_critical(ticket, now)
+
+
+def _reopened(change: "TicketChange") -> bool:
+    status = change.changed("status")
+    return (change.kind in ("fields", "reply") and status is not None and status.old == Status.solved.value
+            and status.new == Status.open.value)
+
+
+def auto_assign(change: "TicketChange", now: datetime) -> Optional[User]:
+    """Assign by the algorithm, as the System, inside the current change (no second version bump)."""
+    from portal.services.tickets import FieldChange
+
+    ticket = change.ticket
+    decision = decide(ticket, now)
+    ticket.routing_flagged_at = None if decision.source == "shift" else now
+    user = decision.user
+    if user is None or user.id == ticket.assignee_id:
+        return user
+    old = ticket.assignee.name if ticket.assignee else None
+    ticket.assignee = user
+    _stamp(user, now)
+    _system_event(ticket, "assignee", old, user.name, now)
+    change.changes.append(FieldChange("assignee", old, user.name))
+    return user
+
+
+def _system_event(ticket: Ticket, field: str, old: Optional[str], new: Optional[str], now: datetime) -> None:
+    db.session.add(TicketEvent(ticket_id=ticket.id, kind=EventKind.field_change, author_id=None, field=field,
+                               old_value=old, new_value=new, ticket_version=ticket.version, created_at=now))
+
+
+def alert_critical(ticket: Ticket, now: datetime) -> None:
+    """A critical ticket also alerts the senior agents (L2) on shift."""
+    seniors = on_shift_staff(Role.senior_agent, now)
+    outbox.emit("notify.critical_alert", {"ticket_id": ticket.id, "user_ids": [u.id for u in seniors]},
+                dedupe_key=f"critical:{ticket.id}")
+
+
+# --------------------------------------------------------------------------- shift hand-over
+
+
+def current_shift(now: datetime) -> Optional[tuple[ShiftWindow, datetime, ShiftWindow]]:
+    """(incoming shift, its start instant, outgoing shift) for ``now``; None when no shift covers ``now``."""
+    windows = shift_windows()
+    covering = [w for w in windows if w.covers(_minute(now))]
+    if not covering:
+        return None
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def start_of(w: ShiftWindow) -> datetime:
+        start = day_start + timedelta(minutes=w.start_minute)
+        return start if start <= now else start - timedelta(days=1)
+
+    incoming = max(covering, key=start_of)
+    start = start_of(incoming)
+    before = start - timedelta(minutes=1)
+    outgoing = [w for w in windows if w.region is not incoming.region and w.covers(_minute(before))]
+    return incoming, start, (outgoing[0] if outgoing else incoming)
+
+
+def run_handover(now: Optional[datetime] = None) -> dict:
+    """At a shift start: reassign the open critical/high tickets of the people going off shift to the incoming
+    shift (or flag them), retry flagged tickets, and send the incoming shift one summary. Once per shift start
+    (the summary's dedupe key); running it again does nothing. Flushes; the caller commits."""
+    from portal.services.tickets import assign_by_system
+
+    now = now or utcnow()
+    found = current_shift(now)
+    if found is None:
+        return {"skipped": True, "reason": "no shift covers this time"}
+    incoming, start, outgoing = found
+    key = f"handover:{incoming.region.value}:{start.isoformat()}"
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
+        return {"skipped": True, "reason": "already handed over", "shift": incoming.region.value}
+    leaving = select(User.id).where(User.shift_region == outgoing.region)
+    tickets = list(db.session.scalars(select(Ticket).where(
+        Ticket.status.in_(OPEN_STATUSES),
+        or_(and_(Ticket.priority.in_(HANDOVER_PRIORITIES), Ticket.assignee_id.in_(leaving)),
+            Ticket.routing_flagged_at.is_not(None))).order_by(Ticket.priority, Ticket.id)))
+    reassigned, flagged = {}, []
+    for ticket in tickets:
+        decision = decide(ticket, now, tier=tier_for(ticket), fallback=False)
+        if decision.user is None:
+            if ticket.priority in HANDOVER_PRIORITIES:
+                ticket.routing_flagged_at = ticket.routing_flagged_at or now
+                flagged.append(ticket.id)
+            continue
+        ticket.routing_flagged_at = None
+        if decision.user.id != ticket.assignee_id:
+            assign_by_system(ticket, decision.user)
+            _stamp(decision.user, now)
+            reassigned[str(ticket.id)] = decision.user.id
+    outbox.emit("notify.handover_summary", {"shift": incoming.region.value, "from_shift": outgoing.region.value,
+                                            "reassigned": reassigned, "flagged": flagged}, dedupe_key=key)
+    db.session.flush()
+    return {"shift": incoming.region.value, "from_shift": outgoing.region.value, "reassigned": reassigned,
+            "flagged": flagged}
