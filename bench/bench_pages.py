@@ -209,7 +209,11 @@ def main(argv=None) -> int:
     extra_env = dict(item.split("=", 1) for item in args.env)
 
     rng = random.Random(args.seed)
-    facts = database_facts(url, args.tickets_sample, rng)
+    try:
+        facts = database_facts(url, args.tickets_sample, rng)
+    except Exception as exc:  # noqa: BLE001 - report, don't dump a traceback
+        raise SystemExit(f"cannot read the benchmark database ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
+                         f"run bench/generate.py first")
     if not facts["ticket_ids"]:
         raise SystemExit("no ticket with a conversation found; run bench/generate.py first")
     port = args.port or free_port()
@@ -224,7 +228,8 @@ def main(argv=None) -> int:
         for client, path in ((agent, "/agent/queue"), (customer, "/portal/tickets")):
             status, _, _ = client.get(path)
             if status != 200:
-                raise SystemExit(f"{path}: HTTP {status} after login")
+                raise SystemExit(f"{path}: HTTP {status} after login; server log: {log_path} (a database generated "
+                                 f"before newer migrations/models? re-run bench/generate.py)")
         tickets = [f"/agent/tickets/ESG-{i:06d}" for i in facts["ticket_ids"]]
         pages = [
             ("healthz (SELECT 1, floor)", probe, ["/healthz"]),
