@@ -58,6 +58,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.customer.routes import bp as customer_bp
     from portal.blueprints.kb.routes import bp as kb_bp
     from portal.blueprints.main.routes import bp as main_bp
+    from portal.blueprints.ops.routes import bp as ops_bp
     from portal.extensions import csrf
 
     app.register_blueprint(main_bp)
@@ -66,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(agent_bp, url_prefix="/agent")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(kb_bp, url_prefix="/kb")
+    app.register_blueprint(ops_bp, url_prefix="/ops")
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: no CSRF exposure
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 

@@ -69,3 +69,10 @@ def users_create(email: str, name: str, role: str, password: str, zone: str) -> 
 def init_app(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
+    from portal.ops_cli import roster_cli, sla_cli  # `flask sla sweep`, `flask roster handover`
+
+    app.cli.add_command(sla_cli)
+    app.cli.add_command(roster_cli)
+    from portal.search.cli import search_cli  # `flask search rebuild|check`
+
+    app.cli.add_command(search_cli)

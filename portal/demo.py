@@ -15,6 +15,7 @@ from portal.models import Organization, Role, ShiftRegion, Ticket, TicketEvent, 
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import ensure_default_categories
+from portal.services.roster import seed_roster
 from portal.services.kb_seed import seed_kb
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -105,6 +106,7 @@ def seed(echo: Callable[[str], None] = print) -> dict[str, int]:
         added["users"] += _ensure_user(email, name, Role.customer, password_hash, zone, organization=orgs[domain])
     db.session.flush()
     echo(f"[3/4] users: {added['users']} added")
+    added["roster"] = seed_roster()  # shifts and a week of on-call (issue 3)
     added["tickets"] = _seed_tickets(echo)
     echo(f"[4/4] tickets: {added['tickets']} added")
     added.update(seed_kb(echo))  # help-centre articles and FAQs from portal/kb_content

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
-from portal.models import OPEN_STATUSES, Category, Priority, Role, Status, Ticket, Tier, User, parse_reference
+from portal.models import OPEN_STATUSES, Category, Priority, Role, Status, Ticket, Tier, User, parse_reference, utcnow
 from portal.services.access import visible_tickets
 
 QUEUE_VIEWS = {
@@ -16,6 +16,7 @@ QUEUE_VIEWS = {
     "mine": "Mine",
     "tier": "My tier",
     "open": "All open",
+    "at_risk": "At risk",
     "all": "All tickets",
 }
 
@@ -45,8 +46,19 @@ class TicketFilters:
         org = (args.get("organization") or "").strip()
         f.organization = int(org) if org.isdigit() else None
         f.q = (args.get("q") or "").strip()[:200]
-        f.sort = args.get("sort") if args.get("sort") in ("newest", "oldest", "updated") else "newest"
+        default_sort = "due" if f.view in OPEN_VIEWS else "newest"  # open views: next SLA due time first
+        f.sort = args.get("sort") if args.get("sort") in ("due", "newest", "oldest", "updated") else default_sort
         return f
+
+
+OPEN_VIEWS = ("unassigned", "mine", "tier", "open", "at_risk")
+
+
+def at_risk_condition(now):
+    """Open tickets past a target's at-risk instant (breached included) whose clock still runs."""
+    return and_(Ticket.status.in_(OPEN_STATUSES), or_(
+        and_(Ticket.first_response_at.is_(None), Ticket.first_response_risk_at <= now),
+        and_(Ticket.paused_since.is_(None), Ticket.resolution_risk_at <= now)))
 
 
 def _choice(value: Optional[str], allowed: list[str]) -> Optional[str]:
@@ -62,6 +74,8 @@ def _apply_view(stmt: Select, actor: User, view: str) -> Select:
         return stmt.where(Ticket.tier == Tier(actor.tier or "L1"), Ticket.status.in_(OPEN_STATUSES))
     if view == "open":
         return stmt.where(Ticket.status.in_(OPEN_STATUSES))
+    if view == "at_risk":
+        return stmt.where(at_risk_condition(utcnow()))
     if view == "mine_customer":
         return stmt.where(Ticket.requester_id == actor.id)
     return stmt
@@ -95,6 +109,8 @@ def _apply_filters(stmt: Select, f: TicketFilters) -> Select:
 
 
 def _order(stmt: Select, sort: str) -> Select:
+    if sort == "due":
+        return stmt.order_by(Ticket.next_due_at.asc().nulls_last(), Ticket.id.asc())
     if sort == "oldest":
         return stmt.order_by(Ticket.id.asc())
     if sort == "updated":
@@ -126,9 +142,10 @@ def queue_counts(actor: User) -> dict[str, int]:
             func.count().filter(Ticket.assignee_id == actor.id),
             func.count().filter(Ticket.tier == tier),
             func.count(),
+            func.count().filter(at_risk_condition(utcnow())),
         ).where(open_)
     ).one()
-    return {"unassigned": row[0], "mine": row[1], "tier": row[2], "open": row[3]}
+    return {"unassigned": row[0], "mine": row[1], "tier": row[2], "open": row[3], "at_risk": row[4]}
 
 
 def customer_counts(actor: User) -> dict[str, int]:

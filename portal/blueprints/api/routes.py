@@ -14,6 +14,7 @@ from portal.services.access import get_ticket_for, visible_events
 from portal.services.accounts import find_user_by_email, user_for_token
 from portal.services.errors import ValidationFailed
 from portal.services.queries import TicketFilters, list_tickets
+from portal.services.sla import sla_status
 
 bp = Blueprint("api", __name__)
 
@@ -78,6 +79,9 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "updated_at": _iso(ticket.updated_at),
         "first_response_at": _iso(ticket.first_response_at),
         "solved_at": _iso(ticket.solved_at),
+        "first_response_due": _iso(ticket.first_response_due),
+        "resolution_due": _iso(ticket.resolution_due),
+        "sla": sla_status(ticket),
         "version": ticket.version,
         "url": url_for("api.get_ticket", reference=ticket.reference, _external=True),
     }
