@@ -245,3 +245,7 @@ def _role_filter(value: str) -> Role | None:
 
 def _status(form, exc: ValidationFailed | None = None) -> int:
     return 422 if exc is not None or form.errors else 200
+
+
+from portal.blueprints.admin import outbox as _outbox_routes  # noqa: E402,F401  (background jobs pages)
+from portal.blueprints.admin import kb as _kb_routes  # noqa: E402,F401  (KB curation routes, attached to this blueprint)

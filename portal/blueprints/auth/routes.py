@@ -132,3 +132,6 @@ def _render_profile(*, form=None, password_form=None, token_form=None, new_token
         "auth/profile.html", form=form or ProfileForm(obj=current_user), password_form=password_form or PasswordForm(),
         token_form=token_form or TokenForm(), tokens=tokens, new_token=new_token,
     ), status
+
+
+from portal.blueprints.auth import notifications as _notification_routes  # noqa: E402,F401  (profile section)
