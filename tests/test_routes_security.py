@@ -17,7 +17,8 @@ def _rules():
 
 
 RULES = _rules()
-PAGE_RULES = [r for r in RULES if not r.endpoint.startswith("api.") and r.endpoint not in PUBLIC_ENDPOINTS]
+PUBLIC_PREFIXES = ("api.", "kb.")  # the API has its own tokens; the help centre is public (tests/kb test its access)
+PAGE_RULES = [r for r in RULES if not r.endpoint.startswith(PUBLIC_PREFIXES) and r.endpoint not in PUBLIC_ENDPOINTS]
 CHANGING_RULES = [(r, m) for r in RULES if not r.endpoint.startswith("api.") and r.endpoint != "static"
                   for m in sorted(r.methods & STATE_CHANGING)]
 

@@ -1,0 +1,221 @@
+"""KB curation under /admin/kb. Admins and managers curate (publish, archive, restore, FAQs, needs-update queue);
+agents contribute drafts: they may create articles, edit their own drafts and draft one from a solved ticket."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.blueprints.admin.kb_forms import ArticleForm, FaqForm, VersionForm
+from portal.blueprints.admin.routes import bp
+from portal.blueprints.common import admin_required, make_page, page_number, staff_required
+from portal.models import Status
+from portal.models.kb import ArticleStatus
+from portal.services import kb as kb_service
+from portal.services.access import get_ticket_for
+from portal.services.errors import ValidationFailed
+from portal.services.markdown import render_markdown
+
+LIST_SIZE = 50
+
+
+# --------------------------------------------------------------------------- articles
+
+
+@bp.get("/kb/")
+@admin_required
+def kb_articles():
+    number = page_number()
+    status, category = request.args.get("status", ""), request.args.get("category", "")
+    needs_update = request.args.get("needs_update") == "1"
+    rows = kb_service.list_articles(status=status, category=category, needs_update=needs_update, page=number,
+                                    size=LIST_SIZE)
+    return render_template("admin/kb/articles.html", page=make_page(rows, number, LIST_SIZE), status=status,
+                           category=category, needs_update=needs_update, counts=kb_service.status_counts(),
+                           categories=kb_service.list_categories(), statuses=list(ArticleStatus))
+
+
+@bp.get("/kb/needs-update")
+@admin_required
+def kb_needs_update():
+    articles = kb_service.needs_update_queue()
+    return render_template("admin/kb/needs_update.html", articles=articles,
+                           feedback={a.id: kb_service.negative_feedback(a, 5) for a in articles})
+
+
+@bp.route("/kb/new", methods=["GET", "POST"])
+@staff_required
+def kb_new():
+    form = ArticleForm()
+    if form.validate_on_submit():
+        source = get_ticket_for(current_user, form.source_ticket.data) if form.source_ticket.data else None
+        try:
+            article = kb_service.create_article(current_user, form.to_input(), note=form.note.data or "Created",
+                                                source_ticket=source)
+        except ValidationFailed as exc:
+            return _editor(form, None, exc)
+        flash(f"Draft “{article.title}” saved.", "success")
+        return redirect(url_for("admin.kb_edit", article_id=article.id), 303)
+    return _editor(form, None)
+
+
+@bp.get("/kb/from-ticket/<reference>")
+@staff_required
+def kb_from_ticket(reference: str):
+    ticket = get_ticket_for(current_user, reference)
+    if ticket.status not in (Status.solved, Status.closed):
+        abort(409, "Draft articles from solved tickets only.")
+    data = kb_service.draft_from_ticket(current_user, ticket)
+    form = ArticleForm(formdata=None, data=dict(vars(data), source_ticket=ticket.reference,
+                                                note=f"Drafted from {ticket.reference}"))
+    return _editor(form, None)
+
+
+@bp.route("/kb/<int:article_id>/edit", methods=["GET", "POST"])
+@staff_required
+def kb_edit(article_id: int):
+    article = _editable(article_id)
+    form = ArticleForm(data=_article_data(article))
+    if form.validate_on_submit():
+        try:
+            kb_service.update_article(current_user, article, form.to_input(), note=form.note.data or "",
+                                      expected_version=form.version.data if form.version.data is not None else -1)
+        except ValidationFailed as exc:
+            return _editor(form, article, exc)
+        except kb_service.ArticleConflict as exc:
+            return _editor(form, kb_service.get_article_by_id(article_id), conflict=exc)
+        flash("Saved.", "success")
+        return redirect(url_for("admin.kb_edit", article_id=article.id), 303)
+    return _editor(form, article)
+
+
+@bp.post("/kb/preview")
+@staff_required
+def kb_preview():
+    return render_template("admin/kb/partials/_preview.html", html=render_markdown(request.form.get("body_markdown", "")),
+                           video=kb_service.parse_video_url(request.form.get("video_url", "")))
+
+
+STATUS_ACTIONS = {"publish": kb_service.publish_article, "archive": kb_service.archive_article,
+                  "draft": kb_service.unpublish_article}
+
+
+@bp.post("/kb/<int:article_id>/status")
+@admin_required
+def kb_set_status(article_id: int):
+    article = kb_service.get_article_by_id(article_id)
+    change = STATUS_ACTIONS.get(request.form.get("action", ""))
+    if change is None:
+        abort(400, "Choose publish, archive or draft.")
+    change(current_user, article, expected_version=VersionForm().version.data)
+    flash(f"“{article.title}” is now {article.status.label.lower()}.", "success")
+    return redirect(url_for("admin.kb_edit", article_id=article.id), 303)
+
+
+@bp.post("/kb/<int:article_id>/reviewed")
+@admin_required
+def kb_reviewed(article_id: int):
+    kb_service.clear_needs_update(current_user, kb_service.get_article_by_id(article_id))
+    flash("Removed from the needs-update queue.", "success")
+    return redirect(url_for("admin.kb_needs_update"), 303)
+
+
+@bp.get("/kb/<int:article_id>/history")
+@staff_required
+def kb_history(article_id: int):
+    article = kb_service.get_article_by_id(article_id)
+    _require_staff_view(article)
+    return render_template("admin/kb/history.html", article=article, revisions=kb_service.revisions(article),
+                           can_edit=kb_service.can_edit(current_user, article))
+
+
+@bp.get("/kb/<int:article_id>/revisions/<int:revision_id>")
+@staff_required
+def kb_revision(article_id: int, revision_id: int):
+    article = kb_service.get_article_by_id(article_id)
+    _require_staff_view(article)
+    revision = kb_service.get_revision(article, revision_id)
+    previous = kb_service.previous_revision(revision)
+    return render_template("admin/kb/revision.html", article=article, revision=revision, previous=previous,
+                           diff=kb_service.revision_diff(previous, revision), form=VersionForm(),
+                           can_edit=kb_service.can_edit(current_user, article))
+
+
+@bp.post("/kb/<int:article_id>/revisions/<int:revision_id>/restore")
+@staff_required
+def kb_restore(article_id: int, revision_id: int):
+    article = kb_service.get_article_by_id(article_id)
+    revision = kb_service.get_revision(article, revision_id)
+    kb_service.restore_revision(current_user, article, revision, expected_version=VersionForm().version.data)
+    flash(f"Version {revision.version} restored as version {article.version}.", "success")
+    return redirect(url_for("admin.kb_edit", article_id=article.id), 303)
+
+
+def _editable(article_id: int):
+    article = kb_service.get_article_by_id(article_id)
+    if not kb_service.can_edit(current_user, article):
+        abort(403, "You can edit your own drafts only; ask an admin to change published articles.")
+    return article
+
+
+def _require_staff_view(article) -> None:
+    if not (kb_service.is_curator(current_user) or article.author_id == current_user.id):
+        abort(403)
+
+
+def _article_data(article) -> dict:
+    return dict(title=article.title, slug=article.slug, category=article.category.slug, summary=article.summary,
+                tags=article.tags, video_url=article.video_url or "", internal_only=article.internal_only,
+                body_markdown=article.body_markdown, version=article.version, note="")
+
+
+def _editor(form: ArticleForm, article, exc: ValidationFailed | None = None, conflict=None):
+    for name, message in (exc.fields.items() if exc else ()):
+        if name in form:
+            form[name].errors = list(form[name].errors) + [message]
+    status = 409 if conflict else (422 if exc or form.errors else 200)
+    return render_template("admin/kb/editor.html", form=form, article=article, conflict=conflict,
+                           preview=render_markdown(form.body_markdown.data or ""),
+                           status_form=VersionForm(formdata=None)), status
+
+
+# --------------------------------------------------------------------------- FAQs
+
+
+@bp.get("/kb/faqs")
+@admin_required
+def kb_faqs():
+    return render_template("admin/kb/faqs.html", faqs=kb_service.all_faqs(), form=VersionForm())
+
+
+@bp.route("/kb/faqs/new", methods=["GET", "POST"], defaults={"faq_id": None})
+@bp.route("/kb/faqs/<int:faq_id>", methods=["GET", "POST"])
+@admin_required
+def kb_faq(faq_id: int | None):
+    faq = kb_service.get_faq(faq_id) if faq_id else None
+    form = FaqForm(obj=faq, data={"category": faq.category.slug} if faq and request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            kb_service.save_faq(current_user, faq, category=form.category.data, question=form.question.data,
+                                answer_markdown=form.answer_markdown.data, is_published=form.is_published.data)
+        except ValidationFailed as exc:
+            for name, message in exc.fields.items():
+                form[name].errors = list(form[name].errors) + [message]
+            return render_template("admin/kb/faq.html", form=form, faq=faq), 422
+        flash("FAQ saved.", "success")
+        return redirect(url_for("admin.kb_faqs"), 303)
+    return render_template("admin/kb/faq.html", form=form, faq=faq), 422 if form.errors else 200
+
+
+@bp.post("/kb/faqs/<int:faq_id>/move")
+@admin_required
+def kb_faq_move(faq_id: int):
+    kb_service.move_faq(current_user, kb_service.get_faq(faq_id), request.form.get("direction", ""))
+    return redirect(url_for("admin.kb_faqs", _anchor=f"faq-{faq_id}"), 303)
+
+
+@bp.post("/kb/faqs/<int:faq_id>/delete")
+@admin_required
+def kb_faq_delete(faq_id: int):
+    kb_service.delete_faq(current_user, kb_service.get_faq(faq_id))
+    flash("FAQ deleted.", "success")
+    return redirect(url_for("admin.kb_faqs"), 303)
