@@ -55,6 +55,11 @@ class Config:
 
     SQL_ECHO = _bool("SQL_ECHO", False)
 
+    # Search (portal/search): Whoosh indexes for KB content and tickets; KB analytics value a deflected ticket.
+    INDEX_DIR = os.environ.get("INDEX_DIR") or str(INSTANCE_DIR / "index")
+    INDEX_WRITE_TIMEOUT = float(os.environ.get("INDEX_WRITE_TIMEOUT", "30"))  # seconds a writer waits for the lock
+    KB_COST_PER_TICKET = float(os.environ.get("KB_COST_PER_TICKET", "190"))
+
     # Jobs and notifications (workers/): RQ when REDIS_URL is set, else in-process threads (embedded default).
     JOBS_RELAY_ON_COMMIT = _bool("JOBS_RELAY_ON_COMMIT", True)   # hand new outbox rows over after each commit
     JOBS_EMBEDDED_SCHEDULER = _bool("JOBS_EMBEDDED_SCHEDULER", True)  # periodic work in-process without Redis
@@ -81,6 +86,7 @@ class TestConfig(Config):
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # same algorithm, cheaper work factor for speed
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    INDEX_DIR = os.environ.get("TEST_INDEX_DIR", "")  # empty: a temporary directory per test session
     JOBS_RELAY_ON_COMMIT = False     # tests hand rows over explicitly (tests/ops turn it on)
     JOBS_EMBEDDED_SCHEDULER = False
     MAIL_SERVER = None

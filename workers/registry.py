@@ -11,6 +11,7 @@ HANDLERS: dict[str, Handler] = {}
 # Modules that register handlers; each adds itself here with one line.
 HANDLER_MODULES: list[str] = [
     "workers.notify",  # email and Slack notifications
+    "workers.index_jobs",  # search index updates (queue "index")
 ]
 
 

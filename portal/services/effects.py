@@ -22,3 +22,6 @@ def ticket_changed(change: "TicketChange") -> None:
     from portal.services import notifications
 
     notifications.ticket_changed(change)  # last: sees the assignee and priority the steps above settled
+    from portal.services.outbox import emit
+
+    emit("index.ticket", {"ticket_id": change.ticket.id})  # search index (queue "index", one writer)

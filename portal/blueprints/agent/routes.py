@@ -7,7 +7,7 @@ from flask_login import current_user
 from portal.blueprints.agent.forms import AgentReplyForm
 from portal.blueprints.common import make_page, page_number, staff_required
 from portal.extensions import db, htmx
-from portal.models import Organization, Ticket
+from portal.models import Ticket
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
 from portal.services.errors import Conflict, ValidationFailed
@@ -17,6 +17,7 @@ from portal.services.queries import (
     active_categories,
     assignable_staff,
     list_tickets,
+    organization_choices,
     queue_counts,
 )
 
@@ -39,7 +40,7 @@ def queue():
         return render_template("agent/partials/_queue_results.html", page=page, filters=filters)
     return render_template("agent/queue.html", page=page, filters=filters, views=QUEUE_VIEWS,
                            categories=active_categories(), staff=assignable_staff(),
-                           organizations=db.session.scalars(db.select(Organization).order_by(Organization.name)).all())
+                           organizations=organization_choices())
 
 
 @bp.get("/queue/counts")
@@ -134,3 +135,6 @@ def _reply_response(ticket: Ticket, form: AgentReplyForm, *, status: int = 200):
     context = _ticket_context(ticket, reply_form=form)
     context.update(counts=queue_counts(current_user), views=QUEUE_VIEWS, current_view="")
     return render_template("agent/partials/_reply_update.html", **context), status
+
+
+from portal.blueprints.agent import search  # noqa: E402,F401  (full-text ticket search)

@@ -134,7 +134,7 @@ def list_tickets_():
         per_page = max(1, min(int(request.args.get("per_page", 25)), MAX_PER_PAGE))
     except ValueError:
         raise ValidationFailed("page and per_page must be integers.", {"page": "Use a positive integer."})
-    rows = list_tickets(actor, filters, page, per_page)
+    rows = list_tickets(actor, filters, page, per_page, full=True)
     return jsonify({"tickets": [ticket_json(t) for t in rows[:per_page]], "page": page, "per_page": per_page,
                     "has_next": len(rows) > per_page})
 
@@ -174,3 +174,6 @@ def update_ticket(reference: str):
     changes = ticket_service.update_ticket(actor, ticket, expected_version=version, **data)
     return jsonify({"ticket": ticket_json(ticket),
                     "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes]})
+
+
+from portal.blueprints.api import kb  # noqa: E402,F401  (KB search and suggestions, token optional)

@@ -7,6 +7,7 @@ from flask_login import current_user
 from portal.blueprints.common import customer_required, make_page, page_number
 from portal.blueprints.customer.forms import NewTicketForm, ReplyForm, VersionForm
 from portal.extensions import htmx
+from portal.search.analytics import record_ticket_suggestions
 from portal.models import Status, Ticket
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
@@ -36,6 +37,7 @@ def new_ticket():
         except ValidationFailed as exc:
             _form_errors(form, exc)
             return render_template("customer/new_ticket.html", form=form), 422
+        record_ticket_suggestions(ticket, request.form.getlist("suggested"))  # which KB suggestions were shown
         flash(f"Ticket {ticket.reference} filed. We will answer by email and here.", "success")
         return redirect(url_for("customer.ticket", reference=ticket.reference), 303)
     return render_template("customer/new_ticket.html", form=form), (422 if form.errors else 200)
@@ -120,3 +122,6 @@ def _form_errors(form, exc: ValidationFailed) -> None:
     for name, message in exc.fields.items():
         if hasattr(form, name):
             getattr(form, name).errors = [message]
+
+
+from portal.blueprints.customer import search, suggest  # noqa: E402,F401  (KB suggestions, ticket search)

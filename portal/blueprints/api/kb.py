@@ -1,0 +1,86 @@
+"""KB in the JSON API (the in-app support button shows help before a ticket is filed).
+
+``GET /api/v1/kb/search?q=&category=&page=`` and ``GET /api/v1/kb/suggest?text=`` answer
+``{"total", "page", "results": [{"title", "url", "snippet", "category", "type"}]}``. A token is optional: without one
+the caller sees public published content only; a staff token adds internal articles. A token that is sent but
+invalid is a 401 (never a silent downgrade)."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Callable
+
+from flask import g, jsonify, request, url_for
+
+from portal.blueprints.api.routes import bp
+from portal.errors import json_error
+from portal.models.kb import SearchSource
+from portal.search import analytics
+from portal.search.kb import KbResults, search_kb, suggest_kb
+from portal.services.accounts import user_for_token
+from portal.services.errors import ValidationFailed
+
+MAX_SUGGEST_TEXT = 5_000
+
+
+def token_optional(view: Callable) -> Callable:
+    """Like ``token_required``, but an absent Authorization header means an anonymous caller (``g.api_user`` None)."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        g.api_user = None
+        if header:
+            scheme, _, token = header.partition(" ")
+            g.api_user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+            if g.api_user is None:
+                response, status = json_error(401, "unauthorized", "The token is not valid; send a valid one or none.")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+                return response, status
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _staff() -> bool:
+    return bool(g.api_user is not None and g.api_user.is_staff)
+
+
+def _json(results: KbResults, source: SearchSource):
+    if results.problem:
+        raise ValidationFailed(results.problem, {"q" if source is SearchSource.api else "text": results.problem})
+    log = analytics.log_search(source, results.query, results.total, g.api_user)
+    body = {
+        "total": results.total,
+        "page": results.page,
+        "results": [{
+            "title": hit.title,
+            "url": url_for("kb.search_click", t=analytics.click_token(log.id, hit.doc_id), _external=True),
+            "snippet": str(hit.snippet),
+            "category": hit.category,
+            "type": hit.type,
+        } for hit in results.hits],
+    }
+    if results.did_you_mean:
+        body["did_you_mean"] = results.did_you_mean
+    return jsonify(body)
+
+
+@bp.get("/kb/search")
+@token_optional
+def kb_search():
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        raise ValidationFailed("page must be a positive integer.", {"page": "Use a positive integer."})
+    category = (request.args.get("category") or "").strip()[:50] or None
+    return _json(search_kb(request.args.get("q", ""), staff=_staff(), category=category, page=page), SearchSource.api)
+
+
+@bp.get("/kb/suggest")
+@token_optional
+def kb_suggest():
+    text = request.args.get("text", "")
+    if not text.strip():
+        raise ValidationFailed("Send the text to find help for.", {"text": "This parameter is required."})
+    if len(text) > MAX_SUGGEST_TEXT:
+        raise ValidationFailed("The text is too long.", {"text": f"At most {MAX_SUGGEST_TEXT} characters."})
+    return _json(suggest_kb(text, staff=_staff()), SearchSource.suggest)

@@ -1,0 +1,58 @@
+"""Suggestions while a customer writes a ticket (issue 4 part B): matching articles and FAQs, opened in place, with
+"This solved my problem" (a deflection, no ticket) and "Still need help" (back to the untouched form)."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.blueprints.common import customer_required
+from portal.blueprints.customer.routes import bp
+from portal.models.kb import Article, SearchSource
+from portal.search import analytics
+from portal.search.kb import suggest_kb
+
+
+def _typed_text() -> str:
+    return " ".join(part for part in (request.values.get("subject", ""), request.values.get("description", ""))
+                    if part.strip())
+
+
+def _shown() -> list[str]:
+    return [d for d in dict.fromkeys(request.values.getlist("suggested")) if analytics.parse_doc_id(d)][:20]
+
+
+@bp.get("/tickets/new/suggestions")
+@customer_required
+def suggestions():
+    text = _typed_text()
+    results = suggest_kb(text) if text.strip() else None
+    log_id = None
+    if results is not None and results.query:
+        log_id = analytics.log_search(SearchSource.suggest, results.query, results.total, current_user).id
+    shown = list(dict.fromkeys(_shown() + [hit.doc_id for hit in (results.hits if results else [])]))[:20]
+    return render_template("customer/partials/_suggestions.html", results=results, log_id=log_id, shown=shown,
+                           oob=True), 200, {"Vary": "HX-Request"}
+
+
+@bp.get("/tickets/new/suggestions/<doc_id>")
+@customer_required
+def suggestion(doc_id: str):
+    doc = analytics.suggestable(doc_id)
+    if doc is None:
+        abort(404)
+    if isinstance(doc, Article) and request.args.get("log", "").isdigit():
+        analytics.record_click(int(request.args["log"]), doc.id)
+    return render_template("customer/partials/_suggestion_open.html", doc=doc, doc_id=doc_id,
+                           is_article=isinstance(doc, Article), text=_typed_text())
+
+
+@bp.post("/tickets/new/solved")
+@customer_required
+def solved_by_suggestion():
+    """ "This solved my problem": record the deflection and leave without filing a ticket."""
+    doc = analytics.suggestable(request.form.get("doc", ""))
+    if doc is None:
+        abort(404)
+    analytics.record_deflection(current_user, doc, request.form.get("text", ""))
+    flash("Glad that helped — no ticket was filed. You can always come back if the problem returns.", "success")
+    return redirect(url_for("customer.home"), 303)

@@ -1,0 +1,136 @@
+"""KB search and suggestions over articles and FAQs.
+
+Visibility is part of the query: everyone gets ``status:published``; only staff get ``visibility:internal``
+documents. "Did you mean" corrects words that do not occur in the KB from the unstemmed ``spell`` field.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from flask import url_for
+from markupsafe import Markup
+from whoosh import query as q
+
+from portal.search import highlight
+from portal.search.query import QueryProblem, any_of, build, keywords, parse
+from portal.search.schema import KB_INDEX, KB_TEXT_FIELDS
+from portal.search.store import searcher
+
+PER_PAGE = 10
+MAX_PAGE = 50
+SUGGEST_LIMIT = 5
+
+
+@dataclass
+class KbHit:
+    doc_id: str          # "article:12" / "faq:3"
+    type: str            # article | faq
+    object_id: int
+    title: str
+    slug: str
+    category: str
+    category_name: str
+    snippet: Markup
+    internal: bool
+
+    @property
+    def url(self) -> str:
+        if self.type == "article":
+            return url_for("kb.article", slug=self.slug)
+        return url_for("kb.category_faqs", slug=self.category) + f"#faq-{self.object_id}"
+
+
+@dataclass
+class KbResults:
+    query: str
+    hits: list[KbHit] = field(default_factory=list)
+    total: int = 0
+    page: int = 1
+    per_page: int = PER_PAGE
+    did_you_mean: Optional[str] = None
+    any_words: bool = False   # no document had every word: results match some of them
+    problem: Optional[str] = None
+    capped: bool = False
+
+    @property
+    def pages(self) -> int:
+        return min(MAX_PAGE, max(1, -(-self.total // self.per_page)))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def visibility_query(staff: bool) -> q.Query:
+    published = q.Term("status", "published")
+    return published if staff else q.And([published, q.Term("visibility", "public")])
+
+
+def search_kb(text: str, *, staff: bool = False, category: Optional[str] = None, page: int = 1,
+              per_page: int = PER_PAGE) -> KbResults:
+    """A page of published articles and FAQs matching ``text`` (internal articles only for staff)."""
+    page = max(1, min(page, MAX_PAGE))
+    results = KbResults(query=(text or "").strip(), page=page, per_page=per_page)
+    try:
+        parsed = parse(text)
+    except QueryProblem as problem:
+        results.problem = problem.message
+        return results
+    results.capped = parsed.capped
+    scope = [visibility_query(staff)] + ([q.Term("category", category)] if category else [])
+    with searcher(KB_INDEX) as s:
+        page_results = _page(s, q.And([build(parsed, KB_TEXT_FIELDS, match_all=True)] + scope), page, per_page)
+        if len(page_results) == 0 and len(parsed.groups) + len(parsed.phrases) > 1:
+            page_results = _page(s, q.And([build(parsed, KB_TEXT_FIELDS, match_all=False)] + scope), page, per_page)
+            results.any_words = len(page_results) > 0
+        results.total = len(page_results)
+        results.hits = [_hit(hit) for hit in page_results]
+        results.did_you_mean = _correction(s, parsed.text, parsed.words)
+    return results
+
+
+def suggest_kb(text: str, *, staff: bool = False, limit: int = SUGGEST_LIMIT) -> KbResults:
+    """The best few published articles and FAQs for free text such as a ticket's subject and description. Any of
+    its first distinctive words may match; documents matching more of them rank first."""
+    results = KbResults(query=" ".join((text or "").split())[:500], per_page=limit)
+    terms = keywords(text)
+    if not terms:
+        return results
+    with searcher(KB_INDEX) as s:
+        found = s.search(q.And([any_of(terms, KB_TEXT_FIELDS), visibility_query(staff)]), limit=limit)
+        highlight.configure(found)
+        results.total = len(found)
+        results.hits = [_hit(hit) for hit in found]
+    return results
+
+
+def _page(s, whoosh_query: q.Query, page: int, per_page: int):
+    page_results = s.search_page(whoosh_query, page, pagelen=per_page)
+    highlight.configure(page_results.results)
+    return page_results
+
+
+def _hit(hit) -> KbHit:
+    return KbHit(
+        doc_id=hit["id"], type=hit["type"], object_id=int(hit["object_id"]), title=hit["title"],
+        slug=hit.get("slug") or "", category=hit["category"], category_name=hit.get("category_name") or "",
+        snippet=highlight.snippet(hit, ["body", "title"], "body"), internal=hit.get("visibility") == "internal",
+    )
+
+
+def _correction(s, text: str, words: list[str]) -> Optional[str]:
+    """``text`` with its unknown words replaced by the closest known ones, or None when nothing was corrected."""
+    reader = s.reader()
+    corrector = s.corrector("spell")
+    replacements: dict[str, str] = {}
+    for word in dict.fromkeys(words):
+        if len(word) < 4 or reader.doc_frequency("spell", word) > 0:
+            continue
+        suggestions = corrector.suggest(word, limit=1, maxdist=2 if len(word) > 5 else 1)
+        if suggestions and suggestions[0] != word:
+            replacements[word] = suggestions[0]
+    if not replacements:
+        return None
+    corrected = " ".join(replacements.get(token.lower(), token) for token in text.split())
+    return corrected if corrected.lower() != text.lower() else None

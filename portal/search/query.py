@@ -1,0 +1,129 @@
+"""Turning what a person typed into a bounded Whoosh query.
+
+We do not expose Whoosh's query language: no ``field:value`` (a customer must not be able to name
+``internal_text``), no wildcards, ranges or boosts. A query is words, ``"quoted phrases"`` and ``-excluded`` words.
+Queries longer than ``MAX_QUERY_CHARS``, made only of wildcards/punctuation or only of stop words are refused with a
+clear message; at most ``MAX_TERMS`` distinct terms are searched.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from whoosh import query as q
+
+from portal.search.analysis import spelling_analyzer, text_analyzer
+
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 12
+SUGGEST_TERMS = 10
+SUGGEST_TEXT_CHARS = 2_000
+
+_PIECE_RE = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
+_WORD_RE = re.compile(r"\w")
+_analyzer = text_analyzer()
+_spelling = spelling_analyzer()
+
+
+class QueryProblem(ValueError):
+    """The query cannot be searched as typed; ``message`` tells the person what to change."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class ParsedQuery:
+    text: str
+    groups: list[list[str]] = field(default_factory=list)    # analyzed terms of each word (all must match)
+    phrases: list[list[str]] = field(default_factory=list)   # quoted phrases
+    excluded: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)           # the unanalyzed words (spelling correction)
+    capped: bool = False
+
+    @property
+    def terms(self) -> list[str]:
+        return [t for g in self.groups for t in g] + [t for p in self.phrases for t in p]
+
+
+def analyze(text: str) -> list[str]:
+    return [t.text for t in _analyzer(text, mode="query")]
+
+
+def parse(text: Optional[str], *, max_terms: int = MAX_TERMS) -> ParsedQuery:
+    """Parse a search box's text or raise ``QueryProblem``."""
+    text = (text or "").strip()
+    if not text:
+        raise QueryProblem("Type a word or two to search for.")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryProblem(f"That search is {len(text)} characters long; use at most {MAX_QUERY_CHARS} "
+                           "(a few distinctive words work best).")
+    if not _WORD_RE.search(text):
+        raise QueryProblem("Wildcards and punctuation on their own match everything; type at least one word.")
+    parsed = ParsedQuery(text=text)
+    seen: set[str] = set()
+    budget = max_terms
+    for match in _PIECE_RE.finditer(text):
+        if match.group(2) is not None:
+            negative, piece, is_phrase = match.group(1), match.group(2), True
+        else:
+            negative, piece, is_phrase = match.group(3), match.group(4), False
+        terms = [t for t in analyze(piece) if t not in seen]
+        if not terms:
+            continue
+        if negative:
+            parsed.excluded.extend(terms[:budget])
+            budget -= min(len(terms), budget)
+        elif is_phrase and len(terms) > 1:
+            parsed.phrases.append(terms[:budget])
+            budget -= min(len(terms), budget)
+        else:
+            parsed.groups.append(terms[:budget])
+            budget -= min(len(terms), budget)
+            parsed.words.extend(w.lower() for w in re.findall(r"[^\W\d_]{3,}", piece))
+        seen.update(terms)
+        if budget <= 0:
+            parsed.capped = match.end() < len(text.rstrip())
+            break
+    if not parsed.groups and not parsed.phrases:
+        raise QueryProblem("Those words are too common to search for; add a more specific word.")
+    return parsed
+
+
+def keywords(text: str, limit: int = SUGGEST_TERMS) -> list[str]:
+    """The first ``limit`` distinct meaningful terms of free text (a ticket's subject and description)."""
+    found: list[str] = []
+    for term in analyze((text or "")[:SUGGEST_TEXT_CHARS]):
+        if term not in found and not term.isdigit():
+            found.append(term)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def build(parsed: ParsedQuery, fields: Mapping[str, float], *, match_all: bool = True) -> q.Query:
+    """Each word must match in one of ``fields`` (or any word, with ``match_all=False``); excluded words must not."""
+    parts: list[q.Query] = []
+    for terms in parsed.groups:
+        parts.append(q.And([_any_field(term, fields) for term in terms]) if len(terms) > 1
+                     else _any_field(terms[0], fields))
+    for terms in parsed.phrases:
+        parts.append(q.Or([q.Phrase(name, terms, boost=boost) for name, boost in fields.items()]))
+    combined: q.Query = (q.And(parts) if match_all else q.Or(parts)) if len(parts) > 1 else parts[0]
+    if parsed.excluded:
+        combined = q.AndNot(combined, q.Or([_any_field(term, fields) for term in parsed.excluded]))
+    return combined
+
+
+def any_of(terms: list[str], fields: Mapping[str, float]) -> q.Query:
+    return q.Or([_any_field(term, fields) for term in terms])
+
+
+def _any_field(term: str, fields: Mapping[str, float]) -> q.Query:
+    return q.Or([q.Term(name, term, boost=boost) for name, boost in fields.items()])
+
+
+def spelling_words(text: str) -> list[str]:
+    return [t.text for t in _spelling(text)]

@@ -1,0 +1,155 @@
+"""The index directories, the writer (one at a time, waiting for the lock) and per-thread searchers.
+
+Indexes live in ``INDEX_DIR/kb`` and ``INDEX_DIR/tickets``. Whoosh has one write lock per index: a writer waits for it
+(retrying every 50 ms up to ``INDEX_WRITE_TIMEOUT`` seconds) instead of failing, so two processes writing at once both
+land. Readers keep one searcher per thread and index and reopen it when the index has a newer generation.
+
+Note: ``Searcher.refresh()`` of whoosh-reloaded 2.7.5 re-adds the old reader's segments to the new reader, which
+duplicates documents after a merge; we compare generations and open a fresh searcher instead.
+"""
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from flask import current_app
+from whoosh import index as whoosh_index
+from whoosh.index import FileIndex
+from whoosh.searching import Searcher
+from whoosh.writing import IndexWriter
+
+from portal.search.schema import SCHEMAS
+
+_create_lock = threading.Lock()
+
+
+def index_root() -> Path:
+    configured = current_app.config.get("INDEX_DIR")
+    if not configured:  # tests: one temporary directory per session, removed at exit
+        with _create_lock:
+            configured = current_app.config.get("INDEX_DIR")
+            if not configured:
+                configured = current_app.config["INDEX_DIR"] = _temporary_dir() if current_app.testing \
+                    else str(Path(current_app.instance_path) / "index")
+    return Path(configured)
+
+
+def _temporary_dir() -> str:
+    path = tempfile.mkdtemp(prefix="portal-index-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def index_path(name: str) -> Path:
+    return index_root() / name
+
+
+def open_index(name: str) -> FileIndex:
+    """Open index ``name``, creating it (empty) when it does not exist yet."""
+    path = index_path(name)
+    if whoosh_index.exists_in(str(path)):
+        return whoosh_index.open_dir(str(path))
+    with _create_lock:
+        path.mkdir(parents=True, exist_ok=True)
+        if whoosh_index.exists_in(str(path)):
+            return whoosh_index.open_dir(str(path))
+        return whoosh_index.create_in(str(path), SCHEMAS[name]())
+
+
+def recreate_index(name: str) -> FileIndex:
+    """Delete index ``name`` and create it empty with the current schema."""
+    path = index_path(name)
+    close_searchers()
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return whoosh_index.create_in(str(path), SCHEMAS[name]())
+
+
+def schema_is_current(ix: FileIndex, name: str) -> bool:
+    current = SCHEMAS[name]()
+    return sorted(ix.schema.names()) == sorted(current.names()) and all(
+        type(ix.schema[field]) is type(current[field]) for field in current.names())
+
+
+@contextmanager
+def index_writer(name: str, ix: FileIndex | None = None, **options) -> Iterator[IndexWriter]:
+    """A writer holding the index's write lock; waits for another process's writer instead of failing.
+    Commits when the block ends, cancels (releasing the lock) on an exception."""
+    ix = ix or open_index(name)
+    timeout = float(current_app.config.get("INDEX_WRITE_TIMEOUT", 30))
+    writer = ix.writer(timeout=timeout, delay=0.05, **options)
+    try:
+        yield writer
+    except BaseException:
+        writer.cancel()
+        raise
+    else:
+        writer.commit()
+
+
+class _SearcherPool:
+    """Open searchers shared by the threads of this process: a thread borrows one for a search and gives it back.
+    A searcher older than the index's latest generation (or than a ``recreate_index``) is closed and reopened."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.free: dict[tuple, list[tuple[FileIndex, Searcher, int]]] = {}
+        self.epoch = 0
+
+    @contextmanager
+    def borrow(self, name: str) -> Iterator[Searcher]:
+        key = (str(index_root().resolve()), name)
+        with self.lock:
+            entry = self.free.setdefault(key, []).pop() if self.free.get(key) else None
+            epoch = self.epoch
+        if entry is not None and not self._current(entry, epoch):
+            entry[1].close()
+            entry = None
+        if entry is None:
+            ix = open_index(name)
+            entry = (ix, ix.searcher(), epoch)
+        try:
+            yield entry[1]
+        finally:
+            with self.lock:
+                if entry[2] == self.epoch:
+                    self.free.setdefault(key, []).append(entry)
+                    entry = None
+            if entry is not None:
+                entry[1].close()
+
+    @staticmethod
+    def _current(entry: tuple[FileIndex, Searcher, int], epoch: int) -> bool:
+        ix, current, opened_epoch = entry
+        if opened_epoch != epoch:
+            return False
+        try:
+            return ix.latest_generation() == current.reader().generation()
+        except (OSError, whoosh_index.EmptyIndexError):
+            return False
+
+    def close_all(self) -> None:
+        with self.lock:
+            self.epoch += 1
+            entries = [entry for entries in self.free.values() for entry in entries]
+            self.free.clear()
+        for _ix, current, _epoch in entries:
+            current.close()
+
+
+_pool = _SearcherPool()
+
+
+def searcher(name: str):
+    """Borrow this process's searcher for index ``name`` (a context manager), current as of now."""
+    return _pool.borrow(name)
+
+
+def close_searchers() -> None:
+    """Close every idle searcher of this process; searchers in use are closed when given back."""
+    _pool.close_all()

@@ -1,0 +1,160 @@
+"""Ticket search. Staff search subject, description, public replies and internal notes; customers search their
+organization's (or, without one, their own) tickets and only public text. The access rule is a term of the Whoosh
+query itself, so a hit the searcher may not read is never produced, counted or highlighted."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from markupsafe import Markup
+from whoosh import query as q
+
+from portal.models import Priority, Status, User
+from portal.search import highlight
+from portal.search.query import QueryProblem, build, parse
+from portal.search.schema import TICKET_INDEX, TICKET_PUBLIC_FIELDS, TICKET_STAFF_FIELDS
+from portal.search.store import searcher
+
+PER_PAGE = 20
+MAX_PAGE = 50
+
+
+@dataclass
+class TicketSearchFilters:
+    status: Optional[str] = None
+    priority: Optional[str] = None
+    category: Optional[str] = None
+    organization: Optional[int] = None
+    assignee: Optional[str] = None  # a user id or "none"
+    sort: str = "relevance"         # or "updated"
+
+    @classmethod
+    def from_args(cls, args) -> "TicketSearchFilters":
+        status = args.get("status") or None
+        priority = args.get("priority") or None
+        organization = (args.get("organization") or "").strip()
+        assignee = (args.get("assignee") or "").strip()
+        return cls(
+            status=status if status in {s.value for s in Status} | {"open_any"} else None,
+            priority=priority if priority in {p.value for p in Priority} else None,
+            category=(args.get("category") or "").strip()[:50] or None,
+            organization=int(organization) if organization.isdigit() else None,
+            assignee=assignee if assignee == "none" or assignee.isdigit() else None,
+            sort="updated" if args.get("sort") == "updated" else "relevance",
+        )
+
+
+@dataclass
+class TicketHit:
+    ticket_id: int
+    snippet: Markup
+    matched_in: str  # subject, description, public_text or internal_text
+
+
+@dataclass
+class TicketResults:
+    query: str
+    hits: list[TicketHit] = field(default_factory=list)
+    total: int = 0
+    page: int = 1
+    per_page: int = PER_PAGE
+    problem: Optional[str] = None
+    capped: bool = False
+
+    @property
+    def pages(self) -> int:
+        return min(MAX_PAGE, max(1, -(-self.total // self.per_page)))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def access_query(actor: User) -> Optional[q.Query]:
+    """The terms that limit a search to what ``actor`` may read (mirrors ``services.access.visible_tickets``);
+    None for staff (everything)."""
+    if actor.is_staff:
+        return None
+    if not actor.is_active:
+        return q.NullQuery
+    own = q.Term("requester_id", str(actor.id))
+    if actor.organization_id is not None:
+        return q.Or([q.Term("organization_id", str(actor.organization_id)), own])
+    return own
+
+
+def filter_query(filters: TicketSearchFilters) -> list[q.Query]:
+    terms: list[q.Query] = []
+    if filters.status == "open_any":
+        terms.append(q.Or([q.Term("status", s) for s in ("new", "open", "pending", "on_hold")]))
+    elif filters.status:
+        terms.append(q.Term("status", filters.status))
+    if filters.priority:
+        terms.append(q.Term("priority", filters.priority))
+    if filters.category:
+        terms.append(q.Term("category", filters.category))
+    if filters.organization:
+        terms.append(q.Term("organization_id", str(filters.organization)))
+    if filters.assignee:
+        terms.append(q.Term("assignee_id", filters.assignee))
+    return terms
+
+
+def search_tickets(actor: User, text: str, filters: Optional[TicketSearchFilters] = None, page: int = 1,
+                   per_page: int = PER_PAGE) -> TicketResults:
+    """One page of the tickets ``actor`` may read that match ``text``, best first (or most recently updated)."""
+    filters = filters or TicketSearchFilters()
+    page = max(1, min(page, MAX_PAGE))
+    results = TicketResults(query=(text or "").strip(), page=page, per_page=per_page)
+    try:
+        parsed = parse(text)
+    except QueryProblem as problem:
+        results.problem = problem.message
+        return results
+    results.capped = parsed.capped
+    fields = TICKET_STAFF_FIELDS if actor.is_staff else TICKET_PUBLIC_FIELDS
+    parts = [build(parsed, fields, match_all=True)]
+    access = access_query(actor)
+    if access is not None:
+        parts.append(access)
+    if not actor.is_staff:
+        filters.organization = filters.assignee = None  # customers filter by status only
+    parts.extend(filter_query(filters))
+    whoosh_query = q.And(parts)
+    sort = {"sortedby": "updated_at", "reverse": True} if filters.sort == "updated" else {}
+    with searcher(TICKET_INDEX) as s:
+        page_results = s.search_page(whoosh_query, page, pagelen=per_page, **sort)
+        highlight.configure(page_results.results)
+        results.total = len(page_results)
+        for hit in page_results:
+            results.hits.append(_hit(hit, list(fields)))
+    return results
+
+
+def _hit(hit, fields: list[str]) -> TicketHit:
+    for name in fields:
+        if not hit.get(name):
+            continue
+        text = hit.highlights(name, top=2)
+        if text:
+            return TicketHit(int(hit["id"]), Markup(text), name)
+    return TicketHit(int(hit["id"]), highlight.snippet(hit, [], "description"), "subject")
+
+
+def load_hits(actor: User, results: TicketResults) -> list[tuple]:
+    """(ticket, hit) pairs in result order, loaded through the access helper (belt and braces: the query already
+    restricted the hits)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    from portal.extensions import db
+    from portal.models import Ticket
+    from portal.services.access import visible_tickets
+
+    ids = [hit.ticket_id for hit in results.hits]
+    if not ids:
+        return []
+    stmt = visible_tickets(actor, select(Ticket)).where(Ticket.id.in_(ids)).options(
+        joinedload(Ticket.requester), joinedload(Ticket.assignee), joinedload(Ticket.organization))
+    tickets = {t.id: t for t in db.session.scalars(stmt).unique()}
+    return [(tickets[hit.ticket_id], hit) for hit in results.hits if hit.ticket_id in tickets]
