@@ -59,6 +59,22 @@ class TicketChange:
         return next((c for c in self.changes if c.field == field), None)
 
 
+class SystemActor:
+    """The actor of changes nobody made by hand (routing, hand-over, the SLA sweep's escalations). Its events are
+    written with author None; steps that read ``change.actor`` see a staff-like actor without an id."""
+
+    id = None
+    name = "System"
+    role = None
+    is_staff = True
+    is_customer = False
+    is_admin = False
+    tier = None
+
+
+SYSTEM = SystemActor()
+
+
 # --------------------------------------------------------------------------- creation
 
 
@@ -240,7 +256,7 @@ def escalate_ticket(actor: Optional[User], ticket: Ticket, *, to_tier: str | Tie
     _bump(ticket, [event])
     _flush(ticket, expected_version)
     escalation.emit_escalation(ticket, old, tier, reason, actor, ref)
-    effects.ticket_changed(TicketChange("escalation", ticket, actor, [change], event=event))
+    effects.ticket_changed(TicketChange("escalation", ticket, actor or SYSTEM, [change], event=event))
     return change
 
 
@@ -258,7 +274,7 @@ def assign_by_system(ticket: Ticket, assignee: Optional[User]) -> Optional[Field
     db.session.add(event)
     _bump(ticket, [event])
     _flush(ticket, expected)
-    effects.ticket_changed(TicketChange("fields", ticket, None, [change], event=event))
+    effects.ticket_changed(TicketChange("fields", ticket, SYSTEM, [change], event=event))
     return change
 
 
