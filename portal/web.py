@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -22,11 +22,16 @@ def _load_user(user_id: str) -> Optional[User]:
 
 
 def viewer_zone() -> ZoneInfo:
-    name = getattr(current_user, "timezone", None) if current_user and current_user.is_authenticated else None
-    try:
-        return ZoneInfo(name or "UTC")
-    except Exception:  # an unknown zone stored earlier must not break a page
-        return ZoneInfo("UTC")
+    """The viewer's time zone, looked up once per request."""
+    zone = g.get("viewer_zone")
+    if zone is None:
+        name = getattr(current_user, "timezone", None) if current_user and current_user.is_authenticated else None
+        try:
+            zone = ZoneInfo(name or "UTC")
+        except Exception:  # an unknown zone stored earlier must not break a page
+            zone = ZoneInfo("UTC")
+        g.viewer_zone = zone
+    return zone
 
 
 def localtime(value: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> Markup:

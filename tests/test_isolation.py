@@ -122,3 +122,26 @@ def test_customer_form_ignores_staff_fields(client, world):
         "csrf_token": csrf_token(client, "/portal/tickets/new"), "subject": "Down", "description": "Details",
         "category": "data", "priority": "critical"})
     assert response.status_code == 422
+
+
+def test_customer_list_is_the_union_of_org_and_own_tickets_paged(client, app, make_org, make_user, make_ticket):
+    old_org, new_org = make_org("Old Co", "old.test"), make_org("New Co", "new.test")
+    mover = make_user("customer", organization=old_org)
+    stranger_old = make_user("customer", organization=old_org)
+    colleague_new = make_user("customer", organization=new_org)
+    own_old = make_ticket(mover, subject="Filed while at Old Co")
+    old_other = make_ticket(stranger_old, subject="Old Co private")
+    mover.organization_id = new_org.id
+    db.session.commit()
+    new_ones = [make_ticket(colleague_new, subject=f"New Co ticket {i}") for i in range(4)]
+    login(client, mover)
+    app.config["QUEUE_PAGE_SIZE"] = 2
+    try:
+        pages = [client.get(f"/portal/tickets?page={n}").text for n in (1, 2, 3)]
+    finally:
+        app.config["QUEUE_PAGE_SIZE"] = 50
+    seen = [t.reference for t in new_ones + [own_old] if any(t.reference in p for p in pages)]
+    assert len(seen) == 5
+    assert all(old_other.reference not in p for p in pages)
+    assert "Next page" in pages[0] and "Next page" in pages[1] and "Next page" not in pages[2]
+    assert pages[0].index(new_ones[3].reference) < pages[0].index(new_ones[2].reference)  # newest first

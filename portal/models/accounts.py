@@ -67,7 +67,7 @@ class User(UserMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.customer)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.customer, index=True)
     organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     shift_region: Mapped[Optional[ShiftRegion]] = mapped_column(_enum(ShiftRegion, "shift_region"))

@@ -192,6 +192,8 @@ class Ticket(Base):
         Index("ix_tickets_category_status_id", "category_id", "status", "id"),
         Index("ix_tickets_priority_status_id", "priority", "status", "id"),
         Index("ix_tickets_follow_up_of_id", "follow_up_of_id"),
+        Index("ix_tickets_organization_id_id", "organization_id", "id"),  # a customer's list, newest first
+        Index("ix_tickets_requester_id_id", "requester_id", "id"),
         Index("ix_tickets_status_next_due_at", "status", "next_due_at"),
         Index("ix_tickets_sla_check_at", "sla_check_at"),
         Index("ix_tickets_routing_flagged_at", "routing_flagged_at"),

@@ -11,17 +11,23 @@ from portal.models import EventKind, Ticket, TicketEvent, User, parse_reference
 from portal.services.errors import NotFound
 
 
+def customer_scopes(actor: User) -> list:
+    """The predicates whose union is what a customer may read: their organization's tickets and their own."""
+    if not actor.is_active:
+        return [false()]
+    scopes = [Ticket.requester_id == actor.id]
+    if actor.organization_id is not None:
+        scopes.insert(0, Ticket.organization_id == actor.organization_id)
+    return scopes
+
+
 def visible_tickets(actor: User, stmt: Optional[Select] = None) -> Select:
     """Restrict a ticket query to what ``actor`` may read: staff everything, customers their organization's
     tickets (or only their own when they belong to no organization)."""
     stmt = stmt if stmt is not None else select(Ticket)
     if actor.is_staff:
         return stmt
-    if not actor.is_active:
-        return stmt.where(false())
-    if actor.organization_id is not None:
-        return stmt.where(or_(Ticket.organization_id == actor.organization_id, Ticket.requester_id == actor.id))
-    return stmt.where(Ticket.requester_id == actor.id)
+    return stmt.where(or_(*customer_scopes(actor)))
 
 
 def can_read_ticket(actor: User, ticket: Ticket) -> bool:

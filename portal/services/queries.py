@@ -4,12 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Select, and_, func, or_, select, union
+from sqlalchemy.orm import defer, joinedload
 
 from portal.extensions import db
-from portal.models import OPEN_STATUSES, Category, Priority, Role, Status, Ticket, Tier, User, parse_reference, utcnow
-from portal.services.access import visible_tickets
+from portal.models import (
+    OPEN_STATUSES, Category, Organization, Priority, Role, Status, Ticket, Tier, User, parse_reference, utcnow,
+)
+from portal.services.access import customer_scopes, visible_tickets
 
 QUEUE_VIEWS = {
     "unassigned": "Unassigned",
@@ -118,18 +120,39 @@ def _order(stmt: Select, sort: str) -> Select:
     return stmt.order_by(Ticket.id.desc())
 
 
-def list_tickets(actor: User, f: TicketFilters, page: int, size: int) -> list[Ticket]:
+def list_tickets(actor: User, f: TicketFilters, page: int, size: int, *, full: bool = False) -> list[Ticket]:
     """A page of tickets (plus one row to tell whether more follow), with the requester, assignee, organization and
-    category loaded in the same SELECT — the number of queries does not grow with the page size."""
-    stmt = visible_tickets(actor, select(Ticket))
-    stmt = _apply_view(stmt, actor, f.view)
-    stmt = _apply_filters(stmt, f)
-    stmt = _order(stmt, f.sort).options(
-        joinedload(Ticket.requester), joinedload(Ticket.assignee), joinedload(Ticket.organization),
-        joinedload(Ticket.category),
-    )
-    stmt = stmt.limit(size + 1).offset((page - 1) * size)
+    category loaded in the same SELECT — the number of queries does not grow with the page size.
+
+    For customers the page is picked from the union of each visibility scope's own index-ordered top rows, so the
+    database never sorts an organization's whole history. ``full`` loads every column (the API needs them)."""
+
+    def filtered(stmt: Select) -> Select:
+        return _order(_apply_filters(_apply_view(stmt, actor, f.view), f), f.sort)
+
+    offset = (page - 1) * size
+    if actor.is_staff:
+        stmt = filtered(select(Ticket))
+    else:
+        window = offset + size + 1
+        parts = [filtered(select(Ticket.id).where(scope)).limit(window).subquery() for scope in customer_scopes(actor)]
+        ids = union(*[select(part.c.id) for part in parts]) if len(parts) > 1 else select(parts[0].c.id)
+        stmt = filtered(select(Ticket).where(Ticket.id.in_(ids)))
+    stmt = stmt.options(*_list_load_options(full)).limit(size + 1).offset(offset)
     return list(db.session.scalars(stmt).unique())
+
+
+def _list_load_options(full: bool) -> list:
+    people = (User.id, User.name, User.email)
+    options = [joinedload(Ticket.category).load_only(Category.id, Category.slug, Category.name)]
+    if full:
+        return options + [joinedload(Ticket.requester), joinedload(Ticket.assignee), joinedload(Ticket.organization)]
+    return options + [
+        defer(Ticket.description),
+        joinedload(Ticket.requester).load_only(*people),
+        joinedload(Ticket.assignee).load_only(*people),
+        joinedload(Ticket.organization).load_only(Organization.id, Organization.name),
+    ]
 
 
 def queue_counts(actor: User) -> dict[str, int]:
@@ -155,11 +178,17 @@ def customer_counts(actor: User) -> dict[str, int]:
     return {"open": open_count or 0, "solved": solved_count or 0}
 
 
-def assignable_staff() -> list[User]:
-    return list(db.session.scalars(
-        select(User).where(User.role.in_([Role.agent, Role.senior_agent, Role.manager]),
-                           User.is_active_account.is_(True)).order_by(User.name)
+def assignable_staff() -> list:
+    """(id, name) rows of the people a ticket can be assigned to."""
+    return list(db.session.execute(
+        select(User.id, User.name).where(User.role.in_([Role.agent, Role.senior_agent, Role.manager]),
+                                         User.is_active_account.is_(True)).order_by(User.name)
     ))
+
+
+def organization_choices() -> list:
+    """(id, name) rows for filters."""
+    return list(db.session.execute(select(Organization.id, Organization.name).order_by(Organization.name)))
 
 
 def active_categories() -> list[Category]:
