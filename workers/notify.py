@@ -3,7 +3,7 @@
 Payloads: ticket_reply {ticket_id, event_id, actor_id}; ticket_status {ticket_id, old, new, actor_id}; assignment
 {ticket_id, assignee_id, actor_id}; sla_at_risk / sla_breach {ticket_id, target, due_at}; escalation {ticket_id,
 from_tier, to_tier, reason, actor_id, external_ref}; handover_summary {shift, from_shift, reassigned, flagged};
-critical_alert {ticket_id} (Slack + the on-shift L2); slack_critical {ticket_id, version} (Slack).
+critical_alert {ticket_id, user_ids?} (Slack + the on-shift L2); sla_manager_alert {ticket_id, target, priority}; slack_critical {ticket_id, version} (Slack).
 """
 from __future__ import annotations
 
@@ -168,6 +168,21 @@ def sla_breach(payload: dict[str, Any], message_id: int) -> None:
     _sla(payload, message_id, "notify.sla_breach", breached=True)
 
 
+@handler("notify.sla_manager_alert")
+def sla_manager_alert(payload: dict[str, Any], message_id: int) -> None:
+    """High/critical at risk → the managers. They already hear of it when the at-risk warning itself was emitted
+    (``notify.sla_at_risk`` goes to assignee and managers), so this only mails when that row does not exist."""
+    target = str(payload.get("target", "resolution"))
+    at_risk = db.session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.dedupe_key == f"sla:{payload.get('ticket_id')}:{target}:notify.sla_at_risk"))
+    if at_risk is not None:
+        return
+    ticket = _ticket(payload)
+    _email_each(message_id, "notify.sla_manager_alert", _managers(), "email_sla_alerts", template="sla_alert",
+                subject=f"SLA at risk ({target.replace('_', ' ')}): {ticket.subject}", ticket=ticket, breached=False,
+                target=target.replace("_", " "), due_at=None)
+
+
 @handler("notify.escalation")
 def escalation(payload: dict[str, Any], message_id: int) -> None:
     ticket = _ticket(payload)
@@ -218,9 +233,13 @@ def slack_critical(payload: dict[str, Any], message_id: int) -> None:
 def critical_alert(payload: dict[str, Any], message_id: int) -> None:
     """Page the on-shift L2 by email; post to Slack unless a ``notify.slack_critical`` row covers this ticket."""
     ticket = _ticket(payload)
-    hour = datetime.now(timezone.utc).hour
-    on_shift = [u for u in db.session.scalars(select(User).where(User.role == Role.senior_agent).order_by(User.id))
-                if u.is_active and u.shift_region in _SHIFT_HOURS and hour in _SHIFT_HOURS[u.shift_region]]
+    if payload.get("user_ids") is not None:  # the routing service says who is on shift
+        on_shift = [u for u in (_user(i) for i in payload["user_ids"]) if u is not None and u.is_active]
+    else:
+        hour = datetime.now(timezone.utc).hour
+        on_shift = [u for u in db.session.scalars(select(User).where(User.role == Role.senior_agent)
+                                                  .order_by(User.id))
+                    if u.is_active and u.shift_region in _SHIFT_HOURS and hour in _SHIFT_HOURS[u.shift_region]]
     for user in on_shift:  # an alert for a critical ticket is not optional
         _email(message_id, "notify.critical_alert", user, "critical_alert", f"CRITICAL: {ticket.subject}",
                ticket=ticket)
