@@ -26,6 +26,7 @@ from whoosh.writing import IndexWriter
 from portal.search.schema import SCHEMAS
 
 _create_lock = threading.Lock()
+MERGE_AT_SEGMENTS = 8
 
 
 def index_root() -> Path:
@@ -83,6 +84,9 @@ def index_writer(name: str, ix: FileIndex | None = None, **options) -> Iterator[
     ix = ix or open_index(name)
     timeout = float(current_app.config.get("INDEX_WRITE_TIMEOUT", 30))
     writer = ix.writer(timeout=timeout, delay=0.05, **options)
+    # A one-document job adds a small segment; merging on every commit would rewrite the small segments each time.
+    # Merge (Whoosh's MERGE_SMALL policy) once enough segments have piled up.
+    writer.merge = len(writer.segments) >= MERGE_AT_SEGMENTS
     try:
         yield writer
     except BaseException:

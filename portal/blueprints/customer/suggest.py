@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from portal.blueprints.common import customer_required
 from portal.blueprints.customer.routes import bp
+from portal.extensions import htmx
 from portal.models.kb import Article, SearchSource
 from portal.search import analytics
 from portal.search.kb import suggest_kb
@@ -55,4 +56,6 @@ def solved_by_suggestion():
         abort(404)
     analytics.record_deflection(current_user, doc, request.form.get("text", ""))
     flash("Glad that helped — no ticket was filed. You can always come back if the problem returns.", "success")
+    if htmx:  # a boosted form: leave the new-ticket page for good (full navigation, the form is not kept)
+        return "", 200, {"HX-Redirect": url_for("customer.home")}
     return redirect(url_for("customer.home"), 303)
