@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from portal.extensions import db
 from portal.models import Role, Ticket
 from portal.models.kb import Deflection, TicketSuggestion
-from tests.browser.conftest import browser, live_server, new_context, sign_in, vendored_htmx  # noqa: F401
+from tests.search.conftest import kb_category, make_article, run_index_jobs, search_index  # noqa: F401  (empty indexes)
 
 ARTICLE = "Exporting a GRI report to Word"
 
@@ -19,8 +19,8 @@ def _count(model) -> int:
     return db.session.scalar(db.select(db.func.count()).select_from(model))
 
 
-def test_customer_is_helped_by_a_suggestion_and_another_files(make_org, make_user, make_article, run_index_jobs,
-                                                              sign_in):  # noqa: F811
+def test_customer_is_helped_by_a_suggestion_and_another_files(make_org, make_user, make_article,  # noqa: F811
+                                                              run_index_jobs, sign_in):  # noqa: F811
     make_article(ARTICLE, "Open **Reports → GRI**, choose *Export* and pick Word. The export keeps your tables.",
                  category="reporting")
     make_article("GRI report internals", "Internal GRI notes for agents.", internal=True)
