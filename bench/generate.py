@@ -188,7 +188,7 @@ def generate(args) -> None:
             event.listen(engine, "connect", _fast_sqlite)
             engine.dispose()  # reconnect so the listener runs
         log(f"schema: running migrations on {engine.url.render_as_string(hide_password=True)}")
-        upgrade()
+        upgrade(revision="heads")
         log("demo seed:")
         seed(echo=lambda m: log("  " + m))
         db.session.commit()
@@ -362,7 +362,7 @@ def generate(args) -> None:
                 category_id=category_id, priority=priority, status=status, tier=tier, channel=channel,
                 requester_id=requester, organization_id=org_id, assignee_id=assignee, follow_up_of_id=None,
                 created_at=created, updated_at=updated, first_response_at=first_response, solved_at=solved_at,
-                closed_at=closed_at, version=version))
+                closed_at=closed_at, version=version, **_sla_columns(priority, status, created, first_response, now)))
             batch_events.extend(events)
             counts["open"] += status in ("new", "open", "pending", "on_hold")
             if len(batch_tickets) >= args.batch:
@@ -403,6 +403,26 @@ def generate(args) -> None:
     log(f"time: setup {t_setup - t0:.1f}s, insert {t_insert - t_setup:.1f}s "
         f"({inserted / max(t_insert - t_setup, 1e-9):,.0f} tickets/s), analyze {t_end - t_insert:.1f}s, "
         f"total {t_end - t0:.1f}s")
+
+
+# Default SLA targets in minutes (DESIGN.md §4): first response, resolution.
+SLA_MINUTES = {"critical": (15, 240), "high": (60, 480), "medium": (240, 1440), "low": (1440, 4320)}
+
+
+def _sla_columns(priority, status, created, first_response, now):
+    """The SLA clock columns as portal.services.sla would leave them (no thresholds recorded by a sweep yet)."""
+    if status not in ("new", "open", "pending", "on_hold"):
+        return {}
+    fr_min, res_min = SLA_MINUTES[priority]
+    fr_due, res_due = created + timedelta(minutes=fr_min), created + timedelta(minutes=res_min)
+    fr_risk, res_risk = created + timedelta(minutes=fr_min * 0.75), created + timedelta(minutes=res_min * 0.75)
+    paused = status == "pending"
+    dues = ([fr_due] if first_response is None else []) + ([] if paused else [res_due])
+    checks = [t for t in (([fr_risk, fr_due] if first_response is None else []) + ([] if paused else [res_risk, res_due]))
+              if t > now]
+    return dict(first_response_due=fr_due, first_response_risk_at=fr_risk, resolution_due=res_due,
+                resolution_risk_at=res_risk, paused_seconds=0, paused_since=now if paused else None,
+                next_due_at=min(dues) if dues else None, sla_check_at=min(checks) if checks else None)
 
 
 def main(argv=None) -> None:

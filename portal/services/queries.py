@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sqlalchemy import Select, and_, func, or_, select, union
+from sqlalchemy import Select, and_, bindparam, func, or_, select, union_all
 from sqlalchemy.orm import defer, joinedload
 
 from portal.extensions import db
@@ -58,9 +58,16 @@ OPEN_VIEWS = ("unassigned", "mine", "tier", "open", "at_risk")
 
 def at_risk_condition(now):
     """Open tickets past a target's at-risk instant (breached included) whose clock still runs."""
-    return and_(Ticket.status.in_(OPEN_STATUSES), or_(
+    return and_(is_open(), or_(
         and_(Ticket.first_response_at.is_(None), Ticket.first_response_risk_at <= now),
         and_(Ticket.paused_since.is_(None), Ticket.resolution_risk_at <= now)))
+
+
+def is_open():
+    """``status IN ('new', 'open', 'pending', 'on_hold')`` with the values rendered inline, so the planners of SQLite and
+    PostgreSQL can use the partial indexes declared on ``Ticket`` (they cannot with bound parameters)."""
+    return Ticket.status.in_(bindparam("open_statuses", [s.value for s in OPEN_STATUSES], expanding=True,
+                                       literal_execute=True, unique=True))
 
 
 def _choice(value: Optional[str], allowed: list[str]) -> Optional[str]:
@@ -69,13 +76,13 @@ def _choice(value: Optional[str], allowed: list[str]) -> Optional[str]:
 
 def _apply_view(stmt: Select, actor: User, view: str) -> Select:
     if view == "unassigned":
-        return stmt.where(Ticket.assignee_id.is_(None), Ticket.status.in_(OPEN_STATUSES))
+        return stmt.where(Ticket.assignee_id.is_(None), is_open())
     if view == "mine":
-        return stmt.where(Ticket.assignee_id == actor.id, Ticket.status.in_(OPEN_STATUSES))
+        return stmt.where(Ticket.assignee_id == actor.id, is_open())
     if view == "tier":
-        return stmt.where(Ticket.tier == Tier(actor.tier or "L1"), Ticket.status.in_(OPEN_STATUSES))
+        return stmt.where(Ticket.tier == Tier(actor.tier or "L1"), is_open())
     if view == "open":
-        return stmt.where(Ticket.status.in_(OPEN_STATUSES))
+        return stmt.where(is_open())
     if view == "at_risk":
         return stmt.where(at_risk_condition(utcnow()))
     if view == "mine_customer":
@@ -85,7 +92,7 @@ def _apply_view(stmt: Select, actor: User, view: str) -> Select:
 
 def _apply_filters(stmt: Select, f: TicketFilters) -> Select:
     if f.status == "open_any":
-        stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
+        stmt = stmt.where(is_open())
     elif f.status:
         stmt = stmt.where(Ticket.status == Status(f.status))
     if f.priority:
@@ -124,22 +131,34 @@ def list_tickets(actor: User, f: TicketFilters, page: int, size: int, *, full: b
     """A page of tickets (plus one row to tell whether more follow), with the requester, assignee, organization and
     category loaded in the same SELECT — the number of queries does not grow with the page size.
 
-    For customers the page is picked from the union of each visibility scope's own index-ordered top rows, so the
-    database never sorts an organization's whole history. ``full`` loads every column (the API needs them)."""
-
-    def filtered(stmt: Select) -> Select:
-        return _order(_apply_filters(_apply_view(stmt, actor, f.view), f), f.sort)
-
+    Two steps: the ids of the page are picked from index-ordered candidate lists (one per customer visibility scope,
+    and for the SLA sort one for running clocks and one for paused ones), then only those rows are loaded and sorted.
+    The database never sorts whole joined rows of every open ticket or of an organization's history.
+    ``full`` loads every column (the API needs them)."""
     offset = (page - 1) * size
-    if actor.is_staff:
-        stmt = filtered(select(Ticket))
-    else:
-        window = offset + size + 1
-        parts = [filtered(select(Ticket.id).where(scope)).limit(window).subquery() for scope in customer_scopes(actor)]
-        ids = union(*[select(part.c.id) for part in parts]) if len(parts) > 1 else select(parts[0].c.id)
-        stmt = filtered(select(Ticket).where(Ticket.id.in_(ids)))
+    ids = _page_candidates(actor, f, window=offset + size + 1)
+    stmt = _order(select(Ticket).where(Ticket.id.in_(ids)), f.sort)
     stmt = stmt.options(*_list_load_options(full)).limit(size + 1).offset(offset)
     return list(db.session.scalars(stmt).unique())
+
+
+def _page_candidates(actor: User, f: TicketFilters, window: int) -> Select:
+    scopes = [None] if actor.is_staff else customer_scopes(actor)
+    if f.sort == "due":  # NULLS LAST cannot walk an index: take due tickets by due time, then paused ones by id
+        splits = [(Ticket.next_due_at.is_not(None), (Ticket.next_due_at.asc(), Ticket.id.asc())),
+                  (Ticket.next_due_at.is_(None), (Ticket.id.asc(),))]
+    else:
+        splits = [(None, None)]
+    parts = []
+    for scope in scopes:
+        for condition, order in splits:
+            stmt = _apply_filters(_apply_view(select(Ticket.id), actor, f.view), f)
+            stmt = stmt.where(*(c for c in (scope, condition) if c is not None))
+            stmt = stmt.order_by(*order) if order else _order(stmt, f.sort)
+            parts.append(stmt.limit(window).subquery())
+    if len(parts) == 1:
+        return select(parts[0].c.id)
+    return union_all(*[select(part.c.id) for part in parts])
 
 
 def _list_load_options(full: bool) -> list:
@@ -157,7 +176,7 @@ def _list_load_options(full: bool) -> list:
 
 def queue_counts(actor: User) -> dict[str, int]:
     """Open-ticket counts for the queue's views, in one query."""
-    open_ = Ticket.status.in_(OPEN_STATUSES)
+    open_ = is_open()
     tier = Tier(actor.tier or "L1")
     row = db.session.execute(
         select(
