@@ -250,3 +250,4 @@ def _status(form, exc: ValidationFailed | None = None) -> int:
 from portal.blueprints.admin import outbox as _outbox_routes  # noqa: E402,F401  (background jobs pages)
 from portal.blueprints.admin import kb as _kb_routes  # noqa: E402,F401  (KB curation routes, attached to this blueprint)
 from portal.blueprints.admin import kb_reports as _kb_reports  # noqa: E402,F401  (KB analytics reports)
+from portal.blueprints.admin import sla as _sla_routes  # noqa: E402,F401  (SLA policies and calendars)
