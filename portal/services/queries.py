@@ -21,6 +21,14 @@ QUEUE_VIEWS = {
     "at_risk": "At risk",
     "all": "All tickets",
 }
+MANAGER_VIEWS = frozenset({"at_risk"})  # "an at-risk view for managers" (issue 3): managers and admins only
+
+
+def queue_views(actor: User) -> dict[str, str]:
+    """The queue views ``actor`` is offered: agents do not get the managers' at-risk view."""
+    if actor.role in (Role.manager, Role.admin):
+        return dict(QUEUE_VIEWS)
+    return {key: label for key, label in QUEUE_VIEWS.items() if key not in MANAGER_VIEWS}
 
 
 @dataclass
@@ -36,9 +44,12 @@ class TicketFilters:
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_args(cls, args, default_view: str = "open") -> "TicketFilters":
+    def from_args(cls, args, default_view: str = "open", views: Optional[dict] = None) -> "TicketFilters":
+        """``views``: the views the actor is offered (``queue_views``); any other falls back to ``default_view``."""
         f = cls(view=args.get("view", default_view))
         if f.view not in QUEUE_VIEWS and f.view not in ("mine_customer", "org"):
+            f.view = default_view
+        if views is not None and f.view not in views:
             f.view = default_view
         f.status = _choice(args.get("status"), [s.value for s in Status] + ["open_any"])
         f.priority = _choice(args.get("priority"), [p.value for p in Priority])

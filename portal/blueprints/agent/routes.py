@@ -12,13 +12,13 @@ from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
 from portal.services.errors import Conflict, ValidationFailed
 from portal.services.queries import (
-    QUEUE_VIEWS,
     TicketFilters,
     active_categories,
     assignable_staff,
     list_tickets,
     organization_choices,
     queue_counts,
+    queue_views,
 )
 
 bp = Blueprint("agent", __name__)
@@ -33,12 +33,12 @@ def index():
 @bp.get("/queue")
 @staff_required
 def queue():
-    filters = TicketFilters.from_args(request.args, default_view="open")
+    filters = TicketFilters.from_args(request.args, default_view="open", views=queue_views(current_user))
     number, size = page_number(), current_app.config["QUEUE_PAGE_SIZE"]
     page = make_page(list_tickets(current_user, filters, number, size), number, size)
     if htmx and not htmx.boosted:
         return render_template("agent/partials/_queue_results.html", page=page, filters=filters)
-    return render_template("agent/queue.html", page=page, filters=filters, views=QUEUE_VIEWS,
+    return render_template("agent/queue.html", page=page, filters=filters, views=queue_views(current_user),
                            categories=active_categories(), staff=assignable_staff(),
                            organizations=organization_choices())
 
@@ -46,8 +46,8 @@ def queue():
 @bp.get("/queue/counts")
 @staff_required
 def counts():
-    return render_template("agent/partials/_queue_counts.html", counts=queue_counts(current_user), views=QUEUE_VIEWS,
-                           current_view=request.args.get("view", ""))
+    return render_template("agent/partials/_queue_counts.html", counts=queue_counts(current_user),
+                           views=queue_views(current_user), current_view=request.args.get("view", ""))
 
 
 @bp.get("/tickets/<reference>")
@@ -125,7 +125,7 @@ def _ticket_context(ticket: Ticket, *, reply_form=None, conflict=None, errors=No
 
 def _inline_response(ticket: Ticket, *, status: int = 200, conflict=None, errors=None):
     context = _ticket_context(ticket, conflict=conflict, errors=errors)
-    context.update(counts=queue_counts(current_user), views=QUEUE_VIEWS, current_view="")
+    context.update(counts=queue_counts(current_user), views=queue_views(current_user), current_view="")
     return render_template("agent/partials/_inline_update.html", **context), status
 
 
@@ -133,7 +133,7 @@ def _reply_response(ticket: Ticket, form: AgentReplyForm, *, status: int = 200):
     if not htmx:
         return render_template("agent/ticket.html", **_ticket_context(ticket, reply_form=form)), status
     context = _ticket_context(ticket, reply_form=form)
-    context.update(counts=queue_counts(current_user), views=QUEUE_VIEWS, current_view="")
+    context.update(counts=queue_counts(current_user), views=queue_views(current_user), current_view="")
     return render_template("agent/partials/_reply_update.html", **context), status
 
 
