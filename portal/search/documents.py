@@ -7,6 +7,7 @@ from typing import Any, Iterable, Optional
 from portal.models import EventKind, Ticket, TicketEvent
 from portal.models.kb import Article, Faq
 
+LEAD_CHARS = 500
 TEXT_LIMIT = 100_000  # characters of one field that are indexed (a pasted log must not bloat the index)
 
 
@@ -45,6 +46,7 @@ def article_document(article: Article) -> dict[str, Any]:
         "object_id": article.id,
         "title": article.title,
         "body": body[:TEXT_LIMIT],
+        "lead": lead(body),
         "tags": tags,
         # Only public, published words may come back as "did you mean" (internal vocabulary must not leak).
         "spell": " ".join((article.title, tags, body[:TEXT_LIMIT])) if article.is_public else "",
@@ -67,6 +69,7 @@ def faq_document(faq: Faq) -> dict[str, Any]:
         "object_id": faq.id,
         "title": faq.question,
         "body": answer,
+        "lead": lead(answer),
         "tags": "",
         "spell": " ".join((faq.question, answer)) if faq.is_published else "",
         "category": faq.category.slug,
@@ -76,6 +79,11 @@ def faq_document(faq: Faq) -> dict[str, Any]:
         "visibility": "public",
         "updated": stamp(faq.updated_at),
     }
+
+
+def lead(text: str, limit: int = LEAD_CHARS) -> str:
+    """The first ``limit`` characters of ``text``, cut at a word boundary."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
 
 
 def kb_doc_id(kind: str, object_id: int) -> str:

@@ -14,7 +14,7 @@ from whoosh import query as q
 
 from portal.search import highlight
 from portal.search.query import QueryProblem, any_of, build, keywords, parse
-from portal.search.schema import KB_INDEX, KB_TEXT_FIELDS
+from portal.search.schema import KB_INDEX, KB_SUGGEST_FIELDS, KB_TEXT_FIELDS
 from portal.search.store import searcher
 
 PER_PAGE = 10
@@ -98,10 +98,10 @@ def suggest_kb(text: str, *, staff: bool = False, limit: int = SUGGEST_LIMIT) ->
     if not terms:
         return results
     with searcher(KB_INDEX) as s:
-        found = s.search(q.And([any_of(terms, KB_TEXT_FIELDS), visibility_query(staff)]), limit=limit)
+        found = s.search(q.And([any_of(terms, KB_SUGGEST_FIELDS), visibility_query(staff)]), limit=limit)
         highlight.configure(found)
-        results.total = len(found)
-        results.hits = [_hit(hit) for hit in found]
+        results.total = found.scored_length()  # what was shown; counting every match would run the query twice
+        results.hits = [_hit(hit, ["lead", "title"]) for hit in found]
     return results
 
 
@@ -111,11 +111,11 @@ def _page(s, whoosh_query: q.Query, page: int, per_page: int):
     return page_results
 
 
-def _hit(hit) -> KbHit:
+def _hit(hit, snippet_fields: tuple | list = ("body", "title")) -> KbHit:
     return KbHit(
         doc_id=hit["id"], type=hit["type"], object_id=int(hit["object_id"]), title=hit["title"],
         slug=hit.get("slug") or "", category=hit["category"], category_name=hit.get("category_name") or "",
-        snippet=highlight.snippet(hit, ["body", "title"], "body"), internal=hit.get("visibility") == "internal",
+        snippet=highlight.snippet(hit, snippet_fields, "lead"), internal=hit.get("visibility") == "internal",
     )
 
 

@@ -14,6 +14,9 @@ KB_INDEX = "kb"
 TICKET_INDEX = "tickets"
 
 KB_TEXT_FIELDS = {"title": 4.0, "tags": 2.0, "body": 1.0}
+# Suggestions while typing search the start of each document only: whole-body posting lists make a many-word OR
+# query several times slower (bench/bench_search.py), and the lead says what a document is about.
+KB_SUGGEST_FIELDS = {"title": 4.0, "tags": 2.0, "lead": 1.5}
 TICKET_PUBLIC_FIELDS = {"subject": 3.0, "description": 1.5, "public_text": 1.0}
 TICKET_STAFF_FIELDS = {**TICKET_PUBLIC_FIELDS, "internal_text": 1.0}
 
@@ -26,6 +29,7 @@ def kb_schema() -> Schema:
         object_id=STORED(),
         title=TEXT(analyzer=text, stored=True),
         body=TEXT(analyzer=text, stored=True),      # Markdown stripped to plain text
+        lead=TEXT(analyzer=text, stored=True),      # summary + the first few hundred characters of the body
         tags=TEXT(analyzer=text, stored=True),
         spell=TEXT(analyzer=spelling_analyzer(), phrase=False),  # unstemmed words for "did you mean"
         category=ID(stored=True),                   # KB category slug
