@@ -76,7 +76,8 @@ TICKETS = [
     ("Wrong emission factor for diesel in Italy", "data", "high",
      "The DEFRA 2026 factor is used for our Italian sites; we expected the ISPRA national factor.", [], "new"),
     ("Training session for new sustainability team", "training", "low",
-     "We have four new analysts. Can you run a one-hour onboarding session next month?", [], "pending"),
+     "We have four new analysts. Can you run a one-hour onboarding session next month?",
+     ["Happy to. Which two dates next month suit your team? Sessions run 60 minutes over video."], "pending"),
     ("Dashboard loads slowly with 5 years of data", "technical", "medium",
      "The emissions dashboard takes over 30 seconds when we select 2021–2026.", [], "open"),
     ("SASB metrics mapping for our industry", "general", "medium",
@@ -158,14 +159,34 @@ def _seed_tickets(echo: Callable[[str], None]) -> int:
                     ticket_service.change_status(agent, ticket, target, expected_version=ticket.version)
                     if final_status == "closed":
                         ticket_service.change_status(agent, ticket, "closed", expected_version=ticket.version)
-            _backdate(ticket, now - timedelta(days=rng.uniform(0.5, 30), hours=round_no * 5), rng)
+            _backdate(ticket, now - timedelta(days=rng.uniform(*AGE_DAYS[final_status])), rng)
             count += 1
     echo(f"      {count} tickets with their conversations")
     return count
 
 
+# How long ago a demo ticket was filed, by the status it ends in: open work is recent, solved work older.
+AGE_DAYS = {"new": (0.004, 0.03), "open": (0.03, 0.3), "pending": (0.5, 3), "on_hold": (0.2, 0.6), "solved": (2, 20),
+            "closed": (8, 30)}
+SLA_INSTANTS = ("first_response_due", "first_response_risk_at", "resolution_due", "resolution_risk_at", "paused_since",
+                "next_due_at", "sla_check_at")
+
+
 def _backdate(ticket: Ticket, created, rng: random.Random) -> None:
-    """Spread a freshly seeded ticket's history over the days after ``created`` so the demo looks lived in."""
+    """Spread a freshly seeded ticket's history over the days after ``created`` so the demo looks lived in; its SLA
+    clock moves with it (a sweep then records what a real desk would have recorded)."""
+    from portal.models import SlaEvent, TierSpan
+
+    delta = created - ticket.created_at
+    for name in SLA_INSTANTS:
+        if getattr(ticket, name) is not None:
+            setattr(ticket, name, getattr(ticket, name) + delta)
+    for row in db.session.scalars(select(SlaEvent).where(SlaEvent.ticket_id == ticket.id)):
+        row.at = min(row.at + delta, utcnow())
+        row.due_at = row.due_at + delta if row.due_at else None
+    for span in db.session.scalars(select(TierSpan).where(TierSpan.ticket_id == ticket.id)):
+        span.started_at += delta
+        span.ended_at = span.ended_at + delta if span.ended_at else None
     events = list(db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                      .order_by(TicketEvent.id)))
     now = utcnow()
