@@ -60,6 +60,7 @@ class TicketResults:
     per_page: int = PER_PAGE
     problem: Optional[str] = None
     capped: bool = False
+    total_is_estimate: bool = False
 
     @property
     def pages(self) -> int:
@@ -122,11 +123,16 @@ def search_tickets(actor: User, text: str, filters: Optional[TicketSearchFilters
     parts.extend(filter_query(filters))
     whoosh_query = q.And(parts)
     sort = {"sortedby": "updated_at", "reverse": True} if filters.sort == "updated" else {}
+    wanted = page * per_page
     with searcher(TICKET_INDEX) as s:
-        page_results = s.search_page(whoosh_query, page, pagelen=per_page, **sort)
-        highlight.configure(page_results.results)
-        results.total = len(page_results)
-        for hit in page_results:
+        found = s.search(whoosh_query, limit=wanted, **sort)
+        highlight.configure(found)
+        scored = found.scored_length()
+        # Counting every match runs the query a second time (twice the cost at 100k tickets): count exactly only
+        # when the matches ended before this page did, else use Whoosh's estimate.
+        results.total = scored if scored < wanted else max(found.estimated_length(), scored)
+        results.total_is_estimate = scored >= wanted
+        for hit in found[(page - 1) * per_page:wanted]:
             results.hits.append(_hit(hit, list(fields)))
     return results
 
