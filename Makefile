@@ -24,6 +24,7 @@ db: setup
 
 seed: db
 	@$(BIN)/flask --app wsgi demo seed
+	@$(BIN)/flask --app wsgi search rebuild
 
 run: seed
 	@echo "Serving the portal on http://$(HOST):$(PORT)  (demo password: demo-pass-2026)"

@@ -74,7 +74,19 @@ def recreate_index(name: str) -> FileIndex:
 def schema_is_current(ix: FileIndex, name: str) -> bool:
     current = SCHEMAS[name]()
     return sorted(ix.schema.names()) == sorted(current.names()) and all(
-        type(ix.schema[field]) is type(current[field]) for field in current.names())
+        _same_field(ix.schema[field], current[field]) for field in current.names())
+
+
+def _same_field(stored, current) -> bool:
+    """Same field type and settings (a NUMERIC float and a NUMERIC int differ, and so does a sortable default)."""
+    if type(stored) is not type(current):
+        return False
+    keys = ("numtype", "bits", "signed", "default", "stored", "unique", "sortable_typecode")
+    return all(_equal(getattr(stored, k, None), getattr(current, k, None)) for k in keys)
+
+
+def _equal(a, b) -> bool:
+    return a == b or (a != a and b != b)  # NaN defaults compare equal to each other
 
 
 @contextmanager
