@@ -337,16 +337,26 @@ def _set_status(actor: User, ticket: Ticket, status: Status, *, staff_rule: bool
     return FieldChange("status", old.value, status.value)
 
 
-def _apply_priority(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
-    _require_staff(actor, "priority")
-    errors: dict[str, str] = {}
-    priority = _parse_enum(Priority, value, "priority", errors)
-    if errors:
-        raise ValidationFailed("Unknown priority.", errors)
-    if priority is ticket.priority:
-        return None
-    old, ticket.priority = ticket.priority, priority
-    return FieldChange("priority", old.value, priority.value)
+def _apply_staff_enum(field: str, enum_cls):
+    """An applier for a staff-only enum field (priority, tier)."""
+
+    def apply(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+        _require_staff(actor, field)
+        errors: dict[str, str] = {}
+        new = _parse_enum(enum_cls, value, field, errors)
+        if errors:
+            raise ValidationFailed(f"Unknown {field}.", errors)
+        old = getattr(ticket, field)
+        if new is old:
+            return None
+        setattr(ticket, field, new)
+        return FieldChange(field, old.value, new.value)
+
+    return apply
+
+
+_apply_priority = _apply_staff_enum("priority", Priority)
+_apply_tier = _apply_staff_enum("tier", Tier)
 
 
 def _apply_category(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
@@ -360,18 +370,6 @@ def _apply_category(actor: User, ticket: Ticket, value: Any) -> Optional[FieldCh
     old = ticket.category.slug if ticket.category else None
     ticket.category = category
     return FieldChange("category", old, category.slug if category else None)
-
-
-def _apply_tier(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
-    _require_staff(actor, "tier")
-    errors: dict[str, str] = {}
-    tier = _parse_enum(Tier, value, "tier", errors)
-    if errors:
-        raise ValidationFailed("Unknown tier.", errors)
-    if tier is ticket.tier:
-        return None
-    old, ticket.tier = ticket.tier, tier
-    return FieldChange("tier", old.value, tier.value)
 
 
 def _apply_assignee(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
