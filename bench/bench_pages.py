@@ -123,7 +123,10 @@ def database_facts(url: str, sample: int, rng: random.Random) -> dict:
 def start_gunicorn(url: str, port: int, workers: int, log_path: Path, extra_env: dict) -> subprocess.Popen:
     env = dict(os.environ)
     env.update({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-not-for-production", "RATELIMIT_ENABLED": "0",
-                "PORTAL_ENV": "production", "PYTHONDONTWRITEBYTECODE": "1"})
+                "PORTAL_ENV": "production", "PYTHONDONTWRITEBYTECODE": "1",
+                # Web processes only serve pages, as in production where RQ workers run the jobs: without this the
+                # embedded scheduler would sweep the SLA backlog of the generated data inside the timed process.
+                "JOBS_EMBEDDED_SCHEDULER": "0", "JOBS_RELAY_ON_COMMIT": "0"})
     env.update(extra_env)
     gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
     if not gunicorn.exists():

@@ -42,6 +42,8 @@ class Status(str, enum.Enum):
 OPEN_STATUSES = (Status.new, Status.open, Status.pending, Status.on_hold)
 # The same set as SQL, for partial indexes; queries must render the IN list with literals to match it.
 OPEN_SQL = text("status IN ('new', 'open', 'pending', 'on_hold')")
+OPEN_FR_RUNNING_SQL = text("status IN ('new', 'open', 'pending', 'on_hold') AND first_response_at IS NULL")
+OPEN_RES_RUNNING_SQL = text("status IN ('new', 'open', 'pending', 'on_hold') AND paused_since IS NULL")
 
 # Allowed status changes for staff. Customers have their own, smaller table.
 STATUS_TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -198,8 +200,10 @@ class Ticket(Base):
         # Partial indexes over open tickets only (a few percent of a large desk): the queue's orders and its counts.
         Index("ix_tickets_open_due", "next_due_at", "id", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
         Index("ix_tickets_open_id", "id", "assignee_id", "tier", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
-        Index("ix_tickets_open_counts", "assignee_id", "tier", "first_response_at", "first_response_risk_at",
-              "paused_since", "resolution_risk_at", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
+        Index("ix_tickets_open_fr_risk", "first_response_risk_at", sqlite_where=OPEN_FR_RUNNING_SQL,
+              postgresql_where=OPEN_FR_RUNNING_SQL),
+        Index("ix_tickets_open_res_risk", "resolution_risk_at", sqlite_where=OPEN_RES_RUNNING_SQL,
+              postgresql_where=OPEN_RES_RUNNING_SQL),
         Index("ix_tickets_requester_id_id", "requester_id", "id"),
         Index("ix_tickets_status_next_due_at", "status", "next_due_at"),
         Index("ix_tickets_sla_check_at", "sla_check_at"),
