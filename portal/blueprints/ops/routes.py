@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.blueprints.common import admin_required, staff_required
 from portal.extensions import db, htmx
@@ -20,6 +21,27 @@ bp = Blueprint("ops", __name__)
 def sla_info(ticket: Ticket) -> dict:
     """SLA states and the time left to the next due time, for badges and panels (no extra query)."""
     return {"states": sla.sla_status(ticket), "remaining": sla.format_remaining(sla.remaining(ticket))}
+
+
+BADGE_LABELS = {"breached": "Overdue", "at_risk": "At risk", "paused": "Paused", "ok": "Due in"}
+
+
+@bp.app_template_global("sla_badge")
+def sla_badge(ticket: Ticket) -> Markup:
+    """The queue's SLA badge: the worst state of the ticket's clocks and the time to (or past) its next due time.
+    Built in Python because it is rendered once per row of every queue page."""
+    states = sla.sla_status(ticket)
+    values = states.values()
+    worst = ("breached" if "breached" in values else "at_risk" if "at_risk" in values
+             else "paused" if states.get("resolution") == "paused" else "ok")
+    if ticket.next_due_at is None:
+        if states.get("resolution") == "paused":
+            return Markup('<span class="badge sla-paused" data-sla="paused">Paused</span>')
+        return Markup("—")
+    remaining = sla.format_remaining(sla.remaining(ticket)).lstrip("-")
+    title = ticket.next_due_at.strftime("Next due %Y-%m-%d %H:%M UTC")
+    return Markup('<span class="badge sla-{0}" data-sla="{0}" title="{1}">{2} {3}</span>').format(
+        worst, title, BADGE_LABELS[worst], remaining)
 
 
 @bp.app_template_global("now_utc")
