@@ -176,6 +176,7 @@ class SearchLog(Base):
     result_count: Mapped[int] = mapped_column(default=0)
     user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     clicked_article_id: Mapped[Optional[int]] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
+    clicked_faq_id: Mapped[Optional[int]] = mapped_column(ForeignKey("kb_faqs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (

@@ -35,12 +35,22 @@ def log_search(source: SearchSource, text: str, result_count: int, user: Optiona
     return entry
 
 
-def record_click(log_id: int, article_id: int) -> None:
-    """A result of search ``log_id`` was followed (the first click counts)."""
+def record_click(log_id: int, doc: Article | Faq) -> None:
+    """A result (article or FAQ) of search ``log_id`` was followed; the first click counts."""
     entry = db.session.get(SearchLog, log_id)
-    if entry is not None and entry.clicked_article_id is None and db.session.get(Article, article_id) is not None:
-        entry.clicked_article_id = article_id
-        db.session.flush()
+    if entry is None or entry.clicked_article_id is not None or entry.clicked_faq_id is not None:
+        return
+    if isinstance(doc, Article):
+        entry.clicked_article_id = doc.id
+    else:
+        entry.clicked_faq_id = doc.id
+    db.session.flush()
+
+
+def record_result_click(log_id: int, kind: str, object_id: int) -> None:
+    doc = db.session.get(Article if kind == "article" else Faq, object_id)
+    if doc is not None:
+        record_click(log_id, doc)
 
 
 def parse_doc_id(value: str) -> Optional[tuple[str, int]]:
@@ -122,7 +132,7 @@ def kb_gaps(days: int = 30, limit: int = 20) -> list[QueryRow]:
 
 
 def _grouped(days: int, limit: int, having: Optional[str]) -> list[QueryRow]:
-    clicks = func.count(SearchLog.clicked_article_id)
+    clicks = func.count(SearchLog.clicked_article_id) + func.count(SearchLog.clicked_faq_id)
     stmt = (select(SearchLog.normalized_query, func.min(SearchLog.query), func.count(), func.avg(SearchLog.result_count),
                    clicks, func.max(SearchLog.created_at))
             .where(SearchLog.created_at >= since(days), SearchLog.source != SearchSource.ticket,

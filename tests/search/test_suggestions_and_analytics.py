@@ -100,3 +100,19 @@ def test_kb_reports_show_gaps_deflections_and_savings(make_article, make_user, m
     gaps = {row.query: row.searches for row in kb_gaps()}
     assert gaps["hydrogen electrolyser"] == 2
     assert "KB reports" in admin_client.get("/admin/").text
+
+
+def test_following_an_faq_result_closes_the_gap(make_faq, run_index_jobs, client):
+    from portal.search.analytics import click_token, kb_gaps
+
+    faq = make_faq("How do I reset my password?", "Use *Forgot password* on the sign-in page.")
+    run_index_jobs()
+    page = client.get("/kb/search?q=reset password")
+    assert "How do I reset my password?" in page.text
+    log = db.session.scalars(db.select(SearchLog).order_by(SearchLog.id.desc())).first()
+    assert "reset password" in {row.query for row in kb_gaps()}  # searched, nothing opened yet
+    response = client.get(f"/kb/search/go?t={click_token(log.id, f'faq:{faq.id}')}")
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(SearchLog, log.id).clicked_faq_id == faq.id
+    assert "reset password" not in {row.query for row in kb_gaps()}

@@ -41,8 +41,8 @@ def suggestion(doc_id: str):
     doc = analytics.suggestable(doc_id)
     if doc is None:
         abort(404)
-    if isinstance(doc, Article) and request.args.get("log", "").isdigit():
-        analytics.record_click(int(request.args["log"]), doc.id)
+    if request.args.get("log", "").isdigit():
+        analytics.record_click(int(request.args["log"]), doc)
     return render_template("customer/partials/_suggestion_open.html", doc=doc, doc_id=doc_id,
                            is_article=isinstance(doc, Article), text=_typed_text())
 

@@ -46,7 +46,6 @@ def search_click():
         return redirect(url_for("kb.search"), 303)
     log_id, doc_id = clicked
     kind, object_id = analytics.parse_doc_id(doc_id)
-    if kind == "article":
-        analytics.record_click(log_id, object_id)
+    analytics.record_result_click(log_id, kind, object_id)
     target = analytics.result_url(kind, object_id)
     return redirect(target or url_for("kb.search"), 303)
