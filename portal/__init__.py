@@ -8,6 +8,7 @@ from typing import Optional
 from flask import Flask
 
 from portal.config import INSTANCE_DIR, Config
+from portal.models.tickets import set_reference_prefix
 
 
 def create_app(config: Optional[type | dict] = None) -> Flask:
@@ -20,6 +21,7 @@ def create_app(config: Optional[type | dict] = None) -> Flask:
     else:
         app.config.from_pyfile("config.py", silent=True)
     _check_secret_key(app)
+    set_reference_prefix(app.config["TICKET_PREFIX"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from portal import cli, database, errors, web

@@ -10,7 +10,6 @@ import re
 from datetime import datetime
 from typing import Optional
 
-from flask import current_app
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -42,6 +41,7 @@ class Status(str, enum.Enum):
 OPEN_STATUSES = (Status.new, Status.open, Status.pending, Status.on_hold)
 # The same set as SQL, for partial indexes; queries must render the IN list with literals to match it.
 OPEN_SQL = text("status IN ('new', 'open', 'pending', 'on_hold')")
+OPEN_UNASSIGNED_SQL = text("status IN ('new', 'open', 'pending', 'on_hold') AND assignee_id IS NULL")
 OPEN_FR_RUNNING_SQL = text("status IN ('new', 'open', 'pending', 'on_hold') AND first_response_at IS NULL")
 OPEN_RES_RUNNING_SQL = text("status IN ('new', 'open', 'pending', 'on_hold') AND paused_since IS NULL")
 
@@ -115,9 +115,17 @@ class EventKind(str, enum.Enum):
 REFERENCE_RE = re.compile(r"^\s*(?:([A-Za-z]+)-)?0*(\d{1,12})\s*$")
 
 
+_reference_prefix = "ESG"
+
+
+def set_reference_prefix(prefix: str) -> None:
+    """Called by ``create_app`` with ``TICKET_PREFIX`` (references are formatted on every list row: no proxy lookups)."""
+    global _reference_prefix
+    _reference_prefix = prefix.upper()
+
+
 def format_reference(ticket_id: int) -> str:
-    prefix = current_app.config["TICKET_PREFIX"] if current_app else "ESG"
-    return f"{prefix}-{ticket_id:06d}"
+    return f"{_reference_prefix}-{ticket_id:06d}"
 
 
 def parse_reference(reference: str) -> Optional[int]:
@@ -126,7 +134,7 @@ def parse_reference(reference: str) -> Optional[int]:
     if not match:
         return None
     prefix = match.group(1)
-    if prefix and prefix.upper() != current_app.config.get("TICKET_PREFIX", "ESG"):
+    if prefix and prefix.upper() != _reference_prefix:
         return None
     return int(match.group(2))
 
@@ -200,6 +208,8 @@ class Ticket(Base):
         # Partial indexes over open tickets only (a few percent of a large desk): the queue's orders and its counts.
         Index("ix_tickets_open_due", "next_due_at", "id", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
         Index("ix_tickets_open_id", "id", "assignee_id", "tier", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
+        Index("ix_tickets_unassigned_due", "next_due_at", "id", sqlite_where=OPEN_UNASSIGNED_SQL,
+              postgresql_where=OPEN_UNASSIGNED_SQL),
         Index("ix_tickets_open_fr_risk", "first_response_risk_at", sqlite_where=OPEN_FR_RUNNING_SQL,
               postgresql_where=OPEN_FR_RUNNING_SQL),
         Index("ix_tickets_open_res_risk", "resolution_risk_at", sqlite_where=OPEN_RES_RUNNING_SQL,
