@@ -44,6 +44,14 @@ def localtime(value: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> Markup:
     return Markup(f'<time datetime="{value.isoformat()}" title="{value.strftime("%Y-%m-%d %H:%M UTC")}">{label}</time>')
 
 
+# No inline scripts or handlers anywhere; videos only from the two allow-listed privacy-friendly players.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
 def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -64,6 +72,7 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         if request.blueprint in {"customer", "agent", "admin", "auth"}:
             response.vary.add("HX-Request")
             response.headers.setdefault("Cache-Control", "no-store")

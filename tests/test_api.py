@@ -142,3 +142,17 @@ def test_cli_prints_a_working_token(runner, client, make_user):
     token = result.output.strip()
     assert client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert runner.invoke(args=["users", "token", "nobody@example.test"]).exit_code != 0
+
+
+def test_oversized_and_unknown_requests_get_json_errors(api, app):
+    client, users, tokens = api
+    response = client.post("/api/v1/tickets", data="x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
+                           headers={**tokens["customer"], "Content-Type": "application/json"})
+    assert response.status_code == 413 and response.json["error"]["code"] == "too_large"
+    missing = client.get("/api/v1/nothing-here", headers=tokens["customer"])
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
+
+
+def test_pages_send_a_content_security_policy(client):
+    policy = client.get("/login").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
