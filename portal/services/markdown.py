@@ -50,8 +50,11 @@ def render_markdown(source: str) -> Markup:
 _SPACE_RE = re.compile(r"\s+")
 
 
+_BLOCK_TAG_RE = re.compile(r"<(/?(?:p|li|ul|ol|h[1-6]|td|th|tr|table|br|div|pre|blockquote|hr)\b)", re.IGNORECASE)
+
+
 def markdown_to_text(source: str) -> str:
     """Plain text of a Markdown document (for summaries, snippets and search indexing)."""
-    stripped = nh3.clean(_md.render(source or "").replace("<", " <"), tags=set(),
-                         clean_content_tags=set(DROP_WITH_CONTENT))
+    rendered = _BLOCK_TAG_RE.sub(r" <\1", _md.render(source or ""))  # words of adjacent blocks stay apart
+    stripped = nh3.clean(rendered, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT))
     return _SPACE_RE.sub(" ", html.unescape(stripped)).strip()
