@@ -38,4 +38,4 @@ test-pg: setup
 	@./scripts/test-postgres.sh
 
 clean:
-	rm -rf $(VENV) portal/static/vendor .pytest_cache
+	rm -rf $(VENV) portal/static/vendor tests/browser/vendor .pytest_cache

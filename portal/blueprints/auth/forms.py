@@ -33,7 +33,8 @@ class PasswordForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    name = StringField("Token name", validators=[DataRequired(), Length(max=100)])
+    # Own id: the profile page also renders ProfileForm.name, and two #name would leave this box without its label.
+    name = StringField("Token name", id="token-name", validators=[DataRequired(), Length(max=100)])
 
 
 
