@@ -143,6 +143,17 @@ def test_public_pages_have_no_serious_violations(seed, new_context, vendored_axe
     page = _with_axe(new_context().new_page())
     found = _check_pages(page, ["/login", "/signup", "/kb/", f"/kb/c/{seed.category_slug}",
                                 f"/kb/a/{seed.article_slug}", "/kb/faq", "/kb/search?q=import"])
+    # The same forms showing their validation messages (error colours, aria-invalid, described-by).
+    page.goto("/login")
+    page.fill("input[name=email]", seed.customer.email)
+    page.fill("input[name=password]", "wrong-password-here")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".flash-error")).to_be_visible()
+    found += _axe_violations(page)
+    page.goto("/signup")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    found += _axe_violations(page)
     _assert_clean(found)
 
 
@@ -155,6 +166,16 @@ def test_customer_pages_have_no_serious_violations(seed, sign_in, vendored_axe):
     found += _axe_violations(page)
     page.locator("#subject").press_sequentially("How do I import a CSV file?", delay=10)
     expect(page.locator("#kb-suggestions").get_by_role("button", name=ARTICLE)).to_be_visible()
+    found += _axe_violations(page)
+    page.fill("#subject", "")
+    page.get_by_role("button", name="File ticket").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    found += _axe_violations(page)
+
+    page.goto("/profile")  # with a token listed and the one-time token notice shown
+    page.fill("#token-name", "Support button")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.locator("#new-token")).to_be_visible()
     found += _axe_violations(page)
     _assert_clean(found)
 
@@ -202,6 +223,8 @@ def test_agent_ticket_page_works_from_the_keyboard(seed, sign_in):
     expect(desk.locator("#ticket-header")).not_to_have_attribute("data-version", version)
     expect(status).not_to_have_text(before)
     chosen = desk.locator("#field-status").input_value()
+    # The panel was swapped, but the keyboard user is still on the status select, not thrown back to the top.
+    expect(desk.locator("#field-status")).to_be_focused()
     expect(status).to_have_text(re.compile(r"\S"))
 
     desk.reload()  # saved on the server, not just shown
