@@ -305,10 +305,41 @@ def run_sweep(now: Optional[datetime] = None) -> dict[str, int]:
         if not tickets:
             return stats
         recorded = _recorded_for([t.id for t in tickets])
+        crossed = []
         for ticket in tickets:
             stats["checked"] += 1
-            _sweep_ticket(ticket, now, recorded.setdefault(ticket.id, set()), stats, escalation)
+            crossed.append((ticket, _sweep_ticket(ticket, now, recorded.setdefault(ticket.id, set()))))
+        # The batch's dedupe keys in one query instead of one query (and an autoflush) per outbox row. No autoflush
+        # while notifying and escalating: each escalation flushes everything pending before its effects run their
+        # queries (tickets._flush), so they see the same rows, and the outbox rows go out in batches.
+        keys = [key for ticket, facts in crossed for target, kind in facts for key in _sweep_keys(ticket, target, kind)]
+        keep = _preload_for_escalation([ticket for ticket, facts in crossed if any(k is BREACHED for _t, k in facts)])
+        with outbox.known_dedupe_keys(keys), db.session.no_autoflush:
+            for ticket, facts in crossed:
+                for target, kind in facts:
+                    stats["at_risk" if kind is AT_RISK else "breached"] += 1
+                    _notify(ticket, target, kind)
+                    stats["escalated"] += escalation.apply_sla_rules(ticket, target, kind, now)
         db.session.flush()
+        del keep
+
+
+def _preload_for_escalation(tickets: list[Ticket]) -> list:
+    """The assignees of the tickets a breach may escalate and the staff statuses routing stamps, loaded in two
+    queries and held for the batch (else each escalation loads them again one by one)."""
+    from portal.models import StaffStatus, User
+
+    if not tickets:
+        return []
+    ids = sorted({t.assignee_id for t in tickets if t.assignee_id is not None})
+    users = list(db.session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
+    return users + list(db.session.scalars(select(StaffStatus)))
+
+
+def _sweep_keys(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind) -> list[str]:
+    """The dedupe keys the sweep's notifications and rules may emit for one crossed threshold."""
+    name = "notify.sla_at_risk" if kind is AT_RISK else "notify.sla_breach"
+    return [f"sla:{ticket.id}:{target.value}:{name}", f"sla:{ticket.id}:{target.value}:manager_alert"]
 
 
 def _recorded_for(ticket_ids: list[int]) -> dict[int, set]:
@@ -320,7 +351,8 @@ def _recorded_for(ticket_ids: list[int]) -> dict[int, set]:
     return result
 
 
-def _sweep_ticket(ticket: Ticket, now: datetime, recorded: set, stats: dict, escalation) -> None:
+def _sweep_ticket(ticket: Ticket, now: datetime, recorded: set) -> list[tuple[SlaTargetName, SlaEventKind]]:
+    """Record the thresholds ``ticket`` has crossed by ``now``; returns them (to notify and escalate) in order."""
     crossed = []
     for target in (FR, RES):
         if not _running(ticket, target):
@@ -331,7 +363,4 @@ def _sweep_ticket(ticket: Ticket, now: datetime, recorded: set, stats: dict, esc
         if now >= due and _record(ticket, target, BREACHED, due, recorded):
             crossed.append((target, BREACHED))
     _refresh(ticket, recorded)
-    for target, kind in crossed:
-        stats["at_risk" if kind is AT_RISK else "breached"] += 1
-        _notify(ticket, target, kind)
-        stats["escalated"] += escalation.apply_sla_rules(ticket, target, kind, now)
+    return crossed
