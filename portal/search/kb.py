@@ -13,12 +13,11 @@ from markupsafe import Markup
 from whoosh import query as q
 
 from portal.search import highlight
-from portal.search.query import QueryProblem, any_of, build, keywords, parse
+from portal.search.query import MAX_PAGE, Paged, QueryProblem, any_of, build, keywords, parse
 from portal.search.schema import KB_INDEX, KB_SUGGEST_FIELDS, KB_TEXT_FIELDS
 from portal.search.store import searcher
 
 PER_PAGE = 10
-MAX_PAGE = 50
 SUGGEST_LIMIT = 5
 
 
@@ -42,7 +41,7 @@ class KbHit:
 
 
 @dataclass
-class KbResults:
+class KbResults(Paged):
     query: str
     hits: list[KbHit] = field(default_factory=list)
     total: int = 0
@@ -52,14 +51,6 @@ class KbResults:
     any_words: bool = False   # no document had every word: results match some of them
     problem: Optional[str] = None
     capped: bool = False
-
-    @property
-    def pages(self) -> int:
-        return min(MAX_PAGE, max(1, -(-self.total // self.per_page)))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def visibility_query(staff: bool) -> q.Query:

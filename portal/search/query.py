@@ -26,6 +26,25 @@ _analyzer = text_analyzer()
 _spelling = spelling_analyzer()
 
 
+MAX_PAGE = 50  # deep pages of a relevance-ranked search are never useful; the bound keeps searches cheap
+
+
+class Paged:
+    """Page arithmetic shared by the result classes (which hold ``total``, ``page`` and ``per_page``)."""
+
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return min(MAX_PAGE, max(1, -(-self.total // self.per_page)))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
 class QueryProblem(ValueError):
     """The query cannot be searched as typed; ``message`` tells the person what to change."""
 

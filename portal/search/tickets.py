@@ -11,12 +11,11 @@ from whoosh import query as q
 
 from portal.models import Priority, Status, User
 from portal.search import highlight
-from portal.search.query import QueryProblem, build, parse
+from portal.search.query import MAX_PAGE, Paged, QueryProblem, build, parse
 from portal.search.schema import TICKET_INDEX, TICKET_PUBLIC_FIELDS, TICKET_STAFF_FIELDS
 from portal.search.store import searcher
 
 PER_PAGE = 20
-MAX_PAGE = 50
 
 
 @dataclass
@@ -52,7 +51,7 @@ class TicketHit:
 
 
 @dataclass
-class TicketResults:
+class TicketResults(Paged):
     query: str
     hits: list[TicketHit] = field(default_factory=list)
     total: int = 0
@@ -61,14 +60,6 @@ class TicketResults:
     problem: Optional[str] = None
     capped: bool = False
     total_is_estimate: bool = False
-
-    @property
-    def pages(self) -> int:
-        return min(MAX_PAGE, max(1, -(-self.total // self.per_page)))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def access_query(actor: User) -> Optional[q.Query]:

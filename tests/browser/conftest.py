@@ -21,19 +21,24 @@ HTMX = ROOT / "portal" / "static" / "vendor" / "htmx.min.js"
 TIMEOUT_MS = 10_000
 
 
+def ensure_vendored(path: Path, script: str) -> Path:
+    """Front-end files are copied from their npm packages at set-up, not committed: run ``scripts/<script>`` if
+    ``path`` is missing, and fail loudly if that cannot be done."""
+    if not (path.is_file() and path.stat().st_size):
+        try:
+            result = subprocess.run(["bash", str(ROOT / "scripts" / script)], capture_output=True, text=True,
+                                    timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.fail(f"{path} is missing and scripts/{script} could not run: {exc}", pytrace=False)
+        if result.returncode != 0 or not path.is_file():
+            pytest.fail(f"{path} is missing and scripts/{script} failed (is npm installed?):\n"
+                        f"{result.stdout}{result.stderr}", pytrace=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def vendored_htmx() -> Path:
-    """htmx is copied from its npm package at set-up, not committed: fetch it if missing, fail loudly if we cannot."""
-    if not (HTMX.is_file() and HTMX.stat().st_size):
-        try:
-            result = subprocess.run(["bash", str(ROOT / "scripts" / "vendor-htmx.sh")], capture_output=True,
-                                    text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.fail(f"{HTMX} is missing and scripts/vendor-htmx.sh could not run: {exc}", pytrace=False)
-        if result.returncode != 0 or not HTMX.is_file():
-            pytest.fail(f"{HTMX} is missing and scripts/vendor-htmx.sh failed (is npm installed?):\n"
-                        f"{result.stdout}{result.stderr}", pytrace=False)
-    return HTMX
+    return ensure_vendored(HTMX, "vendor-htmx.sh")
 
 
 @pytest.fixture(scope="session")

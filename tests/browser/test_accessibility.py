@@ -4,7 +4,6 @@ ticket page works from the keyboard alone (skip link first, status changed and s
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from portal.extensions import db
 from portal.models import Role
 from portal.services import kb as kb_service
 from portal.services import tickets as ticket_service
-from tests.browser.conftest import ROOT
+from tests.browser.conftest import ROOT, ensure_vendored
 from tests.search.conftest import run_index_jobs, search_index  # noqa: F401  (fresh indexes, index jobs)
 
 AXE = ROOT / "tests" / "browser" / "vendor" / "axe.min.js"
@@ -26,17 +25,7 @@ ARTICLE = "Importing emissions data from a CSV file"
 
 @pytest.fixture(scope="session")
 def vendored_axe() -> Path:
-    """axe-core is fetched from the npm registry at set-up, not committed: fetch it if missing, fail loudly if not."""
-    if not (AXE.is_file() and AXE.stat().st_size):
-        try:
-            result = subprocess.run(["bash", str(ROOT / "scripts" / "vendor-axe.sh")], capture_output=True,
-                                    text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.fail(f"{AXE} is missing and scripts/vendor-axe.sh could not run: {exc}", pytrace=False)
-        if result.returncode != 0 or not AXE.is_file():
-            pytest.fail(f"{AXE} is missing and scripts/vendor-axe.sh failed (is npm installed?):\n"
-                        f"{result.stdout}{result.stderr}", pytrace=False)
-    return AXE
+    return ensure_vendored(AXE, "vendor-axe.sh")
 
 
 @dataclass
