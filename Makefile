@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup vendor db seed test-pg clean
+.PHONY: run test setup vendor db seed test-pg lint format clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ test: setup
 # The same suite against PostgreSQL (a fresh database on the local server); .ci/run does this too.
 test-pg: setup
 	@./scripts/test-postgres.sh
+
+# Style: ruff lint (rule set in pyproject.toml) and ruff format, both must be clean.
+lint: setup
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+format: setup
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
 
 clean:
 	rm -rf $(VENV) portal/static/vendor tests/browser/vendor .pytest_cache

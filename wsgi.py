@@ -1,4 +1,5 @@
 """WSGI entry point: ``gunicorn wsgi:app`` or ``flask --app wsgi run``."""
+
 from dotenv import load_dotenv
 
 load_dotenv()

@@ -8,6 +8,7 @@ library's http.client, warms up, then times N sequential requests per page and p
 Each request opens its own connection (gunicorn's sync workers close it after every response), so the figures include
 connect + request + full body read, measured on the client. /healthz (one ``SELECT 1``) is timed too as the floor.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,7 @@ class Client:
         if status != 200 or not match:
             raise SystemExit(f"login page: HTTP {status}, no csrf_token found")
         token = match.group(1) or match.group(2)
-        status, headers, _ = self.request("POST", "/login", {"email": email, "password": password,
-                                                             "csrf_token": token})
+        status, headers, _ = self.request("POST", "/login", {"email": email, "password": password, "csrf_token": token})
         if status not in (302, 303):
             raise SystemExit(f"login as {email} failed: HTTP {status}")
 
@@ -98,15 +98,19 @@ def database_facts(url: str, sample: int, rng: random.Random) -> dict:
         with engine.connect() as conn:
             facts["tickets"] = conn.scalar(text("SELECT COUNT(*) FROM tickets"))
             facts["events"] = conn.scalar(text("SELECT COUNT(*) FROM ticket_events"))
-            facts["open"] = conn.scalar(text(
-                "SELECT COUNT(*) FROM tickets WHERE status IN ('new','open','pending','on_hold')"))
+            facts["open"] = conn.scalar(
+                text("SELECT COUNT(*) FROM tickets WHERE status IN ('new','open','pending','on_hold')")
+            )
             lo, hi = conn.execute(text("SELECT MIN(id), MAX(id) FROM tickets")).one()
             candidates = sorted({rng.randint(lo, hi) for _ in range(sample * 5)}) if hi else []
             ids = []
             if candidates:
-                rows = conn.execute(text(
-                    "SELECT ticket_id, COUNT(*) FROM ticket_events WHERE ticket_id IN (%s) GROUP BY ticket_id "
-                    "HAVING COUNT(*) >= 3" % ",".join(str(c) for c in candidates))).all()
+                rows = conn.execute(
+                    text(
+                        "SELECT ticket_id, COUNT(*) FROM ticket_events WHERE ticket_id IN ({}) GROUP BY ticket_id "
+                        "HAVING COUNT(*) >= 3".format(",".join(str(c) for c in candidates))
+                    )
+                ).all()
                 ids = [r[0] for r in rows]
                 rng.shuffle(ids)
             facts["ticket_ids"] = ids[:sample]
@@ -122,19 +126,26 @@ def database_facts(url: str, sample: int, rng: random.Random) -> dict:
 
 def start_gunicorn(url: str, port: int, workers: int, log_path: Path, extra_env: dict) -> subprocess.Popen:
     env = dict(os.environ)
-    env.update({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-not-for-production", "RATELIMIT_ENABLED": "0",
-                "PORTAL_ENV": "production", "PYTHONDONTWRITEBYTECODE": "1",
-                # Web processes only serve pages, as in production where RQ workers run the jobs: without this the
-                # embedded scheduler would sweep the SLA backlog of the generated data inside the timed process.
-                "JOBS_EMBEDDED_SCHEDULER": "0", "JOBS_RELAY_ON_COMMIT": "0"})
+    env.update(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench-secret-key-not-for-production",
+            "RATELIMIT_ENABLED": "0",
+            "PORTAL_ENV": "production",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # Web processes only serve pages, as in production where RQ workers run the jobs: without this the
+            # embedded scheduler would sweep the SLA backlog of the generated data inside the timed process.
+            "JOBS_EMBEDDED_SCHEDULER": "0",
+            "JOBS_RELAY_ON_COMMIT": "0",
+        }
+    )
     env.update(extra_env)
     gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
     if not gunicorn.exists():
         gunicorn = Path(sys.executable).parent / "gunicorn"
     cmd = [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
-    log = open(log_path, "wb")
-    return subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    log = open(log_path, "wb")  # noqa: SIM115  (handed to the server process, which outlives this function)
+    return subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wait_healthy(client: Client, proc: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
@@ -200,23 +211,30 @@ def main(argv=None) -> int:
     parser.add_argument("--tickets-sample", type=int, default=20, help="ticket pages to cycle through (default 20)")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for gunicorn (repeatable), e.g. QUEUE_PAGE_SIZE=25")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for gunicorn (repeatable), e.g. QUEUE_PAGE_SIZE=25",
+    )
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url (or DATABASE_URL) is required")
     url = args.database_url
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            url = "postgresql+psycopg://" + url[len(prefix):]
+            url = "postgresql+psycopg://" + url[len(prefix) :]
     extra_env = dict(item.split("=", 1) for item in args.env)
 
     rng = random.Random(args.seed)
     try:
         facts = database_facts(url, args.tickets_sample, rng)
-    except Exception as exc:  # noqa: BLE001 - report, don't dump a traceback
-        raise SystemExit(f"cannot read the benchmark database ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
-                         f"run bench/generate.py first")
+    except Exception as exc:
+        raise SystemExit(
+            f"cannot read the benchmark database ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
+            f"run bench/generate.py first"
+        ) from exc
     if not facts["ticket_ids"]:
         raise SystemExit("no ticket with a conversation found; run bench/generate.py first")
     port = args.port or free_port()
@@ -231,8 +249,10 @@ def main(argv=None) -> int:
         for client, path in ((agent, "/agent/queue"), (customer, "/portal/tickets")):
             status, _, _ = client.get(path)
             if status != 200:
-                raise SystemExit(f"{path}: HTTP {status} after login; server log: {log_path} (a database generated "
-                                 f"before newer migrations/models? re-run bench/generate.py)")
+                raise SystemExit(
+                    f"{path}: HTTP {status} after login; server log: {log_path} (a database generated "
+                    f"before newer migrations/models? re-run bench/generate.py)"
+                )
         tickets = [f"/agent/tickets/ESG-{i:06d}" for i in facts["ticket_ids"]]
         pages = [
             ("healthz (SELECT 1, floor)", probe, ["/healthz"]),
@@ -255,15 +275,19 @@ def main(argv=None) -> int:
     print()
     print(f"database : {make_display(url)} ({facts['dialect']}), size {human_size(facts['size'])}")
     print(f"data     : {facts['tickets']:,} tickets ({facts['open']:,} open), {facts['events']:,} events")
-    print(f"server   : gunicorn -w {args.workers} (sync), {args.requests} sequential requests per page after "
-          f"{args.warmup} warm-up")
+    print(
+        f"server   : gunicorn -w {args.workers} (sync), {args.requests} sequential requests per page after "
+        f"{args.warmup} warm-up"
+    )
     print()
     header = f"{'page':<34} {'median':>8} {'p95':>8} {'mean':>8} {'min':>8} {'errors':>6} {'bytes':>8}"
     print(header)
     print("-" * len(header))
     for label, times, errors, size in results:
-        print(f"{label:<34} {statistics.median(times):>8.2f} {p95(times):>8.2f} {statistics.fmean(times):>8.2f} "
-              f"{min(times):>8.2f} {errors:>6} {size:>8}")
+        print(
+            f"{label:<34} {statistics.median(times):>8.2f} {p95(times):>8.2f} {statistics.fmean(times):>8.2f} "
+            f"{min(times):>8.2f} {errors:>6} {size:>8}"
+        )
     print("(times in ms, measured on the client: connect + request + full response)")
     return 1 if any(errors for _, _, errors, _ in results) else 0
 

@@ -7,6 +7,7 @@ Databases are SQLite files built by ``bench/generate.py`` (reused when present u
 to them. Requests go through the Flask test client in this process (app + database + Whoosh + template rendering,
 no network or WSGI server), signed in as the demo customer / senior agent. Figures are printed, never asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,16 +40,31 @@ SUBJECTS = [
     ("TCFD scenario charts missing", "The PDF export has no scenario analysis charts."),
     ("Permissions for auditors", "Our external auditor needs read-only access to the audit trail."),
 ]
-TICKET_QUERIES = ["scope 2 electricity", "SAP connector", "validator", "kWh", "timeout", "emission factor",
-                  "boundary mapping", "audit trail", "permissions", "duplicate rows", "quarterly close",
-                  "screenshot export", "engineering ticket", "staging"]
+TICKET_QUERIES = [
+    "scope 2 electricity",
+    "SAP connector",
+    "validator",
+    "kWh",
+    "timeout",
+    "emission factor",
+    "boundary mapping",
+    "audit trail",
+    "permissions",
+    "duplicate rows",
+    "quarterly close",
+    "screenshot export",
+    "engineering ticket",
+    "staging",
+]
 
 
 def stats(samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
-    return (f"median {statistics.median(ordered):7.2f} ms  p95 {p95:7.2f} ms  mean {statistics.fmean(ordered):7.2f} ms"
-            f"  min {ordered[0]:6.2f} ms  (n={len(ordered)})")
+    return (
+        f"median {statistics.median(ordered):7.2f} ms  p95 {p95:7.2f} ms  mean {statistics.fmean(ordered):7.2f} ms"
+        f"  min {ordered[0]:6.2f} ms  (n={len(ordered)})"
+    )
 
 
 def timed(fn, n: int, warmup: int = 10) -> list[float]:
@@ -68,8 +84,11 @@ def generate(url_path: Path, tickets: int, fresh: bool) -> str:
         print(f"  reusing {url_path}")
         return url
     print(f"  generating {tickets:,} tickets into {url_path} ...", flush=True)
-    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--tickets", str(tickets),
-                    "--database-url", url], check=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "generate.py"), "--tickets", str(tickets), "--database-url", url],
+        check=True,
+        cwd=ROOT,
+    )
     return url
 
 
@@ -77,9 +96,17 @@ def make_app(url: str, index_dir: Path):
     os.environ.setdefault("PORTAL_ENV", "development")
     from portal import create_app
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-search", "RATELIMIT_ENABLED": False,
-                       "INDEX_DIR": str(index_dir), "JOBS_RELAY_ON_COMMIT": False, "JOBS_EMBEDDED_SCHEDULER": False,
-                       "WTF_CSRF_ENABLED": True})
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench-search",
+            "RATELIMIT_ENABLED": False,
+            "INDEX_DIR": str(index_dir),
+            "JOBS_RELAY_ON_COMMIT": False,
+            "JOBS_EMBEDDED_SCHEDULER": False,
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
 
 
 def login(app, email: str):
@@ -121,9 +148,14 @@ def bench_kb(out: Path, articles: int, requests: int, fresh: bool) -> None:
         have = db.session.scalar(select(func.count()).select_from(Article))
         if have < articles:
             _add_articles(db, Article, ArticleStatus, KbCategory, User, utcnow, articles - have)
-        counts = dict(db.session.execute(select(KbCategory.slug, func.count(Article.id)).join(
-            Article, Article.category_id == KbCategory.id).where(Article.status == ArticleStatus.published)
-            .group_by(KbCategory.slug)).all())
+        counts = dict(
+            db.session.execute(
+                select(KbCategory.slug, func.count(Article.id))
+                .join(Article, Article.category_id == KbCategory.id)
+                .where(Article.status == ArticleStatus.published)
+                .group_by(KbCategory.slug)
+            ).all()
+        )
         print(f"  published articles per category: {counts}")
         t = time.perf_counter()
         n = rebuild_kb()
@@ -133,8 +165,9 @@ def bench_kb(out: Path, articles: int, requests: int, fresh: bool) -> None:
 
     def suggest(i: int) -> None:
         subject, description = SUBJECTS[i % len(SUBJECTS)]
-        response = customer.get("/portal/tickets/new/suggestions",
-                                query_string={"subject": subject, "description": description})
+        response = customer.get(
+            "/portal/tickets/new/suggestions", query_string={"subject": subject, "description": description}
+        )
         assert response.status_code == 200
 
     print(f"  suggestion request (subject + description, customer):  {stats(timed(suggest, requests))}")
@@ -159,8 +192,10 @@ def bench_kb(out: Path, articles: int, requests: int, fresh: bool) -> None:
     def category_page(i: int) -> None:
         assert anonymous.get("/kb/c/reporting").status_code == 200
 
-    print(f"  GET /kb/c/reporting ({counts.get('reporting', 0)} articles, page 1):             "
-          f"{stats(timed(category_page, requests))}")
+    print(
+        f"  GET /kb/c/reporting ({counts.get('reporting', 0)} articles, page 1):             "
+        f"{stats(timed(category_page, requests))}"
+    )
 
     def category_page_last(i: int) -> None:
         assert anonymous.get("/kb/c/reporting", query_string={"page": 17}).status_code == 200
@@ -177,8 +212,9 @@ def _add_articles(db, Article, ArticleStatus, KbCategory, User, utcnow, missing:
     rng = random.Random(7)
     demo = db.session.scalars(select(Article).where(Article.status == ArticleStatus.published)).all()
     categories = {c.slug: c for c in db.session.scalars(select(KbCategory))}
-    reporting = db.session.scalar(select(func.count()).select_from(Article).where(
-        Article.category_id == categories["reporting"].id))
+    reporting = db.session.scalar(
+        select(func.count()).select_from(Article).where(Article.category_id == categories["reporting"].id)
+    )
     author = db.session.scalar(select(User).where(User.role == "admin"))
     regions = ["EMEA", "APAC", "AMER", "Nordics", "DACH", "Iberia", "Benelux", "UK", "France", "Italy", "Japan"]
     now = utcnow()
@@ -189,11 +225,24 @@ def _add_articles(db, Article, ArticleStatus, KbCategory, User, utcnow, missing:
         slug_cat = "reporting" if reporting < 333 else rng.choice([s for s in categories if s != "reporting"])
         reporting += slug_cat == "reporting"
         n = start + i + 1
-        rows.append(dict(slug=f"{source.slug}-{n}", title=f"{source.title} — {rng.choice(regions)} edition {n}",
-                         summary=source.summary, body_markdown=source.body_markdown, category_id=categories[slug_cat].id,
-                         status="published", internal_only=source.internal_only, tags=source.tags,
-                         author_id=author.id if author else None, created_at=now, updated_at=now, published_at=now,
-                         version=1, view_count=rng.randint(0, 500)))
+        rows.append(
+            dict(
+                slug=f"{source.slug}-{n}",
+                title=f"{source.title} — {rng.choice(regions)} edition {n}",
+                summary=source.summary,
+                body_markdown=source.body_markdown,
+                category_id=categories[slug_cat].id,
+                status="published",
+                internal_only=source.internal_only,
+                tags=source.tags,
+                author_id=author.id if author else None,
+                created_at=now,
+                updated_at=now,
+                published_at=now,
+                version=1,
+                view_count=rng.randint(0, 500),
+            )
+        )
     db.session.execute(Article.__table__.insert(), rows)
     db.session.commit()
     print(f"  added {missing:,} generated articles")
@@ -212,17 +261,28 @@ def _change_latency_kb(app) -> None:
     admin = db.session.scalar(select(User).where(User.role == "admin"))
     samples, jobs = [], []
     for k in range(10):
-        article = db.session.scalar(select(Article).where(Article.status == "published").order_by(Article.id)
-                                    .offset(k * 37))
+        article = db.session.scalar(
+            select(Article).where(Article.status == "published").order_by(Article.id).offset(k * 37)
+        )
         word = f"zyxqua{k}{random.randint(1000, 9999)}"
         t0 = time.perf_counter()
-        kb_service.update_article(admin, article, kb_service.ArticleInput(
-            title=article.title, body_markdown=article.body_markdown + f"\n\nNew note: {word}.",
-            category=article.category.slug, summary=article.summary, tags=article.tags,
-            internal_only=article.internal_only), expected_version=article.version)
+        kb_service.update_article(
+            admin,
+            article,
+            kb_service.ArticleInput(
+                title=article.title,
+                body_markdown=article.body_markdown + f"\n\nNew note: {word}.",
+                category=article.category.slug,
+                summary=article.summary,
+                tags=article.tags,
+                internal_only=article.internal_only,
+            ),
+            expected_version=article.version,
+        )
         db.session.commit()
-        message_id = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == "index.article")
-                                       .order_by(OutboxMessage.id.desc()))
+        message_id = db.session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.kind == "index.article").order_by(OutboxMessage.id.desc())
+        )
         t1 = time.perf_counter()
         assert runner.process(message_id) == "done"
         t2 = time.perf_counter()
@@ -259,7 +319,9 @@ def bench_tickets(out: Path, tickets: int, requests: int, fresh: bool) -> None:
 
             n = rebuild_tickets(echo=echo)
             elapsed = time.perf_counter() - t
-            print(f"  rebuild: {n:,} tickets in {elapsed:.1f}s ({n / elapsed:,.0f}/s), index {dir_size(index_dir):.1f} MB")
+            print(
+                f"  rebuild: {n:,} tickets in {elapsed:.1f}s ({n / elapsed:,.0f}/s), index {dir_size(index_dir):.1f} MB"
+            )
         else:
             print(f"  index up to date: {report.documents:,} documents, {dir_size(index_dir):.1f} MB")
         from sqlalchemy import select
@@ -276,8 +338,9 @@ def bench_tickets(out: Path, tickets: int, requests: int, fresh: bool) -> None:
         print(f"  staff search_tickets() (service, 20 hits + snippets): {stats(timed(service, requests))}")
 
         def service_filtered(i: int) -> None:
-            search_tickets(agent, TICKET_QUERIES[i % len(TICKET_QUERIES)],
-                           TicketSearchFilters(status="open_any", priority="high"))
+            search_tickets(
+                agent, TICKET_QUERIES[i % len(TICKET_QUERIES)], TicketSearchFilters(status="open_any", priority="high")
+            )
 
         print(f"  staff search, open + high priority filter:            {stats(timed(service_filtered, requests))}")
 
@@ -291,11 +354,13 @@ def bench_tickets(out: Path, tickets: int, requests: int, fresh: bool) -> None:
 
         print(f"  customer search (own organization, public text):       {stats(timed(customer_service, requests))}")
         total = search_tickets(agent, "timeout").total
-        print(f"  (\"timeout\" matches {total:,} tickets)")
+        print(f'  ("timeout" matches {total:,} tickets)')
     staff = login(app, AGENT)
 
     def http(i: int) -> None:
-        assert staff.get("/agent/search", query_string={"q": TICKET_QUERIES[i % len(TICKET_QUERIES)]}).status_code == 200
+        assert (
+            staff.get("/agent/search", query_string={"q": TICKET_QUERIES[i % len(TICKET_QUERIES)]}).status_code == 200
+        )
 
     print(f"  GET /agent/search (full page):                         {stats(timed(http, requests))}")
     with app.app_context():
@@ -319,8 +384,9 @@ def _change_latency_tickets() -> None:
         t0 = time.perf_counter()
         ticket_service.reply_to_ticket(agent, ticket, f"Internal check {word}", internal=True)
         db.session.commit()
-        message_id = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == "index.ticket")
-                                       .order_by(OutboxMessage.id.desc()))
+        message_id = db.session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.kind == "index.ticket").order_by(OutboxMessage.id.desc())
+        )
         t1 = time.perf_counter()
         assert runner.process(message_id) == "done"
         t2 = time.perf_counter()

@@ -8,6 +8,7 @@ prints: the sweep when nothing is due (the indexed query alone), a steady-state 
 crossed, as the every-minute schedule sees it), a one-hour backlog sweep, and the routing decision time. Each sweep
 is rolled back so runs measure the same work. Goals: sweep ≤ 500 ms, routing ≤ 5 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
-NOW = datetime(2026, 6, 1, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 
 
 def build(app, n: int) -> None:
@@ -49,13 +50,30 @@ def build(app, n: int) -> None:
     for i in range(n):
         created = NOW - timedelta(minutes=rng.randint(0, 3 * 24 * 60))
         due = NOW + timedelta(seconds=rng.randint(60, 7 * 24 * 3600))  # next threshold within a week
-        batch.append(dict(subject=f"Bench ticket {i}", description="x", category_id=rng.choice(categories),
-                          priority=rng.choice(["critical", "high", "medium", "low"]), status=rng.choice(["new", "open"]),
-                          tier="L1", channel="web", requester_id=customer.id, organization_id=org_id,
-                          assignee_id=rng.choice(agents), created_at=created, updated_at=created, version=1,
-                          first_response_risk_at=due, first_response_due=due + timedelta(minutes=45),
-                          resolution_risk_at=due + timedelta(hours=6), resolution_due=due + timedelta(hours=8),
-                          paused_seconds=0, next_due_at=due + timedelta(minutes=45), sla_check_at=due))
+        batch.append(
+            dict(
+                subject=f"Bench ticket {i}",
+                description="x",
+                category_id=rng.choice(categories),
+                priority=rng.choice(["critical", "high", "medium", "low"]),
+                status=rng.choice(["new", "open"]),
+                tier="L1",
+                channel="web",
+                requester_id=customer.id,
+                organization_id=org_id,
+                assignee_id=rng.choice(agents),
+                created_at=created,
+                updated_at=created,
+                version=1,
+                first_response_risk_at=due,
+                first_response_due=due + timedelta(minutes=45),
+                resolution_risk_at=due + timedelta(hours=6),
+                resolution_due=due + timedelta(hours=8),
+                paused_seconds=0,
+                next_due_at=due + timedelta(minutes=45),
+                sla_check_at=due,
+            )
+        )
         if len(batch) == 5000 or i == n - 1:
             db.session.execute(insert(Ticket), batch)
             db.session.commit()
@@ -89,7 +107,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).unlink(missing_ok=True)
+        Path(url[len("sqlite:///") :]).unlink(missing_ok=True)
 
     from portal import create_app
     from portal.config import TestConfig
@@ -105,8 +123,9 @@ def main(argv=None) -> None:
 
         print(f"Building {args.tickets} open tickets on {db.engine.dialect.name}...")
         build(app, args.tickets)
-        due_minute = db.session.scalar(select(text("count(*)")).select_from(Ticket).where(
-            Ticket.sla_check_at <= NOW + timedelta(minutes=2)))
+        due_minute = db.session.scalar(
+            select(text("count(*)")).select_from(Ticket).where(Ticket.sla_check_at <= NOW + timedelta(minutes=2))
+        )
         idle, stats0 = timed(lambda: sla.run_sweep(NOW), 5)
         minute, stats1 = timed(lambda: sla.run_sweep(NOW + timedelta(minutes=2)), 5)
         hour, stats2 = timed(lambda: sla.run_sweep(NOW + timedelta(hours=1)), 3)
@@ -121,9 +140,11 @@ def main(argv=None) -> None:
         print(f"sweep, nothing due (indexed query only): {idle:.1f} ms  {stats0}")
         print(f"sweep, steady state (2 minutes of thresholds, {due_minute} tickets): {minute:.1f} ms  {stats1}")
         print(f"sweep, 1-hour backlog ({stats2['checked']} tickets): {hour:.1f} ms  {stats2}")
-        print(f"routing decision: median {statistics.median(decisions):.2f} ms, "
-              f"p95 {sorted(decisions)[int(len(decisions) * 0.95)]:.2f} ms over {len(decisions)} decisions "
-              f"(goal ≤ 5 ms)")
+        print(
+            f"routing decision: median {statistics.median(decisions):.2f} ms, "
+            f"p95 {sorted(decisions)[int(len(decisions) * 0.95)]:.2f} ms over {len(decisions)} decisions "
+            f"(goal ≤ 5 ms)"
+        )
         db.session.remove()
         db.engine.dispose()
 

@@ -10,6 +10,7 @@ per batch, so 1M tickets (≈3M events) fit in minutes on SQLite and PostgreSQL.
 An existing SQLite file is deleted and rebuilt. A PostgreSQL database that already holds tables is only wiped with
 ``--fresh`` (DROP SCHEMA public CASCADE).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ import random
 import sys
 import time
 from bisect import bisect
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event, func, inspect, insert, select, text  # noqa: E402
+from sqlalchemy import event, func, insert, inspect, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 # --------------------------------------------------------------------------- distributions
@@ -42,16 +43,57 @@ OLD_OPEN = [("new", 3), ("open", 22), ("pending", 40), ("on_hold", 35)]
 DEMO_ORG_SHARE = {"demo.test": 0.01, "acme.test": 0.005}  # share of the generated tickets for the demo customers
 
 SUBJECT_PARTS = (
-    ["Bulk import fails for", "Wrong totals in", "Cannot export", "Question about", "Slow loading of",
-     "Missing data in", "Duplicate rows in", "Access denied to", "Please explain", "Error 500 when opening",
-     "Rounding differences in", "Sync stopped for", "How to configure", "Unexpected values in", "Timeout on"],
-    ["the Scope 1 report", "the Scope 2 electricity file", "Scope 3 supplier data", "the GRI 305 disclosure",
-     "the CSRD ESRS E1 datapoints", "the TCFD scenario export", "the SAP connector", "the IoT meter feed",
-     "the emissions dashboard", "the water usage module", "facility boundaries", "the SASB mapping",
-     "user permissions", "the audit trail", "emission factors", "the CDP questionnaire", "the API",
-     "the waste register", "our SSO login", "the quarterly close"],
-    ["", "", "", " (urgent)", " for Plant B", " since the last release", " in 2026", " for our Italian sites",
-     " after the upgrade", " again"],
+    [
+        "Bulk import fails for",
+        "Wrong totals in",
+        "Cannot export",
+        "Question about",
+        "Slow loading of",
+        "Missing data in",
+        "Duplicate rows in",
+        "Access denied to",
+        "Please explain",
+        "Error 500 when opening",
+        "Rounding differences in",
+        "Sync stopped for",
+        "How to configure",
+        "Unexpected values in",
+        "Timeout on",
+    ],
+    [
+        "the Scope 1 report",
+        "the Scope 2 electricity file",
+        "Scope 3 supplier data",
+        "the GRI 305 disclosure",
+        "the CSRD ESRS E1 datapoints",
+        "the TCFD scenario export",
+        "the SAP connector",
+        "the IoT meter feed",
+        "the emissions dashboard",
+        "the water usage module",
+        "facility boundaries",
+        "the SASB mapping",
+        "user permissions",
+        "the audit trail",
+        "emission factors",
+        "the CDP questionnaire",
+        "the API",
+        "the waste register",
+        "our SSO login",
+        "the quarterly close",
+    ],
+    [
+        "",
+        "",
+        "",
+        " (urgent)",
+        " for Plant B",
+        " since the last release",
+        " in 2026",
+        " for our Italian sites",
+        " after the upgrade",
+        " again",
+    ],
 )
 DESCRIPTION_SENTENCES = [
     "Since this morning the numbers no longer match what we entered last week.",
@@ -89,10 +131,54 @@ NOTE_BODIES = [
     "Customer is on the enterprise plan; SLA applies. Called them to confirm.",
     "Known issue, linked to the engineering ticket for the validator change.",
 ]
-FIRST_NAMES = ["Anna", "Ben", "Carla", "Deepak", "Elena", "Felix", "Grace", "Hiro", "Ines", "Jonas", "Kemal", "Lea",
-               "Mateo", "Nora", "Oskar", "Paula", "Quentin", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wen", "Yara"]
-LAST_NAMES = ["Adams", "Berger", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hansen", "Ivanova", "Jensen",
-              "Kowalski", "Lopez", "Müller", "Novak", "Okafor", "Peters", "Rossi", "Schmidt", "Tanaka", "Weber"]
+FIRST_NAMES = [
+    "Anna",
+    "Ben",
+    "Carla",
+    "Deepak",
+    "Elena",
+    "Felix",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemal",
+    "Lea",
+    "Mateo",
+    "Nora",
+    "Oskar",
+    "Paula",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wen",
+    "Yara",
+]
+LAST_NAMES = [
+    "Adams",
+    "Berger",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Müller",
+    "Novak",
+    "Okafor",
+    "Peters",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Weber",
+]
 REGIONS = ["EMEA", "AMER", "APAC"]
 PLANS = ["starter", "professional", "enterprise"]
 ZONES = ["Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago", "Asia/Singapore", "Australia/Sydney"]
@@ -115,8 +201,10 @@ def progress(label: str, done: int, total: int, started: float, unit: str = "tic
     elapsed = max(time.perf_counter() - started, 1e-9)
     rate = done / elapsed
     eta = (total - done) / rate if rate else 0
-    sys.stderr.write(f"\r  {label}: {done:>9,}/{total:,} ({100 * done / total:5.1f}%)  {rate:>8,.0f} {unit}/s  "
-                     f"elapsed {elapsed:6.1f}s  eta {eta:6.1f}s ")
+    sys.stderr.write(
+        f"\r  {label}: {done:>9,}/{total:,} ({100 * done / total:5.1f}%)  {rate:>8,.0f} {unit}/s  "
+        f"elapsed {elapsed:6.1f}s  eta {eta:6.1f}s "
+    )
     sys.stderr.flush()
 
 
@@ -126,6 +214,7 @@ def log(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- schema
+
 
 def prepare_database(url: str, fresh: bool) -> None:
     """Delete an existing SQLite file; wipe a PostgreSQL schema only when asked to."""
@@ -147,8 +236,10 @@ def prepare_database(url: str, fresh: bool) -> None:
         with engine.begin() as conn:
             tables = inspect(conn).get_table_names()
             if tables and not fresh:
-                raise SystemExit(f"{parsed.render_as_string(hide_password=True)} already has tables "
-                                 f"({', '.join(sorted(tables)[:5])}...); pass --fresh to drop and rebuild them")
+                raise SystemExit(
+                    f"{parsed.render_as_string(hide_password=True)} already has tables "
+                    f"({', '.join(sorted(tables)[:5])}...); pass --fresh to drop and rebuild them"
+                )
             if tables:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
@@ -167,6 +258,7 @@ def _fast_sqlite(dbapi_connection, _record) -> None:
 
 # --------------------------------------------------------------------------- generation
 
+
 def generate(args) -> None:
     os.environ.setdefault("PORTAL_ENV", "development")
     from flask_migrate import upgrade
@@ -179,8 +271,14 @@ def generate(args) -> None:
 
     t0 = time.perf_counter()
     prepare_database(args.database_url, args.fresh)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url, "SECRET_KEY": "bench-generator",
-                      "RATELIMIT_ENABLED": False, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False}})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": args.database_url,
+            "SECRET_KEY": "bench-generator",
+            "RATELIMIT_ENABLED": False,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
+        }
+    )
     with app.app_context():
         engine = db.engine
         dialect = engine.dialect.name
@@ -195,7 +293,7 @@ def generate(args) -> None:
         t_setup = time.perf_counter()
 
         rng = random.Random(args.seed)
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         span = timedelta(days=args.days)
         start = now - span
 
@@ -211,21 +309,40 @@ def generate(args) -> None:
             org_id = next_org_id + n - 1
             domain = f"org{n:04d}.test"
             weight = rng.paretovariate(1.2)  # a few large accounts, many small ones
-            org_rows.append(dict(id=org_id, name=f"Bench Org {n:04d} Ltd", email_domains=domain,
-                                 region=rng.choice(REGIONS), plan=rng.choice(PLANS), notes="",
-                                 created_at=start - timedelta(days=rng.randint(1, 365))))
+            org_rows.append(
+                dict(
+                    id=org_id,
+                    name=f"Bench Org {n:04d} Ltd",
+                    email_domains=domain,
+                    region=rng.choice(REGIONS),
+                    plan=rng.choice(PLANS),
+                    notes="",
+                    created_at=start - timedelta(days=rng.randint(1, 365)),
+                )
+            )
             org_weights.append((org_id, weight))
             people = max(2, min(60, int(3 * weight + rng.randint(0, 4))))
             ids = []
             for k in range(people):
                 first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
                 ids.append(next_user_id)
-                user_rows.append(dict(id=next_user_id, email=f"{first.lower()}.{last.lower()}{k}@{domain}"
-                                      .replace("ü", "ue"), name=f"{first} {last}", password_hash=password_hash,
-                                      role=Role.customer.value, organization_id=org_id, timezone=rng.choice(ZONES),
-                                      shift_region=None, specializations=[], is_active_account=True,
-                                      is_approved=True, created_at=start - timedelta(days=rng.randint(0, 30)),
-                                      last_login_at=None))
+                user_rows.append(
+                    dict(
+                        id=next_user_id,
+                        email=f"{first.lower()}.{last.lower()}{k}@{domain}".replace("ü", "ue"),
+                        name=f"{first} {last}",
+                        password_hash=password_hash,
+                        role=Role.customer.value,
+                        organization_id=org_id,
+                        timezone=rng.choice(ZONES),
+                        shift_region=None,
+                        specializations=[],
+                        is_active_account=True,
+                        is_approved=True,
+                        created_at=start - timedelta(days=rng.randint(0, 30)),
+                        last_login_at=None,
+                    )
+                )
                 next_user_id += 1
             org_customers[org_id] = ids
         with engine.begin() as conn:
@@ -240,21 +357,29 @@ def generate(args) -> None:
         for domain, share in DEMO_ORG_SHARE.items():
             if domain in demo_orgs:
                 org_id = demo_orgs[domain]
-                org_customers[org_id] = list(db.session.scalars(
-                    select(User.id).where(User.organization_id == org_id, User.role == Role.customer)))
+                org_customers[org_id] = list(
+                    db.session.scalars(
+                        select(User.id).where(User.organization_id == org_id, User.role == Role.customer)
+                    )
+                )
                 weights.append((org_id, share))
         pick_org = Picker(rng, weights)
         log(f"organizations: {len(org_rows)} added, customers: {len(user_rows)} added")
 
         # ---- staff and categories
-        staff = list(db.session.execute(select(User.id, User.role).where(
-            User.role.in_([Role.agent, Role.senior_agent, Role.manager]))))
+        staff = list(
+            db.session.execute(
+                select(User.id, User.role).where(User.role.in_([Role.agent, Role.senior_agent, Role.manager]))
+            )
+        )
         by_role = {r: [i for i, role in staff if role is r] for r in (Role.agent, Role.senior_agent, Role.manager)}
-        assignees_for_tier = {"L1": by_role[Role.agent] + by_role[Role.senior_agent],
-                              "L2": by_role[Role.senior_agent], "manager": by_role[Role.manager],
-                              "engineering": by_role[Role.senior_agent] + by_role[Role.manager]}
-        staff_names = {i: n for i, n in db.session.execute(select(User.id, User.name).where(
-            User.id.in_([s for s, _ in staff])))}
+        assignees_for_tier = {
+            "L1": by_role[Role.agent] + by_role[Role.senior_agent],
+            "L2": by_role[Role.senior_agent],
+            "manager": by_role[Role.manager],
+            "engineering": by_role[Role.senior_agent] + by_role[Role.manager],
+        }
+        staff_names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_([s for s, _ in staff]))))
         categories = {slug: cid for cid, slug in db.session.execute(select(Category.id, Category.slug))}
         cat_items = [(categories[s], w) for s, w in CATEGORY_WEIGHTS.items() if s in categories]
         cat_items.append((None, NO_CATEGORY_WEIGHT))
@@ -312,8 +437,20 @@ def generate(args) -> None:
             moment = created
             version = 1
             desc = descriptions[rng.randrange(len(descriptions))]
-            events = [dict(id=next_event_id, ticket_id=ticket_id, kind="created", author_id=requester, body=desc,
-                           field=None, old_value=None, new_value=None, ticket_version=1, created_at=created)]
+            events = [
+                dict(
+                    id=next_event_id,
+                    ticket_id=ticket_id,
+                    kind="created",
+                    author_id=requester,
+                    body=desc,
+                    field=None,
+                    old_value=None,
+                    new_value=None,
+                    ticket_version=1,
+                    created_at=created,
+                )
+            ]
             next_event_id += 1
             first_response = None
             for k in range(1, n_events):
@@ -346,9 +483,20 @@ def generate(args) -> None:
                     else:
                         kind, author, field = "field_change", assignee, "assignee"
                         old, new = None, staff_names.get(assignee)
-                events.append(dict(id=next_event_id, ticket_id=ticket_id, kind=kind, author_id=author,
-                                   body=body, field=field, old_value=old, new_value=new, ticket_version=version,
-                                   created_at=min(moment, now)))
+                events.append(
+                    dict(
+                        id=next_event_id,
+                        ticket_id=ticket_id,
+                        kind=kind,
+                        author_id=author,
+                        body=body,
+                        field=field,
+                        old_value=old,
+                        new_value=new,
+                        ticket_version=version,
+                        created_at=min(moment, now),
+                    )
+                )
                 next_event_id += 1
             updated = events[-1]["created_at"]
             solved_at = closed_at = None
@@ -357,12 +505,29 @@ def generate(args) -> None:
                 if status == "closed":
                     closed_at = min(updated + timedelta(days=4), now)
                     updated = closed_at
-            batch_tickets.append(dict(
-                id=ticket_id, subject=subjects[rng.randrange(len(subjects))], description=desc,
-                category_id=category_id, priority=priority, status=status, tier=tier, channel=channel,
-                requester_id=requester, organization_id=org_id, assignee_id=assignee, follow_up_of_id=None,
-                created_at=created, updated_at=updated, first_response_at=first_response, solved_at=solved_at,
-                closed_at=closed_at, version=version, **_sla_columns(priority, status, created, first_response, now)))
+            batch_tickets.append(
+                dict(
+                    id=ticket_id,
+                    subject=subjects[rng.randrange(len(subjects))],
+                    description=desc,
+                    category_id=category_id,
+                    priority=priority,
+                    status=status,
+                    tier=tier,
+                    channel=channel,
+                    requester_id=requester,
+                    organization_id=org_id,
+                    assignee_id=assignee,
+                    follow_up_of_id=None,
+                    created_at=created,
+                    updated_at=updated,
+                    first_response_at=first_response,
+                    solved_at=solved_at,
+                    closed_at=closed_at,
+                    version=version,
+                    **_sla_columns(priority, status, created, first_response, now),
+                )
+            )
             batch_events.extend(events)
             counts["open"] += status in ("new", "open", "pending", "on_hold")
             if len(batch_tickets) >= args.batch:
@@ -379,8 +544,12 @@ def generate(args) -> None:
         with engine.begin() as conn:
             if dialect == "postgresql":
                 for table in ("organizations", "users", "tickets", "ticket_events"):
-                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                      f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"))
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                            f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+                        )
+                    )
         log("ANALYZE ...")
         if dialect == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -397,12 +566,16 @@ def generate(args) -> None:
         engine.dispose()
 
     inserted = counts["tickets"] = total
-    log(f"done: {n_tickets:,} tickets, {n_events:,} events in the database "
+    log(
+        f"done: {n_tickets:,} tickets, {n_events:,} events in the database "
         f"({inserted:,} generated, {counts['open'] / max(inserted, 1):.1%} open, "
-        f"{counts['events'] / max(inserted, 1):.2f} events/ticket)")
-    log(f"time: setup {t_setup - t0:.1f}s, insert {t_insert - t_setup:.1f}s "
+        f"{counts['events'] / max(inserted, 1):.2f} events/ticket)"
+    )
+    log(
+        f"time: setup {t_setup - t0:.1f}s, insert {t_insert - t_setup:.1f}s "
         f"({inserted / max(t_insert - t_setup, 1e-9):,.0f} tickets/s), analyze {t_end - t_insert:.1f}s, "
-        f"total {t_end - t0:.1f}s")
+        f"total {t_end - t0:.1f}s"
+    )
 
 
 # Default SLA targets in minutes (DESIGN.md §4): first response, resolution.
@@ -418,19 +591,33 @@ def _sla_columns(priority, status, created, first_response, now):
     fr_risk, res_risk = created + timedelta(minutes=fr_min * 0.75), created + timedelta(minutes=res_min * 0.75)
     paused = status == "pending"
     dues = ([fr_due] if first_response is None else []) + ([] if paused else [res_due])
-    checks = [t for t in (([fr_risk, fr_due] if first_response is None else []) + ([] if paused else [res_risk, res_due]))
-              if t > now]
-    return dict(first_response_due=fr_due, first_response_risk_at=fr_risk, resolution_due=res_due,
-                resolution_risk_at=res_risk, paused_seconds=0, paused_since=now if paused else None,
-                next_due_at=min(dues) if dues else None, sla_check_at=min(checks) if checks else None)
+    checks = [
+        t
+        for t in (([fr_risk, fr_due] if first_response is None else []) + ([] if paused else [res_risk, res_due]))
+        if t > now
+    ]
+    return dict(
+        first_response_due=fr_due,
+        first_response_risk_at=fr_risk,
+        resolution_due=res_due,
+        resolution_risk_at=res_risk,
+        paused_seconds=0,
+        paused_since=now if paused else None,
+        next_due_at=min(dues) if dues else None,
+        sla_check_at=min(checks) if checks else None,
+    )
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tickets", type=int, required=True, help="number of tickets to generate (e.g. 100000)")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
-                        help="sqlite:////tmp/bench.db or postgresql+psycopg://user@host/db (default: $DATABASE_URL)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="sqlite:////tmp/bench.db or postgresql+psycopg://user@host/db (default: $DATABASE_URL)",
+    )
     parser.add_argument("--orgs", type=int, default=200, help="generated customer organizations (default 200)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--days", type=int, default=3 * 365, help="history length in days (default 1095)")
@@ -442,7 +629,7 @@ def main(argv=None) -> None:
     url = args.database_url
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            url = "postgresql+psycopg://" + url[len(prefix):]
+            url = "postgresql+psycopg://" + url[len(prefix) :]
     args.database_url = url
     generate(args)
 

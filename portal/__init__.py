@@ -1,9 +1,8 @@
 """ESG Support Portal: the application factory."""
+
 from __future__ import annotations
 
-
 from pathlib import Path
-from typing import Optional
 
 from flask import Flask
 
@@ -11,7 +10,7 @@ from portal.config import INSTANCE_DIR, Config
 from portal.models.tickets import set_reference_prefix
 
 
-def create_app(config: Optional[type | dict] = None) -> Flask:
+def create_app(config: type | dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=True)
     app.config.from_object(Config)
     if isinstance(config, dict):
@@ -29,8 +28,13 @@ def create_app(config: Optional[type | dict] = None) -> Flask:
 
     db.init_app(app)
     database.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
-                     render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -49,7 +53,7 @@ def _check_secret_key(app: Flask) -> None:
     if app.config.get("ENV_NAME") in ("development", "testing") or app.debug:
         app.config["SECRET_KEY"] = "dev-only-insecure-key"  # never used outside development
         return
-    raise RuntimeError("SECRET_KEY must be set outside development (PORTAL_ENV=%s)." % app.config.get("ENV_NAME"))
+    raise RuntimeError("SECRET_KEY must be set outside development (PORTAL_ENV={}).".format(app.config.get("ENV_NAME")))
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -1,4 +1,5 @@
 """Operational commands: ``flask --app wsgi demo seed``, ``flask --app wsgi users token EMAIL`` and friends."""
+
 from __future__ import annotations
 
 import click
@@ -18,8 +19,10 @@ def demo_seed() -> None:
 
     added = seed(echo=click.echo)
     db.session.commit()
-    click.echo(f"Demo data ready ({', '.join(f'{k}: +{v}' for k, v in added.items())}). "
-               f"Every demo account's password is {DEMO_PASSWORD}.")
+    click.echo(
+        f"Demo data ready ({', '.join(f'{k}: +{v}' for k, v in added.items())}). "
+        f"Every demo account's password is {DEMO_PASSWORD}."
+    )
 
 
 @users_cli.command("token")
@@ -46,22 +49,37 @@ def users_token(email: str, name: str) -> None:
 def users_create(email: str, name: str, role: str, password: str, zone: str) -> None:
     """Create a user (e.g. the first admin)."""
     from portal.models import Role, User
-    from portal.services.accounts import (check_password_strength, find_user_by_email, hash_password,
-                                          normalize_email, organization_for_domain, validate_timezone)
+    from portal.services.accounts import (
+        check_password_strength,
+        find_user_by_email,
+        hash_password,
+        normalize_email,
+        organization_for_domain,
+        validate_timezone,
+    )
     from portal.services.errors import ValidationFailed
 
     try:
         email = normalize_email(email)
         check_password_strength(password)
     except ValidationFailed as exc:
-        raise click.ClickException("; ".join(exc.fields.values()) or exc.message)
+        raise click.ClickException("; ".join(exc.fields.values()) or exc.message) from exc
     errors: dict[str, str] = {}
     zone = validate_timezone(zone, errors)
     if errors or find_user_by_email(email):
         raise click.ClickException(errors.get("timezone") or f"{email} already exists.")
     org = organization_for_domain(email) if role == "customer" else None
-    db.session.add(User(email=email, name=name, role=Role(role), password_hash=hash_password(password), timezone=zone,
-                        organization=org, specializations=[]))
+    db.session.add(
+        User(
+            email=email,
+            name=name,
+            role=Role(role),
+            password_hash=hash_password(password),
+            timezone=zone,
+            organization=org,
+            specializations=[],
+        )
+    )
     db.session.commit()
     click.echo(f"Created {role} {email}.")
 

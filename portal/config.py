@@ -1,4 +1,5 @@
 """Configuration read from environment variables, overridable by ``instance/config.py``."""
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ def _database_url() -> str:
     # Accept the common postgres:// spellings and use psycopg 3.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -43,9 +44,7 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
 
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (
-        os.environ.get("REDIS_URL") or "memory://"
-    )
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (os.environ.get("REDIS_URL") or "memory://")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
 
@@ -62,7 +61,7 @@ class Config:
     KB_COST_PER_TICKET = float(os.environ.get("KB_COST_PER_TICKET", "190"))
 
     # Jobs and notifications (workers/): RQ when REDIS_URL is set, else in-process threads (embedded default).
-    JOBS_RELAY_ON_COMMIT = _bool("JOBS_RELAY_ON_COMMIT", True)   # hand new outbox rows over after each commit
+    JOBS_RELAY_ON_COMMIT = _bool("JOBS_RELAY_ON_COMMIT", True)  # hand new outbox rows over after each commit
     JOBS_EMBEDDED_SCHEDULER = _bool("JOBS_EMBEDDED_SCHEDULER", True)  # periodic work in-process without Redis
     JOBS_MAX_ATTEMPTS = int(os.environ.get("JOBS_MAX_ATTEMPTS", "5"))
     JOBS_STALE_AFTER = int(os.environ.get("JOBS_STALE_AFTER", "600"))  # seconds before an "enqueued" row is re-run
@@ -75,8 +74,9 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "ESG Support <support@support.esg.test>")
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
     SLACK_WEBHOOK_URL = os.environ.get("SLACK_WEBHOOK_URL") or None
-    SLACK_ALLOWED_HOSTS = tuple(h.strip().lower() for h in os.environ.get("SLACK_ALLOWED_HOSTS", "hooks.slack.com")
-                                .split(",") if h.strip())
+    SLACK_ALLOWED_HOSTS = tuple(
+        h.strip().lower() for h in os.environ.get("SLACK_ALLOWED_HOSTS", "hooks.slack.com").split(",") if h.strip()
+    )
 
 
 class TestConfig(Config):
@@ -88,7 +88,7 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     INDEX_DIR = os.environ.get("TEST_INDEX_DIR", "")  # empty: a temporary directory per test session
-    JOBS_RELAY_ON_COMMIT = False     # tests hand rows over explicitly (tests/ops turn it on)
+    JOBS_RELAY_ON_COMMIT = False  # tests hand rows over explicitly (tests/ops turn it on)
     JOBS_EMBEDDED_SCHEDULER = False
     MAIL_SERVER = None
     SLACK_WEBHOOK_URL = None

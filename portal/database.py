@@ -1,4 +1,5 @@
 """Database start-up: SQLite pragmas and the request-boundary transaction."""
+
 from __future__ import annotations
 
 from flask import Flask

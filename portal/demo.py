@@ -2,11 +2,12 @@
 
 Idempotent: running it twice changes nothing (users are matched by email, tickets are seeded once).
 """
+
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy import func, select
 
@@ -15,8 +16,8 @@ from portal.models import Organization, Role, ShiftRegion, Ticket, TicketEvent, 
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import ensure_default_categories
-from portal.services.roster import seed_roster
 from portal.services.kb_seed import seed_kb
+from portal.services.roster import seed_roster
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -47,41 +48,118 @@ CUSTOMERS = [
 ]
 
 TICKETS = [
-    ("Bulk import rejects our Scope 2 electricity file", "data", "high",
-     "Uploading scope2_2026_q3.xlsx fails with 'Row 14: unit kWh not recognised for activity grid_electricity'. "
-     "The same template worked last quarter.",
-     ["Thanks for the file. The unit column needs 'kWh' without the trailing space; the validator became strict in "
-      "release 4.12. I have attached a cleaned template."], "solved"),
-    ("GRI 305 report shows zero emissions for Plant B", "data", "medium",
-     "The generated GRI 305-1 disclosure lists 0 tCO2e for Plant B although we entered fuel data for all 12 months.",
-     ["Plant B's site is mapped to the 2025 reporting boundary only. Could you confirm whether it should be in 2026?"],
-     "pending"),
-    ("SAP connector stopped syncing after password rotation", "integration", "critical",
-     "Since this morning the SAP S/4HANA connector shows 'authentication failed'. We rotated the service user's "
-     "password yesterday. Our quarterly close depends on this data.", [], "open"),
-    ("How do I add a new facility?", "training", "low",
-     "We opened a warehouse in Lyon. Where do I add it so that it appears in the data entry forms?",
-     ["Go to Admin → Organization → Facilities and choose 'Add facility'. New facilities appear in data entry after "
-      "you assign them to a reporting boundary."], "closed"),
-    ("SSO login loops back to the sign-in page", "technical", "high",
-     "Users from our Azure AD tenant are redirected back to the login page after authenticating (SSO_SAML).", [], "new"),
-    ("TCFD scenario analysis export is missing charts", "technical", "medium",
-     "The PDF export of the TCFD report has empty boxes where the scenario charts should be (Chrome 131).",
-     ["We can reproduce this with Chrome's 'print backgrounds' off. A fix is scheduled; meanwhile use the PPTX export."],
-     "on_hold"),
-    ("Invite a colleague as a data contributor", "account", "low",
-     "Please add marco.rossi@demo.test as a contributor for the Italian sites.", [], "solved"),
-    ("API rate limit too low for our nightly IoT push", "integration", "medium",
-     "Our IoT gateway posts meter readings every 5 minutes for 400 meters and gets HTTP 429 at night.", [], "open"),
-    ("Wrong emission factor for diesel in Italy", "data", "high",
-     "The DEFRA 2026 factor is used for our Italian sites; we expected the ISPRA national factor.", [], "new"),
-    ("Training session for new sustainability team", "training", "low",
-     "We have four new analysts. Can you run a one-hour onboarding session next month?",
-     ["Happy to. Which two dates next month suit your team? Sessions run 60 minutes over video."], "pending"),
-    ("Dashboard loads slowly with 5 years of data", "technical", "medium",
-     "The emissions dashboard takes over 30 seconds when we select 2021–2026.", [], "open"),
-    ("SASB metrics mapping for our industry", "general", "medium",
-     "Which SASB standard does the platform pick for a company in Renewable Resources & Alternative Energy?", [], "new"),
+    (
+        "Bulk import rejects our Scope 2 electricity file",
+        "data",
+        "high",
+        "Uploading scope2_2026_q3.xlsx fails with 'Row 14: unit kWh not recognised for activity grid_electricity'. "
+        "The same template worked last quarter.",
+        [
+            "Thanks for the file. The unit column needs 'kWh' without the trailing space; the validator became "
+            "strict in "
+            "release 4.12. I have attached a cleaned template."
+        ],
+        "solved",
+    ),
+    (
+        "GRI 305 report shows zero emissions for Plant B",
+        "data",
+        "medium",
+        "The generated GRI 305-1 disclosure lists 0 tCO2e for Plant B although we entered fuel data for all 12 months.",
+        [
+            "Plant B's site is mapped to the 2025 reporting boundary only. Could you confirm whether it should "
+            "be in 2026?"
+        ],
+        "pending",
+    ),
+    (
+        "SAP connector stopped syncing after password rotation",
+        "integration",
+        "critical",
+        "Since this morning the SAP S/4HANA connector shows 'authentication failed'. We rotated the service user's "
+        "password yesterday. Our quarterly close depends on this data.",
+        [],
+        "open",
+    ),
+    (
+        "How do I add a new facility?",
+        "training",
+        "low",
+        "We opened a warehouse in Lyon. Where do I add it so that it appears in the data entry forms?",
+        [
+            "Go to Admin → Organization → Facilities and choose 'Add facility'. New facilities appear in data "
+            "entry after "
+            "you assign them to a reporting boundary."
+        ],
+        "closed",
+    ),
+    (
+        "SSO login loops back to the sign-in page",
+        "technical",
+        "high",
+        "Users from our Azure AD tenant are redirected back to the login page after authenticating (SSO_SAML).",
+        [],
+        "new",
+    ),
+    (
+        "TCFD scenario analysis export is missing charts",
+        "technical",
+        "medium",
+        "The PDF export of the TCFD report has empty boxes where the scenario charts should be (Chrome 131).",
+        [
+            "We can reproduce this with Chrome's 'print backgrounds' off. A fix is scheduled; meanwhile use the "
+            "PPTX export."
+        ],
+        "on_hold",
+    ),
+    (
+        "Invite a colleague as a data contributor",
+        "account",
+        "low",
+        "Please add marco.rossi@demo.test as a contributor for the Italian sites.",
+        [],
+        "solved",
+    ),
+    (
+        "API rate limit too low for our nightly IoT push",
+        "integration",
+        "medium",
+        "Our IoT gateway posts meter readings every 5 minutes for 400 meters and gets HTTP 429 at night.",
+        [],
+        "open",
+    ),
+    (
+        "Wrong emission factor for diesel in Italy",
+        "data",
+        "high",
+        "The DEFRA 2026 factor is used for our Italian sites; we expected the ISPRA national factor.",
+        [],
+        "new",
+    ),
+    (
+        "Training session for new sustainability team",
+        "training",
+        "low",
+        "We have four new analysts. Can you run a one-hour onboarding session next month?",
+        ["Happy to. Which two dates next month suit your team? Sessions run 60 minutes over video."],
+        "pending",
+    ),
+    (
+        "Dashboard loads slowly with 5 years of data",
+        "technical",
+        "medium",
+        "The emissions dashboard takes over 30 seconds when we select 2021–2026.",
+        [],
+        "open",
+    ),
+    (
+        "SASB metrics mapping for our industry",
+        "general",
+        "medium",
+        "Which SASB standard does the platform pick for a company in Renewable Resources & Alternative Energy?",
+        [],
+        "new",
+    ),
 ]
 
 
@@ -117,8 +195,18 @@ def seed(echo: Callable[[str], None] = print) -> dict[str, int]:
 def _ensure_user(email, name, role, password_hash, zone, *, shift=None, specializations=(), organization=None) -> int:
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         return 0
-    db.session.add(User(email=email, name=name, role=role, password_hash=password_hash, timezone=zone,
-                        shift_region=shift, specializations=list(specializations), organization=organization))
+    db.session.add(
+        User(
+            email=email,
+            name=name,
+            role=role,
+            password_hash=password_hash,
+            timezone=zone,
+            shift_region=shift,
+            specializations=list(specializations),
+            organization=organization,
+        )
+    )
     return 1
 
 
@@ -131,8 +219,9 @@ def _seed_tickets(echo: Callable[[str], None]) -> int:
     if db.session.scalar(select(func.count(Ticket.id)).where(Ticket.requester_id.in_([c.id for c in customers]))):
         return 0
     rng = random.Random(2026)
-    staff = list(db.session.scalars(select(User).where(User.role.in_([Role.agent, Role.senior_agent]))
-                                    .order_by(User.id)))
+    staff = list(
+        db.session.scalars(select(User).where(User.role.in_([Role.agent, Role.senior_agent])).order_by(User.id))
+    )
     manager = _user("john.smith@support.test")
     now = utcnow()
     count = 0
@@ -141,15 +230,23 @@ def _seed_tickets(echo: Callable[[str], None]) -> int:
         for index, (subject, category, priority, description, answers, final_status) in enumerate(TICKETS):
             customer = customers[(index + round_no) % len(customers)]
             agent = staff[(index * 3 + round_no) % len(staff)]
-            ticket = ticket_service.create_ticket(customer, subject=subject, description=description,
-                                                  category=category,
-                                                  priority="high" if priority == "critical" else priority)
+            ticket = ticket_service.create_ticket(
+                customer,
+                subject=subject,
+                description=description,
+                category=category,
+                priority="high" if priority == "critical" else priority,
+            )
             if priority == "critical":
                 ticket_service.change_priority(manager, ticket, "critical", expected_version=ticket.version)
             if final_status != "new":
                 ticket_service.assign_ticket(agent, ticket, agent.id, expected_version=ticket.version)
-                ticket_service.reply_to_ticket(agent, ticket, "Checked the customer's configuration: " + subject.lower()
-                                               + ". Looking into it.", internal=True)
+                ticket_service.reply_to_ticket(
+                    agent,
+                    ticket,
+                    "Checked the customer's configuration: " + subject.lower() + ". Looking into it.",
+                    internal=True,
+                )
                 for answer in answers:
                     ticket_service.reply_to_ticket(agent, ticket, answer)
                 if final_status == "open" and ticket.status.value == "new":
@@ -166,10 +263,23 @@ def _seed_tickets(echo: Callable[[str], None]) -> int:
 
 
 # How long ago a demo ticket was filed, by the status it ends in: open work is recent, solved work older.
-AGE_DAYS = {"new": (0.004, 0.03), "open": (0.03, 0.3), "pending": (0.5, 3), "on_hold": (0.2, 0.6), "solved": (2, 20),
-            "closed": (8, 30)}
-SLA_INSTANTS = ("first_response_due", "first_response_risk_at", "resolution_due", "resolution_risk_at", "paused_since",
-                "next_due_at", "sla_check_at")
+AGE_DAYS = {
+    "new": (0.004, 0.03),
+    "open": (0.03, 0.3),
+    "pending": (0.5, 3),
+    "on_hold": (0.2, 0.6),
+    "solved": (2, 20),
+    "closed": (8, 30),
+}
+SLA_INSTANTS = (
+    "first_response_due",
+    "first_response_risk_at",
+    "resolution_due",
+    "resolution_risk_at",
+    "paused_since",
+    "next_due_at",
+    "sla_check_at",
+)
 
 
 def _backdate(ticket: Ticket, created, rng: random.Random) -> None:
@@ -187,8 +297,9 @@ def _backdate(ticket: Ticket, created, rng: random.Random) -> None:
     for span in db.session.scalars(select(TierSpan).where(TierSpan.ticket_id == ticket.id)):
         span.started_at += delta
         span.ended_at = span.ended_at + delta if span.ended_at else None
-    events = list(db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                                     .order_by(TicketEvent.id)))
+    events = list(
+        db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))
+    )
     now = utcnow()
     moment = created
     for event in events:
@@ -196,7 +307,9 @@ def _backdate(ticket: Ticket, created, rng: random.Random) -> None:
         moment = moment + timedelta(minutes=rng.randint(5, 150))
     ticket.created_at = created
     ticket.updated_at = events[-1].created_at if events else created
-    staff_replies = [e.created_at for e in events if e.kind.value == "public_reply" and e.author_id != ticket.requester_id]
+    staff_replies = [
+        e.created_at for e in events if e.kind.value == "public_reply" and e.author_id != ticket.requester_id
+    ]
     ticket.first_response_at = staff_replies[0] if staff_replies else None
     for name in ("solved_at", "closed_at"):
         if getattr(ticket, name) is not None:

@@ -1,4 +1,5 @@
 """Error pages and JSON errors: bad input is a clear 4xx, never a traceback."""
+
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
@@ -37,8 +38,16 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         code = exc.code or 500
         if wants_json():
-            names = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                     405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited"}
+            names = {
+                400: "bad_request",
+                401: "unauthorized",
+                403: "forbidden",
+                404: "not_found",
+                405: "method_not_allowed",
+                413: "too_large",
+                415: "unsupported_media_type",
+                429: "rate_limited",
+            }
             return json_error(code, names.get(code, "error"), exc.description or exc.name)
         return render_template("errors/error.html", code=code, message=exc.description or exc.name), code
 
@@ -50,5 +59,6 @@ def init_app(app: Flask) -> None:
             raise exc
         if wants_json():
             return json_error(500, "internal_error", "Something went wrong on our side; nothing was saved.")
-        return render_template("errors/error.html", code=500,
-                               message="Something went wrong on our side; nothing was saved."), 500
+        return render_template(
+            "errors/error.html", code=500, message="Something went wrong on our side; nothing was saved."
+        ), 500

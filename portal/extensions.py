@@ -1,4 +1,5 @@
 """Module-level extension objects, bound to the app in ``create_app`` with ``init_app``."""
+
 from __future__ import annotations
 
 from flask_htmx import HTMX

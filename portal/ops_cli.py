@@ -1,10 +1,10 @@
 """``flask --app wsgi sla sweep`` and ``flask --app wsgi roster handover`` (cron, systemd and the RQ scheduler call the
 same functions: ``portal.services.sla.run_sweep`` and ``portal.services.routing.run_handover``)."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 import click
 from flask.cli import AppGroup
@@ -15,19 +15,19 @@ sla_cli = AppGroup("sla", help="SLA clocks.")
 roster_cli = AppGroup("roster", help="Shifts and hand-over.")
 
 
-def _instant(value: Optional[str]) -> Optional[datetime]:
+def _instant(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter("use ISO 8601, e.g. 2026-04-01T08:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @sla_cli.command("sweep")
 @click.option("--now", help="Pretend it is this UTC instant (ISO 8601).")
-def sla_sweep(now: Optional[str]) -> None:
+def sla_sweep(now: str | None) -> None:
     """Record at-risk and breached tickets (once each), notify and apply the escalation rules."""
     from portal.services.sla import run_sweep
 
@@ -38,7 +38,7 @@ def sla_sweep(now: Optional[str]) -> None:
 
 @roster_cli.command("handover")
 @click.option("--now", help="Pretend it is this UTC instant (ISO 8601).")
-def roster_handover(now: Optional[str]) -> None:
+def roster_handover(now: str | None) -> None:
     """Hand the outgoing shift's open critical/high tickets to the incoming shift and send the summary."""
     from portal.services.routing import run_handover
 

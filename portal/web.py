@@ -1,8 +1,8 @@
 """Web plumbing shared by every blueprint: sessions, template helpers, response headers."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, request
@@ -14,7 +14,7 @@ from portal.models import OPEN_STATUSES, Channel, Priority, Role, Status, Tier, 
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> Optional[User]:
+def _load_user(user_id: str) -> User | None:
     try:
         return db.session.get(User, int(user_id))
     except (TypeError, ValueError):
@@ -34,7 +34,7 @@ def viewer_zone() -> ZoneInfo:
     return zone
 
 
-def localtime(value: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> Markup:
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
     """A ``<time>`` element in the viewer's time zone, with the UTC instant machine-readable."""
     if value is None:
         return Markup("—")
@@ -60,8 +60,9 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["reference"] = format_reference
-    app.jinja_env.globals.update(Status=Status, Priority=Priority, Tier=Tier, Channel=Channel, Role=Role,
-                                 OPEN_STATUSES=OPEN_STATUSES)
+    app.jinja_env.globals.update(
+        Status=Status, Priority=Priority, Tier=Tier, Channel=Channel, Role=Role, OPEN_STATUSES=OPEN_STATUSES
+    )
 
     @app.template_filter("nl2br")
     def _nl2br(text: str) -> Markup:

@@ -1,5 +1,6 @@
 """Fixtures: a real database (SQLite file by default, PostgreSQL when TEST_DATABASE_URL is set), built by the
 migrations, emptied after every test; a test client; factories; and helpers to sign in and fetch CSRF tokens."""
+
 from __future__ import annotations
 
 import itertools
@@ -126,13 +127,25 @@ def make_org():
 
 @pytest.fixture
 def make_user():
-    def make(role: Role | str = Role.customer, *, organization: Organization | None = None, email: str | None = None,
-             name: str | None = None, **kwargs) -> User:
+    def make(
+        role: Role | str = Role.customer,
+        *,
+        organization: Organization | None = None,
+        email: str | None = None,
+        name: str | None = None,
+        **kwargs,
+    ) -> User:
         role = Role(role)
         n = next(_seq)
-        user = User(email=email or f"{role.value}{n}@example.test", name=name or f"{role.value.title()} {n}",
-                    role=role, password_hash=hash_password(PASSWORD), organization=organization,
-                    specializations=kwargs.pop("specializations", []), **kwargs)
+        user = User(
+            email=email or f"{role.value}{n}@example.test",
+            name=name or f"{role.value.title()} {n}",
+            role=role,
+            password_hash=hash_password(PASSWORD),
+            organization=organization,
+            specializations=kwargs.pop("specializations", []),
+            **kwargs,
+        )
         db.session.add(user)
         db.session.commit()
         return user
@@ -142,11 +155,23 @@ def make_user():
 
 @pytest.fixture
 def make_ticket():
-    def make(requester: User, *, subject: str = "Import fails", description: str = "The CSV import stops at row 3.",
-             category: str = "data", priority: str = "medium", actor: User | None = None) -> Ticket:
-        ticket = ticket_service.create_ticket(actor or requester, subject=subject, description=description,
-                                              category=category, priority=priority,
-                                              requester=requester if actor is not None else None)
+    def make(
+        requester: User,
+        *,
+        subject: str = "Import fails",
+        description: str = "The CSV import stops at row 3.",
+        category: str = "data",
+        priority: str = "medium",
+        actor: User | None = None,
+    ) -> Ticket:
+        ticket = ticket_service.create_ticket(
+            actor or requester,
+            subject=subject,
+            description=description,
+            category=category,
+            priority=priority,
+            requester=requester if actor is not None else None,
+        )
         db.session.commit()
         return ticket
 

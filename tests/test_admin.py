@@ -1,4 +1,5 @@
 """Admin blueprint: organizations, users and roles, sign-up approval, categories — and who may use it."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,9 +21,15 @@ def _logout(client):
 
 def _user_form(user: User, **changes) -> dict:
     """The edit form of ``user`` as the page would send it back, with ``changes`` applied."""
-    data = {"name": user.name, "role": user.role.value, "organization_id": str(user.organization_id or ""),
-            "timezone": user.timezone, "shift_region": user.shift_region.value if user.shift_region else "",
-            "specializations": list(user.specializations or []), "is_active_account": "y"}
+    data = {
+        "name": user.name,
+        "role": user.role.value,
+        "organization_id": str(user.organization_id or ""),
+        "timezone": user.timezone,
+        "shift_region": user.shift_region.value if user.shift_region else "",
+        "specializations": list(user.specializations or []),
+        "is_active_account": "y",
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -30,8 +37,14 @@ def _user_form(user: User, **changes) -> dict:
 # --------------------------------------------------------------------------- access
 
 
-ADMIN_PAGES = ["/admin/", "/admin/organizations", "/admin/organizations/new", "/admin/users", "/admin/users/new",
-               "/admin/categories"]
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/organizations",
+    "/admin/organizations/new",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/categories",
+]
 
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)
@@ -61,8 +74,11 @@ def test_admins_and_managers_see_every_page(make_user, make_org, make_ticket, lo
     make_ticket(customer)
     client, _ = login_as(make_user(role))
     category = db.session.scalar(select(Category).where(Category.slug == "data"))
-    for path in ADMIN_PAGES + [f"/admin/organizations/{org.id}", f"/admin/users/{customer.id}",
-                               f"/admin/categories/{category.id}"]:
+    for path in ADMIN_PAGES + [
+        f"/admin/organizations/{org.id}",
+        f"/admin/users/{customer.id}",
+        f"/admin/categories/{category.id}",
+    ]:
         response = client.get(path)
         assert response.status_code == 200, path
         assert 'name="csrf_token"' in response.text or path in ("/admin/organizations", "/admin/users"), path
@@ -86,18 +102,34 @@ def test_posts_without_csrf_token_are_refused(make_user, login_as):
 
 def test_admin_creates_and_edits_an_organization(make_user, login_as):
     client, token = login_as(make_user("admin"))
-    response = client.post("/admin/organizations/new", data={
-        "name": "  Green  Steel AG ", "email_domains": "GreenSteel.example, @gs-group.example ,greensteel.example",
-        "region": "EMEA", "plan": "enterprise", "notes": "Pilot", "csrf_token": token})
+    response = client.post(
+        "/admin/organizations/new",
+        data={
+            "name": "  Green  Steel AG ",
+            "email_domains": "GreenSteel.example, @gs-group.example ,greensteel.example",
+            "region": "EMEA",
+            "plan": "enterprise",
+            "notes": "Pilot",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 303
     org = db.session.scalar(select(Organization).where(Organization.name == "Green Steel AG"))
     assert org is not None
     assert org.email_domains == "greensteel.example,gs-group.example"  # lower-cased, de-duplicated
     assert response.headers["Location"].endswith(f"/admin/organizations/{org.id}")
 
-    response = client.post(f"/admin/organizations/{org.id}", data={
-        "name": "Green Steel SE", "email_domains": "greensteel.example", "region": "EMEA", "plan": "professional",
-        "notes": "", "csrf_token": token})
+    response = client.post(
+        f"/admin/organizations/{org.id}",
+        data={
+            "name": "Green Steel SE",
+            "email_domains": "greensteel.example",
+            "region": "EMEA",
+            "plan": "professional",
+            "notes": "",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 303
     db.session.expire_all()
     org = db.session.get(Organization, org.id)
@@ -123,8 +155,9 @@ def test_organization_page_shows_its_users_and_ticket_count(make_org, make_user,
 def test_duplicate_organization_name_is_422_with_a_message(make_org, make_user, login_as):
     make_org("Acme Corp", domains="acme.example")
     client, token = login_as(make_user("admin"))
-    response = client.post("/admin/organizations/new",
-                           data={"name": "acme corp", "email_domains": "", "csrf_token": token})
+    response = client.post(
+        "/admin/organizations/new", data={"name": "acme corp", "email_domains": "", "csrf_token": token}
+    )
     assert response.status_code == 422
     assert "Another organization already has this name." in response.text
     assert 'aria-invalid="true"' in response.text
@@ -145,11 +178,13 @@ def test_renaming_onto_another_name_is_422(make_org, make_user, login_as):
 def test_bad_or_taken_domains_are_422(make_org, make_user, login_as):
     make_org("Owner", domains="owned.example")
     client, token = login_as(make_user("admin"))
-    response = client.post("/admin/organizations/new",
-                           data={"name": "New", "email_domains": "not a domain!, x", "csrf_token": token})
+    response = client.post(
+        "/admin/organizations/new", data={"name": "New", "email_domains": "not a domain!, x", "csrf_token": token}
+    )
     assert response.status_code == 422 and "Not a valid domain" in response.text
-    response = client.post("/admin/organizations/new",
-                           data={"name": "New", "email_domains": "OWNED.example", "csrf_token": token})
+    response = client.post(
+        "/admin/organizations/new", data={"name": "New", "email_domains": "OWNED.example", "csrf_token": token}
+    )
     assert response.status_code == 422 and "Already used by another organization" in response.text
 
 
@@ -165,10 +200,20 @@ def test_empty_organization_name_is_422(make_user, login_as):
 def test_admin_creates_a_staff_user_who_can_sign_in(client, make_user, login_as):
     admin = make_user("admin")
     _, token = login_as(admin)
-    response = client.post("/admin/users/new", data={
-        "name": "Priya Agent", "email": "Priya@Support.example", "role": "senior_agent", "organization_id": "",
-        "timezone": "Asia/Singapore", "shift_region": "APAC", "specializations": ["integration", "data"],
-        "password": NEW_PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Priya Agent",
+            "email": "Priya@Support.example",
+            "role": "senior_agent",
+            "organization_id": "",
+            "timezone": "Asia/Singapore",
+            "shift_region": "APAC",
+            "specializations": ["integration", "data"],
+            "password": NEW_PASSWORD,
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 303, response.text
     user = db.session.scalar(select(User).where(User.email == "priya@support.example"))
     assert user.role is Role.senior_agent and user.shift_region is ShiftRegion.apac
@@ -182,15 +227,31 @@ def test_admin_creates_a_staff_user_who_can_sign_in(client, make_user, login_as)
 def test_new_user_validation_errors_are_422(make_user, login_as):
     taken = make_user("agent")
     client, token = login_as(make_user("admin"))
-    response = client.post("/admin/users/new", data={
-        "name": "Dup", "email": taken.email, "role": "agent", "timezone": "Mars/Olympus", "password": NEW_PASSWORD,
-        "csrf_token": token})
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Dup",
+            "email": taken.email,
+            "role": "agent",
+            "timezone": "Mars/Olympus",
+            "password": NEW_PASSWORD,
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 422
     assert "An account with this email already exists." in response.text
     assert "Unknown time zone." in response.text
-    response = client.post("/admin/users/new", data={
-        "name": "Short", "email": "short@example.test", "role": "agent", "timezone": "UTC", "password": "short",
-        "csrf_token": token})
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Short",
+            "email": "short@example.test",
+            "role": "agent",
+            "timezone": "UTC",
+            "password": "short",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 422
     assert db.session.scalar(select(User).where(User.email == "short@example.test")) is None
 
@@ -198,8 +259,9 @@ def test_new_user_validation_errors_are_422(make_user, login_as):
 def test_admin_changes_a_role(make_user, login_as):
     agent = make_user("agent")
     client, token = login_as(make_user("admin"))
-    response = client.post(f"/admin/users/{agent.id}",
-                           data=_user_form(agent, role="senior_agent", shift_region="EMEA", csrf_token=token))
+    response = client.post(
+        f"/admin/users/{agent.id}", data=_user_form(agent, role="senior_agent", shift_region="EMEA", csrf_token=token)
+    )
     assert response.status_code == 303
     db.session.expire_all()
     agent = db.session.get(User, agent.id)
@@ -223,9 +285,17 @@ def test_manager_cannot_grant_the_admin_role(make_user, login_as):
     for role in ("admin", "manager"):
         response = client.post(f"/admin/users/{agent.id}", data=_user_form(agent, role=role, csrf_token=token))
         assert response.status_code in (403, 422), role
-        response = client.post("/admin/users/new", data={
-            "name": "Boss", "email": f"boss-{role}@example.test", "role": role, "timezone": "UTC",
-            "password": NEW_PASSWORD, "csrf_token": token})
+        response = client.post(
+            "/admin/users/new",
+            data={
+                "name": "Boss",
+                "email": f"boss-{role}@example.test",
+                "role": role,
+                "timezone": "UTC",
+                "password": NEW_PASSWORD,
+                "csrf_token": token,
+            },
+        )
         assert response.status_code in (403, 422), role
     db.session.expire_all()
     assert db.session.get(User, agent.id).role is Role.agent
@@ -237,8 +307,7 @@ def test_manager_manages_agents_but_not_admins(make_user, login_as):
     client, token = login_as(make_user("manager"))
     response = client.post(f"/admin/users/{agent.id}", data=_user_form(agent, role="senior_agent", csrf_token=token))
     assert response.status_code == 303
-    response = client.post(f"/admin/users/{admin.id}",
-                           data=_user_form(admin, is_active_account=None, csrf_token=token))
+    response = client.post(f"/admin/users/{admin.id}", data=_user_form(admin, is_active_account=None, csrf_token=token))
     assert response.status_code == 403
     db.session.expire_all()
     assert db.session.get(User, admin.id).is_active_account
@@ -274,8 +343,9 @@ def test_deactivated_user_cannot_sign_in(client, make_user, login_as):
 def test_admin_resets_a_password(client, make_user, login_as):
     agent = make_user("agent")
     _, token = login_as(make_user("admin"))
-    response = client.post(f"/admin/users/{agent.id}", data=_user_form(agent, new_password=NEW_PASSWORD,
-                                                                       csrf_token=token))
+    response = client.post(
+        f"/admin/users/{agent.id}", data=_user_form(agent, new_password=NEW_PASSWORD, csrf_token=token)
+    )
     assert response.status_code == 303
     _logout(client)
     assert login(client, agent).status_code == 401
@@ -285,10 +355,20 @@ def test_admin_resets_a_password(client, make_user, login_as):
 def test_customer_fields_are_cleared_of_staff_details(make_org, make_user, login_as):
     org = make_org()
     client, token = login_as(make_user("admin"))
-    response = client.post("/admin/users/new", data={
-        "name": "Carla Customer", "email": "carla@example.test", "role": "customer", "organization_id": str(org.id),
-        "timezone": "UTC", "shift_region": "EMEA", "specializations": ["data"], "password": NEW_PASSWORD,
-        "csrf_token": token})
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Carla Customer",
+            "email": "carla@example.test",
+            "role": "customer",
+            "organization_id": str(org.id),
+            "timezone": "UTC",
+            "shift_region": "EMEA",
+            "specializations": ["data"],
+            "password": NEW_PASSWORD,
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 303
     carla = db.session.scalar(select(User).where(User.email == "carla@example.test"))
     assert carla.organization_id == org.id and carla.shift_region is None and carla.specializations == []
@@ -320,8 +400,9 @@ def test_approving_a_pending_customer_lets_them_sign_in(client, make_org, make_u
     _, token = login_as(make_user("admin"))
     overview = client.get("/admin/")
     assert "Nina Newbie" in overview.text and f'action="/admin/users/{pending.id}/approve"' in overview.text
-    response = client.post(f"/admin/users/{pending.id}/approve",
-                           data={"organization_id": str(org.id), "csrf_token": token})
+    response = client.post(
+        f"/admin/users/{pending.id}/approve", data={"organization_id": str(org.id), "csrf_token": token}
+    )
     assert response.status_code == 303
     db.session.expire_all()
     approved = db.session.get(User, pending.id)
@@ -329,8 +410,9 @@ def test_approving_a_pending_customer_lets_them_sign_in(client, make_org, make_u
     assert f'action="/admin/users/{pending.id}/approve"' not in client.get("/admin/").text
     _logout(client)
     page = client.get("/login")
-    response = client.post("/login", data={"email": "newbie@unknown.example", "password": PASSWORD,
-                                           "csrf_token": csrf_from(page.text)})
+    response = client.post(
+        "/login", data={"email": "newbie@unknown.example", "password": PASSWORD, "csrf_token": csrf_from(page.text)}
+    )
     assert response.status_code == 302
 
 
@@ -371,15 +453,32 @@ def test_category_create_edit_deactivate(client, make_org, make_user, make_ticke
     page = client.get("/admin/categories")
     assert page.status_code == 200 and "Deactivate" in page.text
 
-    response = client.post("/admin/categories", data={"name": "Security", "slug": "Security", "description": "Access",
-                                                      "position": "7", "is_active": "y", "csrf_token": token})
+    response = client.post(
+        "/admin/categories",
+        data={
+            "name": "Security",
+            "slug": "Security",
+            "description": "Access",
+            "position": "7",
+            "is_active": "y",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 303
     security = _category("security")
     assert security is not None and security.is_active and security.position == 7
 
-    response = client.post(f"/admin/categories/{security.id}", data={
-        "name": "Security and access", "slug": "security", "description": "SSO, MFA", "position": "8",
-        "is_active": "y", "csrf_token": token})
+    response = client.post(
+        f"/admin/categories/{security.id}",
+        data={
+            "name": "Security and access",
+            "slug": "security",
+            "description": "SSO, MFA",
+            "position": "8",
+            "is_active": "y",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 303
     security = _category("security")
     assert (security.name, security.description, security.position) == ("Security and access", "SSO, MFA", 8)
@@ -414,11 +513,13 @@ def test_category_usage_counts_are_shown(make_org, make_user, make_ticket, login
 
 def test_category_validation_is_422(make_user, login_as):
     client, token = login_as(make_user("admin"))
-    response = client.post("/admin/categories", data={"name": "Dup", "slug": "data", "position": "1",
-                                                      "csrf_token": token})
+    response = client.post(
+        "/admin/categories", data={"name": "Dup", "slug": "data", "position": "1", "csrf_token": token}
+    )
     assert response.status_code == 422 and "Another category has this slug." in response.text
-    response = client.post("/admin/categories", data={"name": "Bad", "slug": "no spaces!", "position": "1",
-                                                      "csrf_token": token})
+    response = client.post(
+        "/admin/categories", data={"name": "Bad", "slug": "no spaces!", "position": "1", "csrf_token": token}
+    )
     assert response.status_code == 422 and "Use lower-case letters" in response.text
     data = _category("data")
     response = client.post(f"/admin/categories/{data.id}", data={"name": "", "slug": "data", "csrf_token": token})
@@ -442,8 +543,9 @@ def test_services_enforce_the_role_rules(make_user):
         admin_service.update_user(admin, admin, name=admin.name, role="admin", is_active_account=False)
     assert "is_active_account" in exc.value.fields
     with pytest.raises(ValidationFailed) as exc:
-        admin_service.update_user(admin, agent, name=agent.name, role="agent", is_active_account=True,
-                                  specializations=["astrology"])
+        admin_service.update_user(
+            admin, agent, name=agent.name, role="agent", is_active_account=True, specializations=["astrology"]
+        )
     assert "specializations" in exc.value.fields
     assert admin_service.grantable_roles(manager) == [Role.customer, Role.agent, Role.senior_agent]
 

@@ -1,4 +1,5 @@
 """Agent workspace: inline htmx edits with out-of-band swaps, 409 on a stale version, replies, the queue."""
+
 import re
 
 import pytest
@@ -23,8 +24,11 @@ def setup(client, make_org, make_user, make_ticket):
 
 def test_inline_status_change_swaps_parts(setup):
     client, agent, ticket, token = setup
-    response = client.post(f"/agent/tickets/{ticket.reference}/fields", headers={**HX, "X-CSRFToken": token},
-                           data={"version": 1, "status": "pending"})
+    response = client.post(
+        f"/agent/tickets/{ticket.reference}/fields",
+        headers={**HX, "X-CSRFToken": token},
+        data={"version": 1, "status": "pending"},
+    )
     assert response.status_code == 200
     html = response.text
     assert html.lstrip().startswith('<aside class="sidebar" id="properties"')  # the swapped target
@@ -42,11 +46,17 @@ def test_two_sessions_same_version_second_gets_409(setup, app, make_user):
     other = app.test_client()
     login(other, make_user("senior_agent", name="Bob Senior"))
     other_token = csrf_token(other)
-    first = other.post(f"/agent/tickets/{ticket.reference}/fields", headers={**HX, "X-CSRFToken": other_token},
-                       data={"version": 1, "priority": "high"})
+    first = other.post(
+        f"/agent/tickets/{ticket.reference}/fields",
+        headers={**HX, "X-CSRFToken": other_token},
+        data={"version": 1, "priority": "high"},
+    )
     assert first.status_code == 200
-    second = client.post(f"/agent/tickets/{ticket.reference}/fields", headers={**HX, "X-CSRFToken": token},
-                         data={"version": 1, "status": "solved"})
+    second = client.post(
+        f"/agent/tickets/{ticket.reference}/fields",
+        headers={**HX, "X-CSRFToken": token},
+        data={"version": 1, "status": "solved"},
+    )
     assert second.status_code == 409
     assert "Someone else changed this ticket first" in second.text
     assert "priority medium → high" in second.text  # what changed, by whom
@@ -59,16 +69,20 @@ def test_two_sessions_same_version_second_gets_409(setup, app, make_user):
 
 def test_invalid_inline_change_is_422_with_message(setup):
     client, agent, ticket, token = setup
-    response = client.post(f"/agent/tickets/{ticket.reference}/fields", headers={**HX, "X-CSRFToken": token},
-                           data={"version": 1, "status": "closed"})
+    response = client.post(
+        f"/agent/tickets/{ticket.reference}/fields",
+        headers={**HX, "X-CSRFToken": token},
+        data={"version": 1, "status": "closed"},
+    )
     assert response.status_code == 422
     assert "Not allowed from New" in response.text
 
 
 def test_inline_edit_without_htmx_redirects(setup):
     client, agent, ticket, token = setup
-    response = client.post(f"/agent/tickets/{ticket.reference}/fields", data={"version": 1, "assignee": agent.id,
-                                                                               "csrf_token": token})
+    response = client.post(
+        f"/agent/tickets/{ticket.reference}/fields", data={"version": 1, "assignee": agent.id, "csrf_token": token}
+    )
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(Ticket, ticket.id).assignee_id == agent.id
@@ -76,20 +90,27 @@ def test_inline_edit_without_htmx_redirects(setup):
 
 def test_reply_and_note_via_htmx(setup):
     client, agent, ticket, token = setup
-    response = client.post(f"/agent/tickets/{ticket.reference}/replies", headers={**HX, "X-CSRFToken": token},
-                           data={"body": "We restarted the connector."})
+    response = client.post(
+        f"/agent/tickets/{ticket.reference}/replies",
+        headers={**HX, "X-CSRFToken": token},
+        data={"body": "We restarted the connector."},
+    )
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<ol class="timeline" id="timeline"')
     assert "We restarted the connector." in response.text
     assert re.search(r'id="composer"[^>]*hx-swap-oob="true"', response.text)
-    note = client.post(f"/agent/tickets/{ticket.reference}/replies", headers={**HX, "X-CSRFToken": token},
-                       data={"body": "Customer on legacy plan", "internal": "y", "status": "pending"})
+    note = client.post(
+        f"/agent/tickets/{ticket.reference}/replies",
+        headers={**HX, "X-CSRFToken": token},
+        data={"body": "Customer on legacy plan", "internal": "y", "status": "pending"},
+    )
     assert note.status_code == 200 and "Internal note" in note.text
     db.session.expire_all()
     fresh = db.session.get(Ticket, ticket.id)
     assert fresh.status is Status.pending and fresh.first_response_at is not None
-    empty = client.post(f"/agent/tickets/{ticket.reference}/replies", headers={**HX, "X-CSRFToken": token},
-                        data={"body": "  "})
+    empty = client.post(
+        f"/agent/tickets/{ticket.reference}/replies", headers={**HX, "X-CSRFToken": token}, data={"body": "  "}
+    )
     assert empty.status_code == 422 and "field-error" in empty.text
 
 
@@ -97,8 +118,11 @@ def test_queue_views_and_filters(setup, make_ticket, make_user):
     client, agent, ticket, token = setup
     customer = ticket.requester
     urgent = make_ticket(customer, subject="Dashboard outage", priority="high", category="technical")
-    client.post(f"/agent/tickets/{urgent.reference}/fields", headers={**HX, "X-CSRFToken": token},
-                data={"version": 1, "assignee": agent.id})
+    client.post(
+        f"/agent/tickets/{urgent.reference}/fields",
+        headers={**HX, "X-CSRFToken": token},
+        data={"version": 1, "assignee": agent.id},
+    )
     mine = client.get("/agent/queue?view=mine").text
     assert urgent.reference in mine and ticket.reference not in mine
     unassigned = client.get("/agent/queue?view=unassigned").text

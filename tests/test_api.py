@@ -1,4 +1,5 @@
 """JSON API v1: tokens, scoping, validation, errors, versions."""
+
 import pytest
 
 from portal.extensions import db
@@ -8,8 +9,11 @@ from portal.services.accounts import create_api_token
 @pytest.fixture
 def api(client, make_org, make_user):
     org = make_org("Demo", "demo.test")
-    users = {"customer": make_user("customer", organization=org), "agent": make_user("agent"),
-             "other": make_user("customer", organization=make_org("Acme", "acme.test"))}
+    users = {
+        "customer": make_user("customer", organization=org),
+        "agent": make_user("agent"),
+        "other": make_user("customer", organization=make_org("Acme", "acme.test")),
+    }
     tokens = {}
     for key, user in users.items():
         _, plain = create_api_token(user)
@@ -19,8 +23,13 @@ def api(client, make_org, make_user):
 
 
 def new_ticket(client, headers, **overrides):
-    body = {"subject": "GRI report empty", "description": "The GRI 305 report shows no data.", "category": "data",
-            "priority": "medium", **overrides}
+    body = {
+        "subject": "GRI report empty",
+        "description": "The GRI 305 report shows no data.",
+        "category": "data",
+        "priority": "medium",
+        **overrides,
+    }
     return client.post("/api/v1/tickets", json=body, headers=headers)
 
 
@@ -52,14 +61,18 @@ def test_create_get_list_reply_patch(api):
 
     reply = client.post(f"/api/v1/tickets/{ref}/replies", json={"body": "Looking at it now."}, headers=tokens["agent"])
     assert reply.status_code == 201 and reply.json["event"]["kind"] == "public_reply"
-    note = client.post(f"/api/v1/tickets/{ref}/replies", json={"body": "check ETL", "internal": True},
-                       headers=tokens["agent"])
+    note = client.post(
+        f"/api/v1/tickets/{ref}/replies", json={"body": "check ETL", "internal": True}, headers=tokens["agent"]
+    )
     assert note.status_code == 201 and note.json["event"]["internal"] is True
 
     detail = client.get(f"/api/v1/tickets/{ref}", headers=tokens["agent"]).json
     version = detail["ticket"]["version"]
-    patched = client.patch(f"/api/v1/tickets/{ref}", json={"version": version, "priority": "high", "tier": "L2",
-                                                           "assignee": users["agent"].id}, headers=tokens["agent"])
+    patched = client.patch(
+        f"/api/v1/tickets/{ref}",
+        json={"version": version, "priority": "high", "tier": "L2", "assignee": users["agent"].id},
+        headers=tokens["agent"],
+    )
     assert patched.status_code == 200
     assert patched.json["ticket"]["priority"] == "high" and patched.json["ticket"]["version"] == version + 1
     assert {c["field"] for c in patched.json["changes"]} == {"priority", "tier", "assignee"}
@@ -79,14 +92,17 @@ def test_stale_version_gets_409(api):
     assert client.get(f"/api/v1/tickets/{ref}", headers=tokens["agent"]).json["ticket"]["priority"] == "medium"
 
 
-@pytest.mark.parametrize("body,status,field", [
-    ({"priority": "high"}, 422, "version"),
-    ({"version": "2", "priority": "high"}, 422, "version"),
-    ({"version": 1, "priority": "urgent"}, 422, "priority"),
-    ({"version": 1, "status": "closed"}, 422, "status"),
-    ({"version": 1, "subject": "renamed"}, 422, "subject"),
-    ({"version": 1, "assignee": 99999}, 422, "assignee"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"priority": "high"}, 422, "version"),
+        ({"version": "2", "priority": "high"}, 422, "version"),
+        ({"version": 1, "priority": "urgent"}, 422, "priority"),
+        ({"version": 1, "status": "closed"}, 422, "status"),
+        ({"version": 1, "subject": "renamed"}, 422, "subject"),
+        ({"version": 1, "assignee": 99999}, 422, "assignee"),
+    ],
+)
 def test_patch_validation(api, body, status, field):
     client, users, tokens = api
     ref = new_ticket(client, tokens["customer"]).json["ticket"]["reference"]
@@ -99,7 +115,9 @@ def test_create_validation_and_bad_bodies(api):
     client, users, tokens = api
     response = new_ticket(client, tokens["customer"], subject="", category="nope")
     assert response.status_code == 422 and {"subject", "category"} <= set(response.json["error"]["fields"])
-    response = client.post("/api/v1/tickets", data="not json", headers={**tokens["customer"], "Content-Type": "text/plain"})
+    response = client.post(
+        "/api/v1/tickets", data="not json", headers={**tokens["customer"], "Content-Type": "text/plain"}
+    )
     assert response.status_code == 422 and response.json["error"]["code"] == "validation_failed"
     response = client.post("/api/v1/tickets", json=["a list"], headers=tokens["customer"])
     assert response.status_code == 422
@@ -146,8 +164,11 @@ def test_cli_prints_a_working_token(runner, client, make_user):
 
 def test_oversized_and_unknown_requests_get_json_errors(api, app):
     client, users, tokens = api
-    response = client.post("/api/v1/tickets", data="x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
-                           headers={**tokens["customer"], "Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/tickets",
+        data="x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
+        headers={**tokens["customer"], "Content-Type": "application/json"},
+    )
     assert response.status_code == 413 and response.json["error"]["code"] == "too_large"
     missing = client.get("/api/v1/nothing-here", headers=tokens["customer"])
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"

@@ -1,13 +1,14 @@
 """The queue's "At risk" view is the managers' view (issue 3): managers and admins get the tab and the list; agents
 get neither, and asking for it shows them all open tickets instead."""
+
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from portal.services import tickets as svc
 
-LONG_AGO = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # every target of a ticket filed then has passed
+LONG_AGO = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # every target of a ticket filed then has passed
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Sign in, sign up, passwords, time zones."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 from portal.extensions import db
 from portal.models import User
@@ -9,8 +10,10 @@ from tests.conftest import PASSWORD, csrf_from, csrf_token, login
 
 def signup(client, email, password="a-long-password", name="New Person", zone="UTC"):
     page = client.get("/signup")
-    return client.post("/signup", data={"name": name, "email": email, "password": password, "timezone": zone,
-                                        "csrf_token": csrf_from(page.text)})
+    return client.post(
+        "/signup",
+        data={"name": name, "email": email, "password": password, "timezone": zone, "csrf_token": csrf_from(page.text)},
+    )
 
 
 def test_login_and_logout(client, make_user):
@@ -39,8 +42,10 @@ def test_login_does_not_reveal_whether_email_exists(client, make_user):
 def test_login_next_parameter_only_redirects_locally(client, make_user):
     user = make_user("customer")
     page = client.get("/login")
-    response = client.post("/login?next=https://evil.example/", data={
-        "email": user.email, "password": PASSWORD, "csrf_token": csrf_from(page.text)})
+    response = client.post(
+        "/login?next=https://evil.example/",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -86,11 +91,25 @@ def test_password_change(client, make_user):
     user = make_user("agent")
     login(client, user)
     token = csrf_token(client)
-    bad = client.post("/profile/password", data={"csrf_token": token, "current_password": "wrong-one",
-                                                 "new_password": "brand-new-password", "confirm": "brand-new-password"})
+    bad = client.post(
+        "/profile/password",
+        data={
+            "csrf_token": token,
+            "current_password": "wrong-one",
+            "new_password": "brand-new-password",
+            "confirm": "brand-new-password",
+        },
+    )
     assert bad.status_code == 422 and "not your current password" in bad.text
-    ok = client.post("/profile/password", data={"csrf_token": token, "current_password": PASSWORD,
-                                                "new_password": "brand-new-password", "confirm": "brand-new-password"})
+    ok = client.post(
+        "/profile/password",
+        data={
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": "brand-new-password",
+            "confirm": "brand-new-password",
+        },
+    )
     assert ok.status_code == 302
     client.post("/logout", data={"csrf_token": csrf_token(client)})
     assert login(client, user, PASSWORD).status_code == 401
@@ -101,7 +120,7 @@ def test_times_show_in_the_viewers_zone(client, make_user, make_org, make_ticket
     org = make_org()
     customer = make_user("customer", organization=org, timezone="Asia/Tokyo")
     ticket = make_ticket(customer)
-    ticket.created_at = datetime(2026, 3, 29, 0, 30, tzinfo=timezone.utc)
+    ticket.created_at = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
     db.session.commit()
     login(client, customer)
     page = client.get(f"/portal/tickets/{ticket.reference}").text
@@ -120,6 +139,7 @@ def test_profile_creates_and_revokes_api_tokens(client, make_user):
     token = page.text.split('id="new-token">')[1].split("<")[0]
     assert client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     from portal.models import ApiToken
+
     token_id = db.session.scalar(db.select(ApiToken.id).where(ApiToken.user_id == user.id))
     client.post(f"/profile/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client)})
     assert client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -1,5 +1,6 @@
 """Escalation tiers: reasons from DESIGN.md §5, rights, external reference, tier time, the agent page form."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from portal.services import tickets as svc
 from portal.services.errors import Conflict, Forbidden, ValidationFailed
 from tests.conftest import csrf_token, login
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 HX = {"HX-Request": "true"}
 
@@ -31,33 +32,50 @@ def test_escalation_chain_with_reasons_and_tier_time(world):
     clock["now"] = T0 + timedelta(minutes=30)
     escalation.escalate(people["agent"], ticket, to_tier="L2", reason="data_corruption", expected_version=1)
     clock["now"] = T0 + timedelta(hours=2)
-    escalation.escalate(people["senior_agent"], ticket, to_tier="manager", reason="customer_escalation",
-                        expected_version=2)
+    escalation.escalate(
+        people["senior_agent"], ticket, to_tier="manager", reason="customer_escalation", expected_version=2
+    )
     clock["now"] = T0 + timedelta(hours=3)
-    escalation.escalate(people["manager"], ticket, to_tier="engineering", reason="bug", external_ref="ENG-4711",
-                        expected_version=3)
+    escalation.escalate(
+        people["manager"], ticket, to_tier="engineering", reason="bug", external_ref="ENG-4711", expected_version=3
+    )
     db.session.commit()
     assert ticket.tier.value == "engineering" and ticket.version == 4
     events = db.session.scalars(select(TicketEvent).where(TicketEvent.field == "tier").order_by(TicketEvent.id)).all()
     assert [(e.old_value, e.new_value, e.body) for e in events] == [
-        ("L1", "L2", "Data corruption"), ("L2", "manager", "Customer escalation"),
-        ("manager", "engineering", "Bug · external issue ENG-4711")]
-    payloads = [m.payload for m in db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.kind == "notify.escalation").order_by(OutboxMessage.id))]
-    assert payloads[-1] == {"ticket_id": ticket.id, "from_tier": "manager", "to_tier": "engineering", "reason": "bug",
-                            "actor_id": people["manager"].id, "external_ref": "ENG-4711"}
+        ("L1", "L2", "Data corruption"),
+        ("L2", "manager", "Customer escalation"),
+        ("manager", "engineering", "Bug · external issue ENG-4711"),
+    ]
+    payloads = [
+        m.payload
+        for m in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "notify.escalation").order_by(OutboxMessage.id)
+        )
+    ]
+    assert payloads[-1] == {
+        "ticket_id": ticket.id,
+        "from_tier": "manager",
+        "to_tier": "engineering",
+        "reason": "bug",
+        "actor_id": people["manager"].id,
+        "external_ref": "ENG-4711",
+    }
     assert len(payloads) == 3
     spent = dict(escalation.tier_time(ticket, T0 + timedelta(hours=5)))
     assert {t.value: s for t, s in spent.items()} == {"L1": 1800, "L2": 5400, "manager": 3600, "engineering": 7200}
 
 
-@pytest.mark.parametrize("actor,to_tier,reason,ref,error", [
-    ("agent", "manager", "sla_at_risk", None, ValidationFailed),   # skips a tier
-    ("agent", "L2", "outage", None, ValidationFailed),             # reason of another step
-    ("agent", "L2", "sla_breached", None, ValidationFailed),       # the system's own reason
-    ("agent", "L2", "security", "ENG-1", ValidationFailed),        # a reference only for engineering
-    ("agent", "bogus", "security", None, ValidationFailed),
-])
+@pytest.mark.parametrize(
+    ("actor", "to_tier", "reason", "ref", "error"),
+    [
+        ("agent", "manager", "sla_at_risk", None, ValidationFailed),  # skips a tier
+        ("agent", "L2", "outage", None, ValidationFailed),  # reason of another step
+        ("agent", "L2", "sla_breached", None, ValidationFailed),  # the system's own reason
+        ("agent", "L2", "security", "ENG-1", ValidationFailed),  # a reference only for engineering
+        ("agent", "bogus", "security", None, ValidationFailed),
+    ],
+)
 def test_invalid_escalations_write_nothing(world, actor, to_tier, reason, ref, error):
     people, ticket, _ = world
     with pytest.raises(error):
@@ -82,17 +100,26 @@ def test_escalate_form_on_agent_page(world, client):
     page = client.get(f"/agent/tickets/{ticket.reference}").text
     assert 'id="sla-panel"' in page and "Escalate to L2" in page and "Technical complexity" in page
     token = csrf_token(client)
-    bad = client.post(f"/ops/tickets/{ticket.reference}/escalate", headers={**HX, "X-CSRFToken": token},
-                      data={"version": 1, "to_tier": "L2", "reason": "nonsense"})
+    bad = client.post(
+        f"/ops/tickets/{ticket.reference}/escalate",
+        headers={**HX, "X-CSRFToken": token},
+        data={"version": 1, "to_tier": "L2", "reason": "nonsense"},
+    )
     assert bad.status_code == 422 and "Choose one of" in bad.text
-    ok = client.post(f"/ops/tickets/{ticket.reference}/escalate", headers={**HX, "X-CSRFToken": token},
-                     data={"version": 1, "to_tier": "L2", "reason": "technical_complexity"})
+    ok = client.post(
+        f"/ops/tickets/{ticket.reference}/escalate",
+        headers={**HX, "X-CSRFToken": token},
+        data={"version": 1, "to_tier": "L2", "reason": "technical_complexity"},
+    )
     assert ok.status_code == 200
     assert ok.text.lstrip().startswith('<section id="sla-panel"')
     assert 'id="ticket-header"' in ok.text and 'data-version="2"' in ok.text  # header refreshed out of band
     assert "Escalate to" not in ok.text  # an L1 agent cannot take it further
-    stale = client.post(f"/ops/tickets/{ticket.reference}/escalate", headers={**HX, "X-CSRFToken": token},
-                        data={"version": 1, "to_tier": "manager", "reason": "sla_at_risk"})
+    stale = client.post(
+        f"/ops/tickets/{ticket.reference}/escalate",
+        headers={**HX, "X-CSRFToken": token},
+        data={"version": 1, "to_tier": "manager", "reason": "sla_at_risk"},
+    )
     assert stale.status_code in (403, 409)
     db.session.expire_all()
     assert db.session.get(Ticket, ticket.id).tier.value == "L2"

@@ -1,4 +1,5 @@
 """Organization isolation: another organization's customer gets 404 everywhere; internal notes never reach customers."""
+
 import pytest
 
 from portal.extensions import db
@@ -42,13 +43,24 @@ def test_other_org_gets_404_on_page_and_actions(client, world):
     # The agent partials are closed to customers altogether.
     for path in (f"/agent/tickets/{ref}", f"/agent/tickets/{ref}/timeline", "/agent/queue/counts"):
         assert client.get(path).status_code == 403, path
-    assert client.post(f"/agent/tickets/{ref}/fields", data={"csrf_token": token, "version": 1,
-                                                              "status": "solved"}).status_code == 403
+    assert (
+        client.post(
+            f"/agent/tickets/{ref}/fields", data={"csrf_token": token, "version": 1, "status": "solved"}
+        ).status_code
+        == 403
+    )
 
 
 def test_other_org_list_filters_never_show_the_ticket(client, world):
     login(client, world["other"])
-    for query in ("", "?status=new", "?status=open_any", "?view=org", "?view=mine_customer", "?q=" + world["ticket"].reference):
+    for query in (
+        "",
+        "?status=new",
+        "?status=open_any",
+        "?view=org",
+        "?view=mine_customer",
+        "?q=" + world["ticket"].reference,
+    ):
         page = client.get("/portal/tickets" + query, headers={"HX-Request": "true"} if query else {})
         assert page.status_code == 200
         assert world["ticket"].reference not in page.text and "Demo&#39;s private ticket" not in page.text
@@ -59,7 +71,10 @@ def test_other_org_gets_404_through_the_api(client, world):
     ref = world["ticket"].reference
     assert client.get(f"/api/v1/tickets/{ref}", headers=headers).status_code == 404
     assert client.post(f"/api/v1/tickets/{ref}/replies", json={"body": "hi"}, headers=headers).status_code == 404
-    assert client.patch(f"/api/v1/tickets/{ref}", json={"version": 1, "status": "solved"}, headers=headers).status_code == 404
+    assert (
+        client.patch(f"/api/v1/tickets/{ref}", json={"version": 1, "status": "solved"}, headers=headers).status_code
+        == 404
+    )
     listing = client.get("/api/v1/tickets?status=new", headers=headers).json
     assert ref not in [t["reference"] for t in listing["tickets"]]
     body = client.get(f"/api/v1/tickets/{ref}", headers=headers).json
@@ -91,15 +106,20 @@ def test_customer_cannot_set_staff_fields_through_api(client, world):
     headers = token_for(world["customer"])
     ref = world["ticket"].reference
     for field, value in (("assignee", world["agent"].id), ("tier", "L2"), ("priority", "critical")):
-        response = client.patch(f"/api/v1/tickets/{ref}", json={"version": world["ticket"].version, field: value},
-                                headers=headers)
+        response = client.patch(
+            f"/api/v1/tickets/{ref}", json={"version": world["ticket"].version, field: value}, headers=headers
+        )
         assert response.status_code == 403, field
         assert field in response.json["error"]["fields"]
-    response = client.patch(f"/api/v1/tickets/{ref}", json={"version": world["ticket"].version, "status": "pending"},
-                            headers=headers)
+    response = client.patch(
+        f"/api/v1/tickets/{ref}", json={"version": world["ticket"].version, "status": "pending"}, headers=headers
+    )
     assert response.status_code == 422
-    response = client.post("/api/v1/tickets", headers=headers, json={
-        "subject": "x", "description": "y", "category": "data", "priority": "low", "organization": 99})
+    response = client.post(
+        "/api/v1/tickets",
+        headers=headers,
+        json={"subject": "x", "description": "y", "category": "data", "priority": "low", "organization": 99},
+    )
     assert response.status_code == 422 and "organization" in response.json["error"]["fields"]
     response = client.post(f"/api/v1/tickets/{ref}/replies", headers=headers, json={"body": "psst", "internal": True})
     assert response.status_code == 403
@@ -108,19 +128,37 @@ def test_customer_cannot_set_staff_fields_through_api(client, world):
 def test_customer_form_ignores_staff_fields(client, world):
     login(client, world["customer"])
     page = client.get("/portal/tickets/new")
-    response = client.post("/portal/tickets/new", data={
-        "csrf_token": csrf_token(client, "/portal/tickets/new"), "subject": "Need help", "description": "Details",
-        "category": "data", "priority": "low", "assignee": world["agent"].id, "tier": "L2", "status": "solved",
-        "organization_id": 999})
+    response = client.post(
+        "/portal/tickets/new",
+        data={
+            "csrf_token": csrf_token(client, "/portal/tickets/new"),
+            "subject": "Need help",
+            "description": "Details",
+            "category": "data",
+            "priority": "low",
+            "assignee": world["agent"].id,
+            "tier": "L2",
+            "status": "solved",
+            "organization_id": 999,
+        },
+    )
     assert page.status_code == 200 and response.status_code == 303
     from portal.models import Ticket
+
     ticket = db.session.scalars(db.select(Ticket).order_by(Ticket.id.desc())).first()
     assert ticket.subject == "Need help"
     assert ticket.assignee_id is None and ticket.tier.value == "L1" and ticket.status.value == "new"
     assert ticket.organization_id == world["customer"].organization_id
-    response = client.post("/portal/tickets/new", data={
-        "csrf_token": csrf_token(client, "/portal/tickets/new"), "subject": "Down", "description": "Details",
-        "category": "data", "priority": "critical"})
+    response = client.post(
+        "/portal/tickets/new",
+        data={
+            "csrf_token": csrf_token(client, "/portal/tickets/new"),
+            "subject": "Down",
+            "description": "Details",
+            "category": "data",
+            "priority": "critical",
+        },
+    )
     assert response.status_code == 422
 
 

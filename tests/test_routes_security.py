@@ -1,5 +1,6 @@
 """Every route, one parametrized test each: login-required pages redirect anonymous users; every cookie-authenticated
 state-changing endpoint refuses a request without a valid CSRF token."""
+
 import re
 
 import pytest
@@ -19,8 +20,12 @@ def _rules():
 RULES = _rules()
 PUBLIC_PREFIXES = ("api.", "kb.")  # the API has its own tokens; the help centre is public (tests/kb test its access)
 PAGE_RULES = [r for r in RULES if not r.endpoint.startswith(PUBLIC_PREFIXES) and r.endpoint not in PUBLIC_ENDPOINTS]
-CHANGING_RULES = [(r, m) for r in RULES if not r.endpoint.startswith("api.") and r.endpoint != "static"
-                  for m in sorted(r.methods & STATE_CHANGING)]
+CHANGING_RULES = [
+    (r, m)
+    for r in RULES
+    if not r.endpoint.startswith("api.") and r.endpoint != "static"
+    for m in sorted(r.methods & STATE_CHANGING)
+]
 
 
 def _url(rule, ticket):
@@ -51,7 +56,7 @@ def test_login_required_redirects_anonymous(client, rule, ticket):
         assert response.status_code in (302, 400), rule.rule
 
 
-@pytest.mark.parametrize("rule,method", CHANGING_RULES, ids=lambda v: getattr(v, "endpoint", v))
+@pytest.mark.parametrize(("rule", "method"), CHANGING_RULES, ids=lambda v: getattr(v, "endpoint", v))
 def test_state_changing_endpoints_require_csrf(client, make_user, rule, method, ticket):
     role = "customer" if rule.endpoint.startswith("customer.") else "admin"
     user = make_user(role, organization=ticket.organization if role == "customer" else None)

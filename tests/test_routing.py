@@ -1,19 +1,20 @@
 """Follow-the-sun routing on the demo roster with a controlled clock; hand-over; the roster pages."""
+
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from portal.demo import seed
 from portal.extensions import db
-from portal.models import OnCall, OutboxMessage, Role, ShiftRegion, StaffStatus, Ticket, TicketEvent, TimeOff, User
+from portal.models import OnCall, OutboxMessage, Role, ShiftRegion, StaffStatus, TicketEvent, TimeOff, User
 from portal.services import routing
 from portal.services import tickets as svc
 from portal.services.roster import set_away
 from tests.conftest import csrf_token, login
 
-UTC = timezone.utc
+UTC = UTC
 DAY = datetime(2026, 4, 7, tzinfo=UTC)
 
 
@@ -28,15 +29,18 @@ def team():
 @pytest.fixture
 def at(monkeypatch):
     """Create tickets as if it were ``when``."""
+
     def set_time(when):
         monkeypatch.setattr(svc, "utcnow", lambda: when)
+
     return set_time
 
 
 def file_ticket(category="data", priority="medium", **kw):
     customer = db.session.scalar(select(User).where(User.email == "customer@demo.test"))
-    ticket = svc.create_ticket(customer, subject="Help", description="Please help.", category=category,
-                               priority=priority)
+    ticket = svc.create_ticket(
+        customer, subject="Help", description="Please help.", category=category, priority=priority
+    )
     db.session.commit()
     return ticket
 
@@ -45,8 +49,9 @@ def test_at_0300_a_data_ticket_goes_to_the_apac_data_specialist(team, at):
     at(DAY + timedelta(hours=3))
     ticket = file_ticket("data")
     assert ticket.assignee.name == "Jennifer Lee"  # APAC L1, specialised in data
-    event = db.session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
-                                                        TicketEvent.field == "assignee"))
+    event = db.session.scalar(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.field == "assignee")
+    )
     assert event.author_id is None and event.new_value == "Jennifer Lee" and event.ticket_version == ticket.version
     assert ticket.version == 1 and ticket.routing_flagged_at is None
 
@@ -56,8 +61,14 @@ def test_integration_goes_to_l2_and_critical_alerts_on_shift_l2(team, at):
     ticket = file_ticket("integration")
     assert ticket.tier.value == "L2" and ticket.assignee.name == "Mike Chen"
     agent = team["Priya Patel"]
-    critical = svc.create_ticket(agent, subject="Outage", description="Down", category="technical",
-                                 priority="critical", requester=team["Priya Patel"])
+    critical = svc.create_ticket(
+        agent,
+        subject="Outage",
+        description="Down",
+        category="technical",
+        priority="critical",
+        requester=team["Priya Patel"],
+    )
     db.session.commit()
     alert = db.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"critical:{critical.id}"))
     assert alert.payload == {"ticket_id": critical.id, "user_ids": [team["Mike Chen"].id]}
@@ -74,16 +85,18 @@ def test_at_0800_emea_takes_over(team, at):
 def test_away_or_time_off_is_never_chosen(team, at):
     now = DAY + timedelta(hours=3)
     set_away(team["Jennifer Lee"], True, now)
-    db.session.add(TimeOff(user_id=team["Priya Patel"].id, starts_at=now - timedelta(hours=1),
-                           ends_at=now + timedelta(days=2)))
+    db.session.add(
+        TimeOff(user_id=team["Priya Patel"].id, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=2))
+    )
     db.session.commit()
     at(now)
     for _ in range(5):
         ticket = file_ticket("data")
         assert ticket.assignee is None or ticket.assignee.name not in ("Jennifer Lee", "Priya Patel")
     # neither APAC L1 is available: nobody of the tier is on shift → the on-call person
-    db.session.add(OnCall(user_id=team["Sarah Johnson"].id, starts_at=now - timedelta(hours=2),
-                          ends_at=now + timedelta(hours=6)))
+    db.session.add(
+        OnCall(user_id=team["Sarah Johnson"].id, starts_at=now - timedelta(hours=2), ends_at=now + timedelta(hours=6))
+    )
     db.session.commit()
     ticket = file_ticket("data")
     assert ticket.assignee.name == "Sarah Johnson" and ticket.routing_flagged_at == now
@@ -148,13 +161,17 @@ def test_handover_reassigns_open_critical_and_high_and_sends_summary(team, at):
     assert high.assignee.name == "Emily Davis" and account.assignee.name == "Tom Baker"
     assert medium.assignee.shift_region is ShiftRegion.apac  # medium stays with its owner
     summary = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "notify.handover_summary"))
-    assert summary.payload == {"shift": "EMEA", "from_shift": "APAC", "flagged": [],
-                               "reassigned": {str(high.id): team["Emily Davis"].id,
-                                              str(account.id): team["Tom Baker"].id}}
+    assert summary.payload == {
+        "shift": "EMEA",
+        "from_shift": "APAC",
+        "flagged": [],
+        "reassigned": {str(high.id): team["Emily Davis"].id, str(account.id): team["Tom Baker"].id},
+    }
     assert summary.dedupe_key == "handover:EMEA:2026-04-07T08:00:00+00:00"
     assert routing.run_handover(handover_at + timedelta(minutes=30))["skipped"] is True
-    reassign = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == high.id,
-                                                            TicketEvent.field == "assignee")).all()[-1]
+    reassign = db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == high.id, TicketEvent.field == "assignee")
+    ).all()[-1]
     assert reassign.author_id is None and reassign.ticket_version == high.version == 2
 
 
@@ -188,21 +205,37 @@ def test_who_is_on_shift_page_and_roster_editing(team, client, monkeypatch):
     client.post("/logout", data={"csrf_token": csrf_token(client)})
     login(client, team["Alex Morgan"], "demo-pass-2026")
     token = csrf_token(client)
-    bad = client.post("/ops/roster/shifts", data={"region": "EMEA", "start": "25:00", "end": "16:00",
-                                                  "csrf_token": token})
+    bad = client.post(
+        "/ops/roster/shifts", data={"region": "EMEA", "start": "25:00", "end": "16:00", "csrf_token": token}
+    )
     assert bad.status_code == 422 and "Use HH:MM" in bad.text
-    ok = client.post("/ops/roster/shifts", data={"region": "EMEA", "start": "07:00", "end": "16:00",
-                                                 "csrf_token": token})
+    ok = client.post(
+        "/ops/roster/shifts", data={"region": "EMEA", "start": "07:00", "end": "16:00", "csrf_token": token}
+    )
     assert ok.status_code == 303
     assert ShiftRegion.emea in routing.regions_on_shift(DAY + timedelta(hours=7, minutes=30))
     away = client.post(f"/ops/roster/people/{team['Emily Davis'].id}/away", data={"away": "1", "csrf_token": token})
     assert away.status_code == 303
     db.session.expire_all()
     assert db.session.get(StaffStatus, team["Emily Davis"].id).is_away
-    off = client.post("/ops/roster/time-off", data={"user_id": team["Tom Baker"].id, "starts_at": "2026-04-08T09:00",
-                                                    "ends_at": "2026-04-08T08:00", "csrf_token": token})
+    off = client.post(
+        "/ops/roster/time-off",
+        data={
+            "user_id": team["Tom Baker"].id,
+            "starts_at": "2026-04-08T09:00",
+            "ends_at": "2026-04-08T08:00",
+            "csrf_token": token,
+        },
+    )
     assert off.status_code == 422 and "after the start" in off.text
-    call = client.post("/ops/roster/on-call", data={"user_id": team["Mike Chen"].id, "starts_at": "2026-04-08T00:00",
-                                                    "ends_at": "2026-04-09T00:00", "csrf_token": token})
+    call = client.post(
+        "/ops/roster/on-call",
+        data={
+            "user_id": team["Mike Chen"].id,
+            "starts_at": "2026-04-08T00:00",
+            "ends_at": "2026-04-09T00:00",
+            "csrf_token": token,
+        },
+    )
     assert call.status_code == 303
     assert db.session.scalar(select(OnCall.user_id)) == team["Mike Chen"].id

@@ -1,4 +1,5 @@
 """Schema, demo data and health."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
@@ -25,22 +26,39 @@ def test_demo_seed_is_complete_and_idempotent(runner):
     assert "[4/4]" in result.output
 
     def snapshot():
-        return (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Ticket.id))),
-                db.session.scalar(select(func.count(TicketEvent.id))), db.session.scalar(select(func.count(Organization.id))))
+        return (
+            db.session.scalar(select(func.count(User.id))),
+            db.session.scalar(select(func.count(Ticket.id))),
+            db.session.scalar(select(func.count(TicketEvent.id))),
+            db.session.scalar(select(func.count(Organization.id))),
+        )
 
     first = snapshot()
     staff = db.session.scalars(select(User).where(User.role != Role.customer)).all()
     assert len(staff) == 11
-    assert {u.email for u in staff} >= {f"{n}@support.test" for n in (
-        "john.smith", "sarah.johnson", "mike.chen", "emily.davis", "david.wilson", "lisa.brown", "robert.taylor",
-        "jennifer.lee")}
-    shifts = {r: sum(1 for u in staff if u.shift_region and u.shift_region.value == r) for r in ("EMEA", "APAC", "AMER")}
+    assert {u.email for u in staff} >= {
+        f"{n}@support.test"
+        for n in (
+            "john.smith",
+            "sarah.johnson",
+            "mike.chen",
+            "emily.davis",
+            "david.wilson",
+            "lisa.brown",
+            "robert.taylor",
+            "jennifer.lee",
+        )
+    }
+    shifts = {
+        r: sum(1 for u in staff if u.shift_region and u.shift_region.value == r) for r in ("EMEA", "APAC", "AMER")
+    }
     assert shifts == {"EMEA": 3, "APAC": 3, "AMER": 3}
     assert first[1] >= 24
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
     db.session.expire_all()
     assert snapshot() == first
     from portal.services.accounts import authenticate
+
     for email in ("customer@demo.test", "other@acme.test", "sarah.johnson@support.test"):
         assert authenticate(email, "demo-pass-2026") is not None
 

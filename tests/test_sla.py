@@ -1,16 +1,17 @@
 """SLA clocks with a controlled clock: due times, pause/resume, re-targeting, DST, business hours, the sweep."""
-from datetime import date, datetime, timedelta, timezone
+
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 
 from portal.extensions import db
-from portal.models import Calendar, Holiday, OutboxMessage, SlaEvent, SlaPolicy, Ticket, TierSpan
+from portal.models import Calendar, Holiday, OutboxMessage, SlaEvent, SlaPolicy, TierSpan
 from portal.services import sla
 from portal.services import tickets as svc
 from tests.conftest import login
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 
@@ -33,23 +34,36 @@ def clock(monkeypatch):
 @pytest.fixture
 def people(make_org, make_user):
     org = make_org("Demo", "demo.test")
-    return {"org": org, "customer": make_user("customer", organization=org), "agent": make_user("agent"),
-            "manager": make_user("manager")}
+    return {
+        "org": org,
+        "customer": make_user("customer", organization=org),
+        "agent": make_user("agent"),
+        "manager": make_user("manager"),
+    }
 
 
 def new_ticket(people, priority="medium", **kw):
-    ticket = svc.create_ticket(people["agent"], subject="Import fails", description="Row 3 breaks.",
-                               category=kw.pop("category", "data"), priority=priority, requester=people["customer"])
+    ticket = svc.create_ticket(
+        people["agent"],
+        subject="Import fails",
+        description="Row 3 breaks.",
+        category=kw.pop("category", "data"),
+        priority=priority,
+        requester=people["customer"],
+    )
     db.session.commit()
     return ticket
 
 
-@pytest.mark.parametrize("priority,first,resolution", [
-    ("critical", timedelta(minutes=15), timedelta(hours=4)),
-    ("high", timedelta(hours=1), timedelta(hours=8)),
-    ("medium", timedelta(hours=4), timedelta(hours=24)),
-    ("low", timedelta(hours=24), timedelta(hours=72)),
-])
+@pytest.mark.parametrize(
+    ("priority", "first", "resolution"),
+    [
+        ("critical", timedelta(minutes=15), timedelta(hours=4)),
+        ("high", timedelta(hours=1), timedelta(hours=8)),
+        ("medium", timedelta(hours=4), timedelta(hours=24)),
+        ("low", timedelta(hours=24), timedelta(hours=72)),
+    ],
+)
 def test_due_times_for_each_priority(clock, people, priority, first, resolution):
     ticket = new_ticket(people, priority)
     assert ticket.first_response_due == T0 + first
@@ -57,15 +71,18 @@ def test_due_times_for_each_priority(clock, people, priority, first, resolution)
     assert ticket.first_response_risk_at == T0 + first * 0.75
     assert ticket.next_due_at == T0 + first
     assert sla.sla_status(ticket, T0) == {"first_response": "ok", "resolution": "ok"}
-    assert sla.sla_status(ticket, T0 + first * 0.8) == {"first_response": "at_risk",
-                                                        "resolution": "ok" if priority != "critical" else "ok"}
+    assert sla.sla_status(ticket, T0 + first * 0.8) == {
+        "first_response": "at_risk",
+        "resolution": "ok" if priority != "critical" else "ok",
+    }
     assert sla.sla_status(ticket, T0 + first)["first_response"] == "breached"
 
 
 def test_organization_policy_wins_over_default(clock, people):
     db.session.add(SlaPolicy(name="Default", medium_first_response=120))
-    db.session.add(SlaPolicy(name="Enterprise", organization_id=people["org"].id, medium_first_response=30,
-                             at_risk_percent=50))
+    db.session.add(
+        SlaPolicy(name="Enterprise", organization_id=people["org"].id, medium_first_response=30, at_risk_percent=50)
+    )
     db.session.commit()
     ticket = new_ticket(people)
     assert ticket.first_response_due == T0 + timedelta(minutes=30)
@@ -103,7 +120,9 @@ def test_priority_change_retargets_from_creation(clock, people):
     assert ticket.resolution_due == T0 + timedelta(hours=4)
     assert sla.run_sweep(clock.now)["breached"] == 1
     assert {(e.target.value, e.kind.value) for e in db.session.scalars(select(SlaEvent))} == {
-        ("first_response", "at_risk"), ("first_response", "breached")}
+        ("first_response", "at_risk"),
+        ("first_response", "breached"),
+    }
 
 
 def test_first_public_staff_reply_meets_first_response_internal_note_does_not(clock, people):
@@ -116,7 +135,9 @@ def test_first_public_staff_reply_meets_first_response_internal_note_does_not(cl
     svc.reply_to_ticket(people["agent"], ticket, "We are on it.")
     db.session.commit()
     events = db.session.scalars(select(SlaEvent)).all()
-    assert [(e.target.value, e.kind.value, e.at) for e in events] == [("first_response", "met", T0 + timedelta(minutes=20))]
+    assert [(e.target.value, e.kind.value, e.at) for e in events] == [
+        ("first_response", "met", T0 + timedelta(minutes=20))
+    ]
     assert ticket.next_due_at == ticket.resolution_due
 
 
@@ -146,8 +167,12 @@ def test_dst_day_due_time_and_page_in_local_time(monkeypatch, people, client, ma
 
 
 def test_business_hours_calendar_skips_nights_weekends_and_holidays_across_dst():
-    cal = Calendar(name="London office", timezone="Europe/London", always_open=False,
-                   weekly_hours={d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")})
+    cal = Calendar(
+        name="London office",
+        timezone="Europe/London",
+        always_open=False,
+        weekly_hours={d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+    )
     cal.holidays.append(Holiday(day=date(2026, 3, 30), name="Bank holiday (test)"))
     db.session.add(cal)
     db.session.flush()
@@ -158,8 +183,12 @@ def test_business_hours_calendar_skips_nights_weekends_and_holidays_across_dst()
 
 
 def test_policy_with_calendar_applies_to_tickets(clock, people):
-    cal = Calendar(name="Chat hours", timezone="UTC", always_open=False,
-                   weekly_hours={d: [["08:00", "10:00"]] for d in ("mon", "tue", "wed", "thu", "fri")})
+    cal = Calendar(
+        name="Chat hours",
+        timezone="UTC",
+        always_open=False,
+        weekly_hours={d: [["08:00", "10:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+    )
     db.session.add(cal)
     db.session.flush()
     db.session.add(SlaPolicy(name="Default", calendar_id=cal.id))
@@ -182,11 +211,13 @@ def test_sweep_records_at_risk_and_breach_once_and_emits_one_outbox_row_each(clo
         ("first_response", "at_risk", T0 + timedelta(hours=3)),
         ("first_response", "breached", T0 + timedelta(hours=4)),
     ]
-    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind.like("notify.sla_%"))
-                              .order_by(OutboxMessage.id)).all()
+    rows = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind.like("notify.sla_%")).order_by(OutboxMessage.id)
+    ).all()
     assert [(m.kind, m.dedupe_key) for m in rows] == [
         ("notify.sla_at_risk", f"sla:{ticket.id}:first_response:notify.sla_at_risk"),
-        ("notify.sla_breach", f"sla:{ticket.id}:first_response:notify.sla_breach")]
+        ("notify.sla_breach", f"sla:{ticket.id}:first_response:notify.sla_breach"),
+    ]
     assert rows[1].payload == {"ticket_id": ticket.id, "target": "first_response", "due_at": "2026-03-10T13:00:00Z"}
     assert sum(c["at_risk"] for c in counts) == 1 and sum(c["breached"] for c in counts) == 1
     # the breach is a fact: a later reply or a lower priority does not remove it
@@ -206,11 +237,19 @@ def test_breach_escalates_one_tier_and_high_at_risk_alerts_manager(clock, people
     db.session.commit()
     assert stats["escalated"] == 1 and ticket.tier.value == "L2"
     escalation = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "notify.escalation"))
-    assert escalation.payload == {"ticket_id": ticket.id, "from_tier": "L1", "to_tier": "L2", "reason": "sla_breached",
-                                  "actor_id": None, "external_ref": None}
+    assert escalation.payload == {
+        "ticket_id": ticket.id,
+        "from_tier": "L1",
+        "to_tier": "L2",
+        "reason": "sla_breached",
+        "actor_id": None,
+        "external_ref": None,
+    }
     spans = db.session.scalars(select(TierSpan).order_by(TierSpan.id)).all()
     assert [(s.tier.value, s.started_at, s.ended_at) for s in spans] == [
-        ("L1", T0, ticket.updated_at), ("L2", ticket.updated_at, None)]
+        ("L1", T0, ticket.updated_at),
+        ("L2", ticket.updated_at, None),
+    ]
     assert sla.run_sweep(T0 + timedelta(hours=2))["escalated"] == 0  # nothing new crossed
 
 

@@ -1,5 +1,6 @@
 """The SLA sweep over a backlog: batched dedupe look-ups, several escalations of one ticket in one sweep, and the
 outbox holding one row per fact (bench/bench_sla.py measures the speed)."""
+
 from collections import Counter
 from datetime import timedelta
 
@@ -35,8 +36,9 @@ def test_backlog_sweep_escalates_twice_records_each_fact_once_and_is_idempotent(
     db.session.commit()
     assert stats == {"checked": 2, "at_risk": 3, "breached": 3, "escalated": 3}
     assert critical.tier.value == "manager" and medium.tier.value == "L2"
-    keys = [k for (k,) in db.session.execute(select(OutboxMessage.dedupe_key).where(
-        OutboxMessage.dedupe_key.is_not(None)))]
+    keys = [
+        k for (k,) in db.session.execute(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.is_not(None)))
+    ]
     assert len(keys) == len(set(keys))
     kinds = Counter(db.session.scalars(select(OutboxMessage.kind)))
     assert kinds["notify.sla_at_risk"] == 3 and kinds["notify.sla_breach"] == 3 and kinds["notify.escalation"] == 3

@@ -1,4 +1,5 @@
 """The ticket services: transitions, events, versions, rights."""
+
 import pytest
 
 from portal.extensions import db
@@ -18,7 +19,9 @@ def people(make_org, make_user):
 
 
 def events_of(ticket):
-    return db.session.scalars(db.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)).all()
+    return db.session.scalars(
+        db.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    ).all()
 
 
 def test_create_ticket_records_creation_and_reference(people, make_ticket):
@@ -39,8 +42,9 @@ def test_create_validates_input(people):
 
 def test_customer_cannot_file_critical(people):
     with pytest.raises(ValidationFailed) as exc:
-        svc.create_ticket(people["customer"], subject="Down", description="All down", category="technical",
-                          priority="critical")
+        svc.create_ticket(
+            people["customer"], subject="Down", description="All down", category="technical", priority="critical"
+        )
     assert "priority" in exc.value.fields
 
 
@@ -53,7 +57,10 @@ def test_field_changes_write_events_and_bump_version_once(people, make_ticket):
     assert ticket.version == 2
     field_events = [e for e in events_of(ticket) if e.kind is EventKind.field_change]
     assert {(e.field, e.old_value, e.new_value) for e in field_events} == {
-        ("status", "new", "open"), ("priority", "medium", "high"), ("assignee", None, agent.name)}
+        ("status", "new", "open"),
+        ("priority", "medium", "high"),
+        ("assignee", None, agent.name),
+    }
     assert all(e.ticket_version == 2 and e.author_id == agent.id for e in field_events)
 
 
@@ -89,7 +96,12 @@ def test_customer_may_only_solve_and_reopen(people, make_ticket):
     ticket = make_ticket(customer)
     with pytest.raises(ValidationFailed):
         svc.change_status(customer, ticket, "pending", expected_version=1)
-    for field, value in (("priority", "high"), ("tier", "L2"), ("assignee", people["agent"].id), ("category", "account")):
+    for field, value in (
+        ("priority", "high"),
+        ("tier", "L2"),
+        ("assignee", people["agent"].id),
+        ("category", "account"),
+    ):
         with pytest.raises(Forbidden):
             svc.update_ticket(customer, ticket, expected_version=1, **{field: value})
     db.session.rollback()

@@ -1,4 +1,5 @@
 """Background jobs: the outbox relay, RQ job entry points, the periodic schedule and the embedded runner."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -1,4 +1,5 @@
 """``flask --app wsgi jobs ...``: start RQ workers and the cron scheduler against REDIS_URL, or run the relay once."""
+
 from __future__ import annotations
 
 import click

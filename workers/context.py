@@ -1,13 +1,14 @@
 """The application a job runs in: the current one (embedded threads, tests, ``flask jobs worker``) or one created
 from the environment once per process (a plain ``rq worker``)."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 from flask import Flask, current_app, has_app_context
 
-_APP: Optional[Flask] = None
+_APP: Flask | None = None
 
 
 def get_app() -> Flask:
@@ -25,7 +26,7 @@ def get_app() -> Flask:
 
 
 @contextmanager
-def job_context(app: Optional[Flask] = None) -> Iterator[Flask]:
+def job_context(app: Flask | None = None) -> Iterator[Flask]:
     """A fresh application context (own database session) for one job; the session is removed afterwards."""
     from portal.extensions import db
 

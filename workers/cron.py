@@ -1,5 +1,6 @@
 """The ``rq cron`` configuration: ``rq cron workers.cron --url $REDIS_URL`` (or ``flask --app wsgi jobs scheduler``).
 One scheduler process for the whole deployment; its jobs go to the queues the workers serve."""
+
 from rq import cron
 
 from workers.periodic import SCHEDULE

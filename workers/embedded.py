@@ -7,6 +7,7 @@
 
 Both start with the first request the app serves (so ``flask db upgrade`` or ``demo seed`` never start threads).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -15,19 +16,18 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Optional
 
 from flask import Flask
 
 _lock = threading.Lock()
-_runners: dict[int, "_Runner"] = {}
+_runners: dict[int, _Runner] = {}
 
 
 class _Runner(threading.Thread):
     def __init__(self, app: Flask):
         super().__init__(name="outbox-runner", daemon=True)
         self.app = app
-        self.queue: "queue.Queue[int]" = queue.Queue()
+        self.queue: queue.Queue[int] = queue.Queue()
 
     def run(self) -> None:
         from workers import runner
@@ -53,7 +53,7 @@ class _Scheduler(threading.Thread):
     def _holds_lock(self) -> bool:
         if self._lock_file is not None:
             return True
-        handle = open(self.lock_path, "a+")
+        handle = open(self.lock_path, "a+")  # noqa: SIM115  (held open for the life of the lock)
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -75,7 +75,7 @@ class _Scheduler(threading.Thread):
             time.sleep(self.tick)
 
 
-def runner_for(app: Flask) -> Optional[_Runner]:
+def runner_for(app: Flask) -> _Runner | None:
     return _runners.get(id(app))
 
 

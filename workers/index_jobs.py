@@ -3,6 +3,7 @@
 Payloads: index.ticket {ticket_id}; index.article {article_id}; index.faq {faq_id}. Each handler reloads the row and
 updates or deletes its one document, so running a job twice (a retry, a killed worker) gives the same index.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """RQ job entry points. ``run_outbox`` is what every ``outbox-<id>`` job calls."""
+
 from __future__ import annotations
 
 from workers.context import job_context

@@ -3,13 +3,16 @@
 Payloads: ticket_reply {ticket_id, event_id, actor_id}; ticket_status {ticket_id, old, new, actor_id}; assignment
 {ticket_id, assignee_id, actor_id}; sla_at_risk / sla_breach {ticket_id, target, due_at}; escalation {ticket_id,
 from_tier, to_tier, reason, actor_id, external_ref}; handover_summary {shift, from_shift, reassigned, flagged};
-critical_alert {ticket_id, user_ids?} (Slack + the on-shift L2); sla_manager_alert {ticket_id, target, priority}; slack_critical {ticket_id, version} (Slack).
+critical_alert {ticket_id, user_ids?} (Slack + the on-shift L2); sla_manager_alert {ticket_id, target, priority};
+slack_critical {ticket_id, version} (Slack).
 """
+
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app, render_template, url_for
 from sqlalchemy import select
@@ -35,12 +38,14 @@ def _ticket(payload: dict[str, Any]) -> Ticket:
     return ticket
 
 
-def _user(user_id: Any) -> Optional[User]:
+def _user(user_id: Any) -> User | None:
     return db.session.get(User, int(user_id)) if user_id else None
 
 
 def _managers() -> list[User]:
-    return [u for u in db.session.scalars(select(User).where(User.role == Role.manager).order_by(User.id)) if u.is_active]
+    return [
+        u for u in db.session.scalars(select(User).where(User.role == Role.manager).order_by(User.id)) if u.is_active
+    ]
 
 
 def _ticket_url(ticket: Ticket, user: User) -> str:
@@ -49,7 +54,7 @@ def _ticket_url(ticket: Ticket, user: User) -> str:
         return url_for(endpoint, reference=ticket.reference, _external=True)
 
 
-def _local(when: Optional[datetime], user: User) -> str:
+def _local(when: datetime | None, user: User) -> str:
     if when is None:
         return "—"
     try:
@@ -57,12 +62,13 @@ def _local(when: Optional[datetime], user: User) -> str:
 
         zone = ZoneInfo(user.timezone or "UTC")
     except Exception:
-        zone = timezone.utc
+        zone = UTC
     return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _email(message_id: int, kind: str, user: User, template: str, subject: str,
-           ticket: Optional[Ticket] = None, **context: Any) -> bool:
+def _email(
+    message_id: int, kind: str, user: User, template: str, subject: str, ticket: Ticket | None = None, **context: Any
+) -> bool:
     """Render ``email/<template>.txt|.html`` for ``user`` and send it once for this outbox row."""
     domain = senders.mail_domain()
     digest = hashlib.sha1(user.email.lower().encode()).hexdigest()[:10]
@@ -76,13 +82,14 @@ def _email(message_id: int, kind: str, user: User, template: str, subject: str,
     def send() -> str:
         text = render_template(f"email/{template}.txt", **context)
         html = render_template(f"email/{template}.html", **context)
-        return senders.send_email(senders.build_email(user.email, subject, text, html, message_id=mid,
-                                                      thread_id=thread))
+        return senders.send_email(
+            senders.build_email(user.email, subject, text, html, message_id=mid, thread_id=thread)
+        )
 
     return senders.deliver_once(message_id, "email", user.email, send)
 
 
-def _email_each(message_id: int, kind: str, users: Iterable[Optional[User]], preference: str, **kwargs: Any) -> int:
+def _email_each(message_id: int, kind: str, users: Iterable[User | None], preference: str, **kwargs: Any) -> int:
     seen: set[int] = set()
     sent = 0
     for user in users:
@@ -93,7 +100,7 @@ def _email_each(message_id: int, kind: str, users: Iterable[Optional[User]], pre
     return sent
 
 
-def _slack(message_id: int, text: str, link: Optional[tuple[str, str]] = None) -> bool:
+def _slack(message_id: int, text: str, link: tuple[str, str] | None = None) -> bool:
     """Post ``text`` (escaped here) with an optional (url, label) link, once for this outbox row."""
     if not senders.slack_configured():
         return False
@@ -119,17 +126,33 @@ def ticket_reply(payload: dict[str, Any], message_id: int) -> None:
         return  # never mail an internal note
     if ticket.requester_id == payload.get("actor_id"):
         return
-    _email_each(message_id, "notify.ticket_reply", [ticket.requester], "email_ticket_updates",
-                template="ticket_reply", subject=f"New reply: {ticket.subject}", ticket=ticket, event=event,
-                author=_user(payload.get("actor_id")))
+    _email_each(
+        message_id,
+        "notify.ticket_reply",
+        [ticket.requester],
+        "email_ticket_updates",
+        template="ticket_reply",
+        subject=f"New reply: {ticket.subject}",
+        ticket=ticket,
+        event=event,
+        author=_user(payload.get("actor_id")),
+    )
 
 
 @handler("notify.ticket_status")
 def ticket_status(payload: dict[str, Any], message_id: int) -> None:
     ticket = _ticket(payload)
-    _email_each(message_id, "notify.ticket_status", [ticket.requester], "email_ticket_updates",
-                template="ticket_status", subject=f"Status {payload.get('new')}: {ticket.subject}", ticket=ticket,
-                old=payload.get("old"), new=payload.get("new"))
+    _email_each(
+        message_id,
+        "notify.ticket_status",
+        [ticket.requester],
+        "email_ticket_updates",
+        template="ticket_status",
+        subject=f"Status {payload.get('new')}: {ticket.subject}",
+        ticket=ticket,
+        old=payload.get("old"),
+        new=payload.get("new"),
+    )
 
 
 @handler("notify.assignment")
@@ -137,8 +160,16 @@ def assignment(payload: dict[str, Any], message_id: int) -> None:
     ticket = _ticket(payload)
     if ticket.assignee_id != payload.get("assignee_id"):
         return  # reassigned before this ran: the newer assignment has its own message
-    _email_each(message_id, "notify.assignment", [ticket.assignee], "email_assignments", template="assignment",
-                subject=f"Assigned to you: {ticket.subject}", ticket=ticket, actor=_user(payload.get("actor_id")))
+    _email_each(
+        message_id,
+        "notify.assignment",
+        [ticket.assignee],
+        "email_assignments",
+        template="assignment",
+        subject=f"Assigned to you: {ticket.subject}",
+        ticket=ticket,
+        actor=_user(payload.get("actor_id")),
+    )
 
 
 # --------------------------------------------------------------------------- SLA and escalation (part A emits)
@@ -150,12 +181,24 @@ def _sla(payload: dict[str, Any], message_id: int, kind: str, breached: bool) ->
     due_at = datetime.fromisoformat(due) if due else None
     target = str(payload.get("target", "resolution")).replace("_", " ")
     label = "SLA breached" if breached else "SLA at risk"
-    _email_each(message_id, kind, [ticket.assignee, *_managers()], "email_sla_alerts", template="sla_alert",
-                subject=f"{label} ({target}): {ticket.subject}", ticket=ticket, breached=breached, target=target,
-                due_at=due_at)
+    _email_each(
+        message_id,
+        kind,
+        [ticket.assignee, *_managers()],
+        "email_sla_alerts",
+        template="sla_alert",
+        subject=f"{label} ({target}): {ticket.subject}",
+        ticket=ticket,
+        breached=breached,
+        target=target,
+        due_at=due_at,
+    )
     if breached:
-        _slack(message_id, f"SLA breached: {ticket.reference} {ticket.subject} ({ticket.priority.value}, {target} "
-                           f"target)", (_staff_url(ticket), ticket.reference))
+        _slack(
+            message_id,
+            f"SLA breached: {ticket.reference} {ticket.subject} ({ticket.priority.value}, {target} target)",
+            (_staff_url(ticket), ticket.reference),
+        )
 
 
 @handler("notify.sla_at_risk")
@@ -173,25 +216,49 @@ def sla_manager_alert(payload: dict[str, Any], message_id: int) -> None:
     """High/critical at risk → the managers. They already hear of it when the at-risk warning itself was emitted
     (``notify.sla_at_risk`` goes to assignee and managers), so this only mails when that row does not exist."""
     target = str(payload.get("target", "resolution"))
-    at_risk = db.session.scalar(select(OutboxMessage.id).where(
-        OutboxMessage.dedupe_key == f"sla:{payload.get('ticket_id')}:{target}:notify.sla_at_risk"))
+    at_risk = db.session.scalar(
+        select(OutboxMessage.id).where(
+            OutboxMessage.dedupe_key == f"sla:{payload.get('ticket_id')}:{target}:notify.sla_at_risk"
+        )
+    )
     if at_risk is not None:
         return
     ticket = _ticket(payload)
-    _email_each(message_id, "notify.sla_manager_alert", _managers(), "email_sla_alerts", template="sla_alert",
-                subject=f"SLA at risk ({target.replace('_', ' ')}): {ticket.subject}", ticket=ticket, breached=False,
-                target=target.replace("_", " "), due_at=None)
+    _email_each(
+        message_id,
+        "notify.sla_manager_alert",
+        _managers(),
+        "email_sla_alerts",
+        template="sla_alert",
+        subject=f"SLA at risk ({target.replace('_', ' ')}): {ticket.subject}",
+        ticket=ticket,
+        breached=False,
+        target=target.replace("_", " "),
+        due_at=None,
+    )
 
 
 @handler("notify.escalation")
 def escalation(payload: dict[str, Any], message_id: int) -> None:
     ticket = _ticket(payload)
     context = {k: payload.get(k) for k in ("from_tier", "to_tier", "reason", "external_ref")}
-    _email_each(message_id, "notify.escalation", [ticket.assignee, *_managers()], "email_escalations",
-                template="escalation", subject=f"Escalated to {context['to_tier']}: {ticket.subject}", ticket=ticket,
-                actor=_user(payload.get("actor_id")), **context)
-    _slack(message_id, f"Escalated {context['from_tier']} → {context['to_tier']}: {ticket.reference} "
-                       f"{ticket.subject} (reason: {context['reason']})", (_staff_url(ticket), ticket.reference))
+    _email_each(
+        message_id,
+        "notify.escalation",
+        [ticket.assignee, *_managers()],
+        "email_escalations",
+        template="escalation",
+        subject=f"Escalated to {context['to_tier']}: {ticket.subject}",
+        ticket=ticket,
+        actor=_user(payload.get("actor_id")),
+        **context,
+    )
+    _slack(
+        message_id,
+        f"Escalated {context['from_tier']} → {context['to_tier']}: {ticket.reference} "
+        f"{ticket.subject} (reason: {context['reason']})",
+        (_staff_url(ticket), ticket.reference),
+    )
 
 
 # --------------------------------------------------------------------------- shifts and critical tickets
@@ -199,8 +266,9 @@ def escalation(payload: dict[str, Any], message_id: int) -> None:
 
 def _shift_staff(shift: str) -> list[User]:
     wanted = str(shift or "").lower()
-    rows = db.session.scalars(select(User).where(User.role.in_([Role.agent, Role.senior_agent, Role.manager]))
-                              .order_by(User.id))
+    rows = db.session.scalars(
+        select(User).where(User.role.in_([Role.agent, Role.senior_agent, Role.manager])).order_by(User.id)
+    )
     return [u for u in rows if u.is_active and u.shift_region and u.shift_region.value.lower() == wanted]
 
 
@@ -211,17 +279,27 @@ def handover_summary(payload: dict[str, Any], message_id: int) -> None:
     tickets = {t.id: t for t in db.session.scalars(select(Ticket).where(Ticket.id.in_([*reassigned, *flagged])))}
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(set(reassigned.values()))))}
     rows = [(tickets.get(t), users.get(u)) for t, u in reassigned.items() if t in tickets]
-    _email_each(message_id, "notify.handover_summary", _shift_staff(payload.get("shift")), "email_handover",
-                template="handover_summary", subject=f"Shift hand-over: {payload.get('from_shift')} → "
-                                                      f"{payload.get('shift')}", shift=payload.get("shift"),
-                from_shift=payload.get("from_shift"), reassigned=rows,
-                flagged=[tickets[t] for t in flagged if t in tickets])
+    _email_each(
+        message_id,
+        "notify.handover_summary",
+        _shift_staff(payload.get("shift")),
+        "email_handover",
+        template="handover_summary",
+        subject=f"Shift hand-over: {payload.get('from_shift')} → {payload.get('shift')}",
+        shift=payload.get("shift"),
+        from_shift=payload.get("from_shift"),
+        reassigned=rows,
+        flagged=[tickets[t] for t in flagged if t in tickets],
+    )
 
 
 def _critical_slack(ticket: Ticket, message_id: int) -> bool:
-    return _slack(message_id, f"Critical ticket {ticket.reference}: {ticket.subject} "
-                              f"({ticket.requester.organization.name if ticket.requester.organization else 'no org'})",
-                  (_staff_url(ticket), ticket.reference))
+    return _slack(
+        message_id,
+        f"Critical ticket {ticket.reference}: {ticket.subject} "
+        f"({ticket.requester.organization.name if ticket.requester.organization else 'no org'})",
+        (_staff_url(ticket), ticket.reference),
+    )
 
 
 @handler("notify.slack_critical")
@@ -236,15 +314,23 @@ def critical_alert(payload: dict[str, Any], message_id: int) -> None:
     if payload.get("user_ids") is not None:  # the routing service says who is on shift
         on_shift = [u for u in (_user(i) for i in payload["user_ids"]) if u is not None and u.is_active]
     else:
-        hour = datetime.now(timezone.utc).hour
-        on_shift = [u for u in db.session.scalars(select(User).where(User.role == Role.senior_agent)
-                                                  .order_by(User.id))
-                    if u.is_active and u.shift_region in _SHIFT_HOURS and hour in _SHIFT_HOURS[u.shift_region]]
+        hour = datetime.now(UTC).hour
+        on_shift = [
+            u
+            for u in db.session.scalars(select(User).where(User.role == Role.senior_agent).order_by(User.id))
+            if u.is_active and u.shift_region in _SHIFT_HOURS and hour in _SHIFT_HOURS[u.shift_region]
+        ]
     for user in on_shift:  # an alert for a critical ticket is not optional
-        _email(message_id, "notify.critical_alert", user, "critical_alert", f"CRITICAL: {ticket.subject}",
-               ticket=ticket)
-    covered = db.session.scalar(select(OutboxMessage.id).where(
-        OutboxMessage.kind == "notify.slack_critical",
-        OutboxMessage.dedupe_key.like(f"notify.slack_critical:{ticket.id}:%")).limit(1))
+        _email(
+            message_id, "notify.critical_alert", user, "critical_alert", f"CRITICAL: {ticket.subject}", ticket=ticket
+        )
+    covered = db.session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.kind == "notify.slack_critical",
+            OutboxMessage.dedupe_key.like(f"notify.slack_critical:{ticket.id}:%"),
+        )
+        .limit(1)
+    )
     if covered is None:
         _critical_slack(ticket, message_id)

@@ -4,11 +4,12 @@ Each task runs in its own application context and commits its own work; outbox r
 that commit like any others. Tasks owned by other parts (SLA sweep, shift hand-over) are imported lazily and skipped
 while their module does not exist yet.
 """
+
 from __future__ import annotations
 
 import importlib
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, current_app
 
@@ -20,7 +21,7 @@ def _call_optional(module: str, function: str):
     try:
         fn: Callable = getattr(importlib.import_module(module), function)
     except (ImportError, AttributeError):
-        return "skipped: %s.%s is not available" % (module, function)
+        return f"skipped: {module}.{function} is not available"
     result = fn()
     db.session.commit()
     return result

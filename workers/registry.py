@@ -1,9 +1,11 @@
 """Job handlers by outbox kind. A handler takes the message payload and must be idempotent: it may run again for
 the same outbox row (a retry, a worker killed mid-job). The runners (RQ worker or in-process) call ``dispatch``."""
+
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Handler = Callable[[dict[str, Any], int], None]  # (payload, outbox message id)
 HANDLERS: dict[str, Handler] = {}

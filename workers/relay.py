@@ -4,9 +4,10 @@ With ``REDIS_URL`` the runner is RQ: each row becomes job ``outbox-<id>`` on its
 default); the row is marked ``enqueued`` first and put back to ``pending`` if Redis refuses (``redis.ConnectionError``)
 — the periodic relay tries again. Without Redis (the embedded default) the rows go to the in-process runner thread.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select, update
@@ -83,7 +84,8 @@ def redis_connection(url: str | None = None):
 
 def enqueue_rows(ids: Iterable[int], *, replace_dead: bool = False) -> int:
     """Mark rows enqueued, then enqueue one job per row; on ``redis.ConnectionError`` put them back to pending."""
-    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeout
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
     from rq import Queue
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
@@ -92,7 +94,7 @@ def enqueue_rows(ids: Iterable[int], *, replace_dead: bool = False) -> int:
     rows = _mark_enqueued(list(ids), include_enqueued=replace_dead)
     handed = 0
     try:
-        for message_id, queue_name, marked_at in rows:
+        for message_id, queue_name, _marked_at in rows:
             try:
                 existing = Job.fetch(job_id(message_id), connection=connection)
             except NoSuchJobError:
@@ -103,8 +105,13 @@ def enqueue_rows(ids: Iterable[int], *, replace_dead: bool = False) -> int:
                     continue  # the same row is never enqueued twice at once
                 existing.delete()
             Queue(queue_name, connection=connection).enqueue(
-                "workers.jobs.run_outbox", message_id, job_id=job_id(message_id), job_timeout=JOB_TIMEOUT,
-                result_ttl=3600, failure_ttl=7 * 86400)
+                "workers.jobs.run_outbox",
+                message_id,
+                job_id=job_id(message_id),
+                job_timeout=JOB_TIMEOUT,
+                result_ttl=3600,
+                failure_ttl=7 * 86400,
+            )
             handed += 1
     except (RedisConnectionError, RedisTimeout) as exc:
         current_app.logger.warning("Redis unavailable (%s): outbox rows stay pending", exc)
@@ -118,11 +125,18 @@ def _mark_enqueued(ids: list[int], *, include_enqueued: bool):
     now = utcnow()
     states = [OutboxStatus.pending, OutboxStatus.enqueued] if include_enqueued else [OutboxStatus.pending]
     with db.engine.begin() as conn:
-        conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status.in_(states))
-                     .values(status=OutboxStatus.enqueued, enqueued_at=now))
-        rows = conn.execute(select(OutboxMessage.id, OutboxMessage.queue)
-                            .where(OutboxMessage.id.in_(ids), OutboxMessage.enqueued_at == now,
-                                   OutboxMessage.status == OutboxStatus.enqueued)).all()
+        conn.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status.in_(states))
+            .values(status=OutboxStatus.enqueued, enqueued_at=now)
+        )
+        rows = conn.execute(
+            select(OutboxMessage.id, OutboxMessage.queue).where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.enqueued_at == now,
+                OutboxMessage.status == OutboxStatus.enqueued,
+            )
+        ).all()
     return [(r.id, r.queue, now) for r in rows]
 
 
@@ -130,10 +144,15 @@ def _unmark(ids: list[int], *, marked_at) -> None:
     if not ids:
         return
     with db.engine.begin() as conn:
-        conn.execute(update(OutboxMessage)
-                     .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.enqueued,
-                            OutboxMessage.enqueued_at == marked_at)
-                     .values(status=OutboxStatus.pending))
+        conn.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status == OutboxStatus.enqueued,
+                OutboxMessage.enqueued_at == marked_at,
+            )
+            .values(status=OutboxStatus.pending)
+        )
 
 
 # --------------------------------------------------------------------------- periodic

@@ -4,10 +4,11 @@ The claim is a compare-and-set on ``attempts`` in its own transaction, so two ru
 attempt; the outcome is written only by the runner that holds that attempt. Handlers must be idempotent — the ones
 that send (email, Slack) record each send in ``notification_deliveries`` before sending (at most once).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Optional
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -45,18 +46,27 @@ def process(message_id: int) -> str:
     return "done"
 
 
-def _claim(message_id: int) -> Optional[tuple[str, dict[str, Any], int]]:
+def _claim(message_id: int) -> tuple[str, dict[str, Any], int] | None:
     now = utcnow()
     with db.engine.begin() as conn:
-        row = conn.execute(select(OutboxMessage.kind, OutboxMessage.payload, OutboxMessage.attempts,
-                                  OutboxMessage.status, OutboxMessage.available_at)
-                           .where(OutboxMessage.id == message_id)).first()
+        row = conn.execute(
+            select(
+                OutboxMessage.kind,
+                OutboxMessage.payload,
+                OutboxMessage.attempts,
+                OutboxMessage.status,
+                OutboxMessage.available_at,
+            ).where(OutboxMessage.id == message_id)
+        ).first()
         if row is None or row.status not in RUNNABLE or row.available_at > now:
             return None
         claimed = conn.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.status.in_(RUNNABLE),
-                   OutboxMessage.attempts == row.attempts)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status.in_(RUNNABLE),
+                OutboxMessage.attempts == row.attempts,
+            )
             .values(attempts=row.attempts + 1, status=OutboxStatus.enqueued, enqueued_at=now)
         ).rowcount
     return (row.kind, row.payload, row.attempts + 1) if claimed == 1 else None
@@ -64,11 +74,15 @@ def _claim(message_id: int) -> Optional[tuple[str, dict[str, Any], int]]:
 
 def _finish(message_id: int, attempt: int, *, status: OutboxStatus, **values: Any) -> None:
     with db.engine.begin() as conn:
-        conn.execute(update(OutboxMessage)
-                     .where(OutboxMessage.id == message_id, OutboxMessage.attempts == attempt,
-                            OutboxMessage.status == OutboxStatus.enqueued)
-                     .values(status=status, processed_at=utcnow() if status is not OutboxStatus.pending else None,
-                             **values))
+        conn.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.attempts == attempt,
+                OutboxMessage.status == OutboxStatus.enqueued,
+            )
+            .values(status=status, processed_at=utcnow() if status is not OutboxStatus.pending else None, **values)
+        )
 
 
 def _record_failure(message_id: int, attempt: int, exc: Exception, permanent: bool) -> str:
@@ -77,8 +91,9 @@ def _record_failure(message_id: int, attempt: int, exc: Exception, permanent: bo
         _finish(message_id, attempt, status=OutboxStatus.failed, last_error=error)
         current_app.logger.error("outbox %s failed for good after %s attempts: %s", message_id, attempt, error)
         return "failed"
-    _finish(message_id, attempt, status=OutboxStatus.pending, last_error=error,
-            available_at=utcnow() + backoff(attempt))
+    _finish(
+        message_id, attempt, status=OutboxStatus.pending, last_error=error, available_at=utcnow() + backoff(attempt)
+    )
     current_app.logger.warning("outbox %s attempt %s failed, retrying later: %s", message_id, attempt, error)
     return "retry"
 
@@ -87,12 +102,18 @@ def due_ids(limit: int = 500) -> list[int]:
     """Rows a relay must (re)hand over: pending and due, or enqueued so long ago that their job is presumed lost."""
     now = utcnow()
     stale = now - timedelta(seconds=current_app.config["JOBS_STALE_AFTER"])
-    pending = (select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.pending,
-                                              OutboxMessage.available_at <= now)
-               .order_by(OutboxMessage.available_at, OutboxMessage.id).limit(limit))
-    lost = (select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.enqueued,
-                                           OutboxMessage.enqueued_at <= stale)
-            .order_by(OutboxMessage.enqueued_at).limit(limit))
+    pending = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.available_at <= now)
+        .order_by(OutboxMessage.available_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    lost = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.enqueued, OutboxMessage.enqueued_at <= stale)
+        .order_by(OutboxMessage.enqueued_at)
+        .limit(limit)
+    )
     return list(db.session.scalars(pending)) + list(db.session.scalars(lost))
 
 

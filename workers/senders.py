@@ -1,5 +1,6 @@
 """The two ways out: email over SMTP (standard library) and Slack incoming webhooks. Each send is recorded in
 ``notification_deliveries`` *before* it happens, so a retried job never sends the same thing twice."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,10 +9,10 @@ import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -30,21 +31,36 @@ def deliver_once(outbox_id: int, channel: str, recipient: str, send: Callable[[]
     key = f"{outbox_id}:{channel}:{recipient.lower()}"[:300]
     try:
         with db.engine.begin() as conn:
-            conn.execute(insert(NotificationDelivery).values(
-                key=key, outbox_id=outbox_id, channel=channel, recipient=recipient[:254], state="sending",
-                message_id="", detail="", created_at=utcnow()))
+            conn.execute(
+                insert(NotificationDelivery).values(
+                    key=key,
+                    outbox_id=outbox_id,
+                    channel=channel,
+                    recipient=recipient[:254],
+                    state="sending",
+                    message_id="",
+                    detail="",
+                    created_at=utcnow(),
+                )
+            )
     except IntegrityError:
         return False
     try:
         reference = send()
     except Exception:
         with db.engine.begin() as conn:
-            conn.execute(delete(NotificationDelivery).where(NotificationDelivery.key == key,
-                                                            NotificationDelivery.state == "sending"))
+            conn.execute(
+                delete(NotificationDelivery).where(
+                    NotificationDelivery.key == key, NotificationDelivery.state == "sending"
+                )
+            )
         raise
     with db.engine.begin() as conn:
-        conn.execute(update(NotificationDelivery).where(NotificationDelivery.key == key)
-                     .values(state="sent", sent_at=utcnow(), message_id=(reference or "")[:300]))
+        conn.execute(
+            update(NotificationDelivery)
+            .where(NotificationDelivery.key == key)
+            .values(state="sent", sent_at=utcnow(), message_id=(reference or "")[:300])
+        )
     return True
 
 
@@ -61,8 +77,9 @@ def ticket_thread_id(reference: str) -> str:
     return f"<ticket-{reference}@{mail_domain()}>"
 
 
-def build_email(to: str, subject: str, text: str, html: str, *, message_id: str,
-                thread_id: Optional[str] = None) -> EmailMessage:
+def build_email(
+    to: str, subject: str, text: str, html: str, *, message_id: str, thread_id: str | None = None
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
@@ -114,10 +131,11 @@ def post_slack(text: str) -> str:
     allowed = {h.lower() for h in current_app.config.get("SLACK_ALLOWED_HOSTS", ())}
     if parts.scheme not in ("https", "http") or (parts.hostname or "").lower() not in allowed:
         raise PermanentFailure(f"Slack webhook host {parts.hostname!r} is not in SLACK_ALLOWED_HOSTS")
-    request = urllib.request.Request(url, data=json.dumps({"text": text}).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps({"text": text}).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (host checked above)
+        with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
             return f"slack:{response.status}"
     except urllib.error.HTTPError as exc:

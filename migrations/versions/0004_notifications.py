@@ -3,8 +3,9 @@
 Revision ID: 0004_notifications
 Revises: 0002_outbox
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0004_notifications"
 down_revision = "0002_outbox"
@@ -23,8 +24,9 @@ def upgrade():
         sa.Column("email_escalations", sa.Boolean(), nullable=False),
         sa.Column("email_handover", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_notification_preferences_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_notification_preferences_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_preferences")),
         sa.UniqueConstraint("user_id", name=op.f("uq_notification_preferences_user_id")),
     )
@@ -40,8 +42,12 @@ def upgrade():
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["outbox_id"], ["outbox_messages.id"],
-                                name=op.f("fk_notification_deliveries_outbox_id_outbox_messages"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"],
+            ["outbox_messages.id"],
+            name=op.f("fk_notification_deliveries_outbox_id_outbox_messages"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_deliveries")),
         sa.UniqueConstraint("key", name=op.f("uq_notification_deliveries_key")),
     )

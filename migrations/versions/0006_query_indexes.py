@@ -3,6 +3,7 @@
 Revision ID: 0006_query_indexes
 Revises: 0002_outbox
 """
+
 from alembic import op
 
 revision = "0006_query_indexes"

@@ -3,6 +3,7 @@
 Revision ID: 0007_open_ticket_indexes
 Revises: 0003_sla_roster
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,8 +16,14 @@ OPEN_SQL = sa.text("status IN ('new', 'open', 'pending', 'on_hold')")
 INDEXES = {
     "ix_tickets_open_due": ["next_due_at", "id"],
     "ix_tickets_open_id": ["id", "assignee_id", "tier"],
-    "ix_tickets_open_counts": ["assignee_id", "tier", "first_response_at", "first_response_risk_at", "paused_since",
-                               "resolution_risk_at"],
+    "ix_tickets_open_counts": [
+        "assignee_id",
+        "tier",
+        "first_response_at",
+        "first_response_risk_at",
+        "paused_since",
+        "resolution_risk_at",
+    ],
 }
 
 

@@ -3,6 +3,7 @@
 Revision ID: 0011_unassigned_index
 Revises: 0010_search_faq_clicks
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,8 +16,14 @@ WHERE = sa.text("status IN ('new', 'open', 'pending', 'on_hold') AND assignee_id
 
 
 def upgrade():
-    op.create_index("ix_tickets_unassigned_due", "tickets", ["next_due_at", "id"], unique=False,
-                    sqlite_where=WHERE, postgresql_where=WHERE)
+    op.create_index(
+        "ix_tickets_unassigned_due",
+        "tickets",
+        ["next_due_at", "id"],
+        unique=False,
+        sqlite_where=WHERE,
+        postgresql_where=WHERE,
+    )
 
 
 def downgrade():

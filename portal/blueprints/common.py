@@ -1,9 +1,10 @@
 """Helpers shared by the page blueprints: role guards, paging and form-to-service glue."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Callable, Iterable
 
 from flask import abort, request
 from flask_login import current_user, login_required

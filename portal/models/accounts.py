@@ -1,9 +1,9 @@
 """Organizations (customer accounts), users with one role, and API tokens."""
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Optional
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
@@ -21,8 +21,13 @@ class Role(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"customer": "Customer", "agent": "Agent (L1)", "senior_agent": "Senior agent (L2)",
-                "manager": "Manager", "admin": "Admin"}[self.value]
+        return {
+            "customer": "Customer",
+            "agent": "Agent (L1)",
+            "senior_agent": "Senior agent (L2)",
+            "manager": "Manager",
+            "admin": "Admin",
+        }[self.value]
 
 
 STAFF_ROLES = frozenset({Role.agent, Role.senior_agent, Role.manager, Role.admin})
@@ -37,8 +42,14 @@ class ShiftRegion(str, enum.Enum):
 
 def _enum(cls, name: str) -> Enum:
     """Enums stored by value as plain strings (portable, readable, no native PG enum to migrate)."""
-    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e],
-                validate_strings=True)
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        length=20,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
 
 
 class Organization(Base):
@@ -48,12 +59,12 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     # Comma-separated lower-case email domains, e.g. "demo.test,demo-corp.test".
     email_domains: Mapped[str] = mapped_column(String(500), default="")
-    region: Mapped[Optional[str]] = mapped_column(String(20))
-    plan: Mapped[Optional[str]] = mapped_column(String(50))
+    region: Mapped[str | None] = mapped_column(String(20))
+    plan: Mapped[str | None] = mapped_column(String(50))
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    users: Mapped[list["User"]] = relationship(back_populates="organization")
+    users: Mapped[list[User]] = relationship(back_populates="organization")
 
     @property
     def domain_list(self) -> list[str]:
@@ -68,16 +79,16 @@ class User(UserMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.customer, index=True)
-    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    shift_region: Mapped[Optional[ShiftRegion]] = mapped_column(_enum(ShiftRegion, "shift_region"))
+    shift_region: Mapped[ShiftRegion | None] = mapped_column(_enum(ShiftRegion, "shift_region"))
     specializations: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_active_account: Mapped[bool] = mapped_column(default=True)
     is_approved: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[Optional[datetime]]
+    last_login_at: Mapped[datetime | None]
 
-    organization: Mapped[Optional[Organization]] = relationship(back_populates="users")
+    organization: Mapped[Organization | None] = relationship(back_populates="users")
 
     @property
     def is_active(self) -> bool:  # Flask-Login: inactive or unapproved users cannot keep a session
@@ -96,7 +107,7 @@ class User(UserMixin, Base):
         return self.role == Role.admin
 
     @property
-    def tier(self) -> Optional[str]:
+    def tier(self) -> str | None:
         """The ticket tier this staff member works (None for customers and admins)."""
         return {Role.agent: "L1", Role.senior_agent: "L2", Role.manager: "manager"}.get(self.role)
 
@@ -115,8 +126,8 @@ class ApiToken(Base):
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[Optional[datetime]]
-    revoked_at: Mapped[Optional[datetime]]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
 

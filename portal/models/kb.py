@@ -1,10 +1,10 @@
 """Knowledge base: categories, articles with revisions, FAQs, feedback, and the search/deflection log that the KB
 analytics read (DESIGN.md §6). The services in ``portal.services.kb`` hold the workflow."""
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -34,10 +34,10 @@ class ArticleStatus(str, enum.Enum):
 
 
 class SearchSource(str, enum.Enum):
-    kb = "kb"            # the KB search page
+    kb = "kb"  # the KB search page
     suggest = "suggest"  # suggestions while a customer types a ticket
-    api = "api"          # the JSON API (in-app support button)
-    ticket = "ticket"    # staff/customer ticket search
+    api = "api"  # the JSON API (in-app support button)
+    ticket = "ticket"  # staff/customer ticket search
 
 
 class KbCategory(Base):
@@ -65,12 +65,12 @@ class Article(Base):
     status: Mapped[ArticleStatus] = mapped_column(_enum(ArticleStatus, "article_status"), default=ArticleStatus.draft)
     internal_only: Mapped[bool] = mapped_column(default=False)
     tags: Mapped[str] = mapped_column(String(500), default="")  # comma-separated, lower-case
-    video_url: Mapped[Optional[str]] = mapped_column(String(500))
-    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    source_ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    video_url: Mapped[str | None] = mapped_column(String(500))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    source_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    published_at: Mapped[Optional[datetime]]
+    published_at: Mapped[datetime | None]
     view_count: Mapped[int] = mapped_column(default=0)
     helpful_yes: Mapped[int] = mapped_column(default=0)
     helpful_no: Mapped[int] = mapped_column(default=0)
@@ -78,7 +78,7 @@ class Article(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     category: Mapped[KbCategory] = relationship()
-    author: Mapped[Optional[User]] = relationship()
+    author: Mapped[User | None] = relationship()
 
     # Optimistic concurrency, as for tickets: an ORM UPDATE is conditional on the version read; the services bump it
     # once per editorial change. Counters (views, votes) are bumped with atomic UPDATE statements instead.
@@ -114,12 +114,12 @@ class ArticleRevision(Base):
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(String(500), default="")
     body_markdown: Mapped[str] = mapped_column(Text, default="")
-    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     note: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     article: Mapped[Article] = relationship()
-    author: Mapped[Optional[User]] = relationship()
+    author: Mapped[User | None] = relationship()
 
     __table_args__ = (Index("ix_kb_article_revisions_article_id_id", "article_id", "id"),)
 
@@ -151,12 +151,12 @@ class ArticleFeedback(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"))
     helpful: Mapped[bool]
     reason: Mapped[str] = mapped_column(Text, default="")
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    voter_key: Mapped[Optional[str]] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    voter_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     article: Mapped[Article] = relationship()
-    user: Mapped[Optional[User]] = relationship()
+    user: Mapped[User | None] = relationship()
 
     __table_args__ = (
         Index("ix_kb_article_feedback_article_id_created_at", "article_id", "created_at"),
@@ -174,9 +174,9 @@ class SearchLog(Base):
     normalized_query: Mapped[str] = mapped_column(String(500), default="")
     source: Mapped[SearchSource] = mapped_column(_enum(SearchSource, "search_source"), default=SearchSource.kb)
     result_count: Mapped[int] = mapped_column(default=0)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    clicked_article_id: Mapped[Optional[int]] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
-    clicked_faq_id: Mapped[Optional[int]] = mapped_column(ForeignKey("kb_faqs.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    clicked_article_id: Mapped[int | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
+    clicked_faq_id: Mapped[int | None] = mapped_column(ForeignKey("kb_faqs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
@@ -191,9 +191,9 @@ class Deflection(Base):
     __tablename__ = "kb_deflections"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    article_id: Mapped[Optional[int]] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
-    faq_id: Mapped[Optional[int]] = mapped_column(ForeignKey("kb_faqs.id", ondelete="SET NULL"))
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
+    faq_id: Mapped[int | None] = mapped_column(ForeignKey("kb_faqs.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     query: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -207,8 +207,8 @@ class TicketSuggestion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
-    article_id: Mapped[Optional[int]] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
-    faq_id: Mapped[Optional[int]] = mapped_column(ForeignKey("kb_faqs.id", ondelete="SET NULL"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
+    faq_id: Mapped[int | None] = mapped_column(ForeignKey("kb_faqs.id", ondelete="SET NULL"))
     shown_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship()

@@ -1,8 +1,8 @@
 """Per-user notification preferences and the delivery ledger that makes each send happen at most once."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,11 +41,11 @@ class NotificationDelivery(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)  # "<outbox id>:<channel>:<recipient>"
-    outbox_id: Mapped[Optional[int]] = mapped_column(ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(20))   # email, slack
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # email, slack
     recipient: Mapped[str] = mapped_column(String(254))
     state: Mapped[str] = mapped_column(String(20), default="sending")  # sending, sent
     message_id: Mapped[str] = mapped_column(String(300), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[Optional[datetime]]
+    sent_at: Mapped[datetime | None]

@@ -2,10 +2,10 @@
 
 A user's region is ``users.shift_region``; specializations are ``users.specializations``.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -40,6 +40,7 @@ class Shift(Base):
     def label(self) -> str:
         def hhmm(m: int) -> str:
             return f"{m // 60:02d}:{m % 60:02d}"
+
         return f"{hhmm(self.start_minute)}–{hhmm(self.end_minute)} UTC"
 
 
@@ -50,8 +51,8 @@ class StaffStatus(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     is_away: Mapped[bool] = mapped_column(default=False)
-    away_since: Mapped[Optional[datetime]]
-    last_assigned_at: Mapped[Optional[datetime]]
+    away_since: Mapped[datetime | None]
+    last_assigned_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
 

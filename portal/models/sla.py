@@ -3,11 +3,12 @@
 The per-ticket clock itself lives on ``tickets`` (due times, paused time, the next instant the sweep must look at)
 so that queues can sort by it and the sweep can find due tickets with one indexed query.
 """
+
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -48,8 +49,9 @@ class Calendar(Base):
     always_open: Mapped[bool] = mapped_column(default=True)
     weekly_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    holidays: Mapped[list["Holiday"]] = relationship(back_populates="calendar", cascade="all, delete-orphan",
-                                                     order_by="Holiday.day")
+    holidays: Mapped[list[Holiday]] = relationship(
+        back_populates="calendar", cascade="all, delete-orphan", order_by="Holiday.day"
+    )
 
 
 class Holiday(Base):
@@ -72,11 +74,10 @@ class SlaPolicy(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"),
-                                                           unique=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), unique=True)
     at_risk_percent: Mapped[int] = mapped_column(default=DEFAULT_AT_RISK_PERCENT)
     pause_statuses: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(DEFAULT_PAUSE_STATUSES))
-    calendar_id: Mapped[Optional[int]] = mapped_column(ForeignKey("business_calendars.id"))
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendars.id"))
     # minutes per priority
     critical_first_response: Mapped[int] = mapped_column(default=DEFAULT_TARGETS[Priority.critical][0])
     critical_resolution: Mapped[int] = mapped_column(default=DEFAULT_TARGETS[Priority.critical][1])
@@ -87,7 +88,7 @@ class SlaPolicy(Base):
     low_first_response: Mapped[int] = mapped_column(default=DEFAULT_TARGETS[Priority.low][0])
     low_resolution: Mapped[int] = mapped_column(default=DEFAULT_TARGETS[Priority.low][1])
 
-    calendar: Mapped[Optional[Calendar]] = relationship()
+    calendar: Mapped[Calendar | None] = relationship()
 
     def minutes(self, priority: Priority, target: SlaTargetName | str) -> int:
         return getattr(self, f"{Priority(priority).value}_{SlaTargetName(target).value}")
@@ -103,10 +104,12 @@ class SlaEvent(Base):
     target: Mapped[SlaTargetName] = mapped_column(_enum(SlaTargetName, "sla_target"))
     kind: Mapped[SlaEventKind] = mapped_column(_enum(SlaEventKind, "sla_event_kind"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    due_at: Mapped[Optional[datetime]]
+    due_at: Mapped[datetime | None]
 
-    __table_args__ = (UniqueConstraint("ticket_id", "target", "kind", name="uq_sla_events_ticket_target_kind"),
-                      Index("ix_sla_events_kind_at", "kind", "at"))
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "target", "kind", name="uq_sla_events_ticket_target_kind"),
+        Index("ix_sla_events_kind_at", "kind", "at"),
+    )
 
 
 class TierSpan(Base):
@@ -118,11 +121,11 @@ class TierSpan(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     tier: Mapped[Tier] = mapped_column(_enum(Tier, "tier"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    ended_at: Mapped[Optional[datetime]]
-    reason: Mapped[Optional[str]] = mapped_column(String(60))
+    ended_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(String(60))
 
     __table_args__ = (Index("ix_tier_spans_ticket_id_id", "ticket_id", "id"),)
 
     @property
-    def seconds(self) -> Optional[float]:
+    def seconds(self) -> float | None:
         return None if self.ended_at is None else (self.ended_at - self.started_at).total_seconds()

@@ -3,12 +3,12 @@
 The enums and ``STATUS_TRANSITIONS`` are the one source of truth for the choices the UI offers and the checks the
 services make (DESIGN.md §3).
 """
+
 from __future__ import annotations
 
 import enum
 import re
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -27,7 +27,9 @@ class Status(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"on_hold": "On hold", "pending": "Pending (waiting on customer)"}.get(self.value, self.value.capitalize())
+        return {"on_hold": "On hold", "pending": "Pending (waiting on customer)"}.get(
+            self.value, self.value.capitalize()
+        )
 
     @property
     def short_label(self) -> str:
@@ -119,7 +121,8 @@ _reference_prefix = "ESG"
 
 
 def set_reference_prefix(prefix: str) -> None:
-    """Called by ``create_app`` with ``TICKET_PREFIX`` (references are formatted on every list row: no proxy lookups)."""
+    """Called by ``create_app`` with ``TICKET_PREFIX`` (references are formatted on every list row: no proxy
+    lookups)."""
     global _reference_prefix
     _reference_prefix = prefix.upper()
 
@@ -128,7 +131,7 @@ def format_reference(ticket_id: int) -> str:
     return f"{_reference_prefix}-{ticket_id:06d}"
 
 
-def parse_reference(reference: str) -> Optional[int]:
+def parse_reference(reference: str) -> int | None:
     """``ESG-000123`` (or ``123``) → 123; None when it is not a reference of ours."""
     match = REFERENCE_RE.match(reference or "")
     if not match:
@@ -156,38 +159,38 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
-    category_id: Mapped[Optional[int]] = mapped_column(ForeignKey("categories.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     priority: Mapped[Priority] = mapped_column(_enum(Priority, "priority"), default=Priority.medium)
     status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.new)
     tier: Mapped[Tier] = mapped_column(_enum(Tier, "tier"), default=Tier.l1)
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), default=Channel.web)
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id"))
-    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
-    follow_up_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id"))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    first_response_at: Mapped[Optional[datetime]]
-    solved_at: Mapped[Optional[datetime]]
-    closed_at: Mapped[Optional[datetime]]
+    first_response_at: Mapped[datetime | None]
+    solved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     # SLA clock (portal.services.sla): due and at-risk instants, paused time, the next instant the sweep must look
     # at (NULL when nothing is pending) and the next due time for sorting queues.
-    first_response_due: Mapped[Optional[datetime]]
-    first_response_risk_at: Mapped[Optional[datetime]]
-    resolution_due: Mapped[Optional[datetime]]
-    resolution_risk_at: Mapped[Optional[datetime]]
+    first_response_due: Mapped[datetime | None]
+    first_response_risk_at: Mapped[datetime | None]
+    resolution_due: Mapped[datetime | None]
+    resolution_risk_at: Mapped[datetime | None]
     paused_seconds: Mapped[int] = mapped_column(default=0)
-    paused_since: Mapped[Optional[datetime]]
-    next_due_at: Mapped[Optional[datetime]]
-    sla_check_at: Mapped[Optional[datetime]]
-    routing_flagged_at: Mapped[Optional[datetime]]  # routing found nobody on shift: retried at the next shift start
+    paused_since: Mapped[datetime | None]
+    next_due_at: Mapped[datetime | None]
+    sla_check_at: Mapped[datetime | None]
+    routing_flagged_at: Mapped[datetime | None]  # routing found nobody on shift: retried at the next shift start
 
-    category: Mapped[Optional[Category]] = relationship()
+    category: Mapped[Category | None] = relationship()
     requester: Mapped[User] = relationship(foreign_keys=[requester_id])
-    assignee: Mapped[Optional[User]] = relationship(foreign_keys=[assignee_id])
-    organization: Mapped[Optional[Organization]] = relationship()
-    events: Mapped[list["TicketEvent"]] = relationship(
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    organization: Mapped[Organization | None] = relationship()
+    events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan", lazy="raise_on_sql"
     )
 
@@ -208,12 +211,25 @@ class Ticket(Base):
         # Partial indexes over open tickets only (a few percent of a large desk): the queue's orders and its counts.
         Index("ix_tickets_open_due", "next_due_at", "id", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
         Index("ix_tickets_open_id", "id", "assignee_id", "tier", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
-        Index("ix_tickets_unassigned_due", "next_due_at", "id", sqlite_where=OPEN_UNASSIGNED_SQL,
-              postgresql_where=OPEN_UNASSIGNED_SQL),
-        Index("ix_tickets_open_fr_risk", "first_response_risk_at", sqlite_where=OPEN_FR_RUNNING_SQL,
-              postgresql_where=OPEN_FR_RUNNING_SQL),
-        Index("ix_tickets_open_res_risk", "resolution_risk_at", sqlite_where=OPEN_RES_RUNNING_SQL,
-              postgresql_where=OPEN_RES_RUNNING_SQL),
+        Index(
+            "ix_tickets_unassigned_due",
+            "next_due_at",
+            "id",
+            sqlite_where=OPEN_UNASSIGNED_SQL,
+            postgresql_where=OPEN_UNASSIGNED_SQL,
+        ),
+        Index(
+            "ix_tickets_open_fr_risk",
+            "first_response_risk_at",
+            sqlite_where=OPEN_FR_RUNNING_SQL,
+            postgresql_where=OPEN_FR_RUNNING_SQL,
+        ),
+        Index(
+            "ix_tickets_open_res_risk",
+            "resolution_risk_at",
+            sqlite_where=OPEN_RES_RUNNING_SQL,
+            postgresql_where=OPEN_RES_RUNNING_SQL,
+        ),
         Index("ix_tickets_requester_id_id", "requester_id", "id"),
         Index("ix_tickets_status_next_due_at", "status", "next_due_at"),
         Index("ix_tickets_sla_check_at", "sla_check_at"),
@@ -237,16 +253,16 @@ class TicketEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind"))
-    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     body: Mapped[str] = mapped_column(Text, default="")
-    field: Mapped[Optional[str]] = mapped_column(String(30))
-    old_value: Mapped[Optional[str]] = mapped_column(String(200))
-    new_value: Mapped[Optional[str]] = mapped_column(String(200))
+    field: Mapped[str | None] = mapped_column(String(30))
+    old_value: Mapped[str | None] = mapped_column(String(200))
+    new_value: Mapped[str | None] = mapped_column(String(200))
     ticket_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
-    author: Mapped[Optional[User]] = relationship()
+    author: Mapped[User | None] = relationship()
 
     __table_args__ = (Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),)
 

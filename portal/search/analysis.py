@@ -5,10 +5,11 @@ Words are lower-cased, stop words dropped and stemmed (``importing`` finds ``imp
 ``SSO_SAML``; in a query an identifier becomes its parts (all of which must match), so ``sso_saml`` also finds
 "SSO SAML" written as two words.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from whoosh.analysis import Filter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.analysis.filters import STOP_WORDS
@@ -19,11 +20,51 @@ TOKEN_PATTERN = r"\w+(?:[.\-]\w+)*"
 PART_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_]+")
 
 # Words that carry no meaning in a support question ("how do I ...") on top of Whoosh's list.
-QUESTION_WORDS = frozenset({
-    "how", "do", "does", "did", "i", "my", "me", "our", "what", "why", "where", "which", "who", "there",
-    "get", "got", "please", "hi", "hello", "thanks", "help", "need", "want", "cannot", "cant", "can't", "doesn",
-    "isn", "was", "has", "had", "been", "am", "any", "some", "should", "would", "could", "its", "into", "about",
-})
+QUESTION_WORDS = frozenset(
+    {
+        "how",
+        "do",
+        "does",
+        "did",
+        "i",
+        "my",
+        "me",
+        "our",
+        "what",
+        "why",
+        "where",
+        "which",
+        "who",
+        "there",
+        "get",
+        "got",
+        "please",
+        "hi",
+        "hello",
+        "thanks",
+        "help",
+        "need",
+        "want",
+        "cannot",
+        "cant",
+        "can't",
+        "doesn",
+        "isn",
+        "was",
+        "has",
+        "had",
+        "been",
+        "am",
+        "any",
+        "some",
+        "should",
+        "would",
+        "could",
+        "its",
+        "into",
+        "about",
+    }
+)
 STOP = frozenset(STOP_WORDS) | QUESTION_WORDS
 
 
@@ -73,11 +114,20 @@ def _splittable(text: str) -> bool:
 
 def text_analyzer():
     """Index and query analyzer of every full-text field: tokens, identifier parts, lower case, stop words, stems."""
-    return (RegexTokenizer(TOKEN_PATTERN) | IdentifierSplitFilter() | LowercaseFilter()
-            | StopFilter(stoplist=STOP, minsize=2, maxsize=60) | StemFilter(cachesize=50_000))
+    return (
+        RegexTokenizer(TOKEN_PATTERN)
+        | IdentifierSplitFilter()
+        | LowercaseFilter()
+        | StopFilter(stoplist=STOP, minsize=2, maxsize=60)
+        | StemFilter(cachesize=50_000)
+    )
 
 
 def spelling_analyzer():
     """Unstemmed words for the "did you mean" corrector (a stem such as ``configur`` is no suggestion)."""
-    return (RegexTokenizer(TOKEN_PATTERN) | IdentifierSplitFilter() | LowercaseFilter()
-            | StopFilter(stoplist=STOP, minsize=3, maxsize=30))
+    return (
+        RegexTokenizer(TOKEN_PATTERN)
+        | IdentifierSplitFilter()
+        | LowercaseFilter()
+        | StopFilter(stoplist=STOP, minsize=3, maxsize=30)
+    )

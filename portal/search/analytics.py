@@ -2,19 +2,28 @@
 
 Writers flush, never commit (the request commits). Reports are one grouped SELECT each.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Optional
 
 from sqlalchemy import and_, case, func, select
 
 from portal.extensions import db
 from portal.models import Ticket, User, utcnow
-from portal.models.kb import (Article, ArticleStatus, Deflection, Faq, KbCategory, SearchLog, SearchSource,
-                              TicketSuggestion)
+from portal.models.kb import (
+    Article,
+    ArticleStatus,
+    Deflection,
+    Faq,
+    KbCategory,
+    SearchLog,
+    SearchSource,
+    TicketSuggestion,
+)
 from portal.search.query import analyze
 
 MAX_SHOWN_SUGGESTIONS = 20
@@ -27,9 +36,14 @@ def normalize_query(text: str) -> str:
     return " ".join(terms)[:500] if terms else " ".join((text or "").lower().split())[:500]
 
 
-def log_search(source: SearchSource, text: str, result_count: int, user: Optional[User]) -> SearchLog:
-    entry = SearchLog(query=(text or "")[:500], normalized_query=normalize_query(text), source=source,
-                      result_count=result_count, user_id=_user_id(user))
+def log_search(source: SearchSource, text: str, result_count: int, user: User | None) -> SearchLog:
+    entry = SearchLog(
+        query=(text or "")[:500],
+        normalized_query=normalize_query(text),
+        source=source,
+        result_count=result_count,
+        user_id=_user_id(user),
+    )
     db.session.add(entry)
     db.session.flush()
     return entry
@@ -53,12 +67,12 @@ def record_result_click(log_id: int, kind: str, object_id: int) -> None:
         record_click(log_id, doc)
 
 
-def parse_doc_id(value: str) -> Optional[tuple[str, int]]:
+def parse_doc_id(value: str) -> tuple[str, int] | None:
     match = _DOC_RE.match((value or "").strip())
     return (match.group(1), int(match.group(2))) if match else None
 
 
-def suggestable(doc_id: str) -> Optional[Article | Faq]:
+def suggestable(doc_id: str) -> Article | Faq | None:
     """The published, public article or FAQ named ``doc_id`` (what a customer may be shown), else None."""
     parsed = parse_doc_id(doc_id)
     if parsed is None:
@@ -71,10 +85,13 @@ def suggestable(doc_id: str) -> Optional[Article | Faq]:
     return faq if faq is not None and faq.is_published else None
 
 
-def record_deflection(user: Optional[User], doc: Article | Faq, text: str) -> Deflection:
-    deflection = Deflection(article_id=doc.id if isinstance(doc, Article) else None,
-                            faq_id=doc.id if isinstance(doc, Faq) else None,
-                            user_id=_user_id(user), query=(text or "")[:2000])
+def record_deflection(user: User | None, doc: Article | Faq, text: str) -> Deflection:
+    deflection = Deflection(
+        article_id=doc.id if isinstance(doc, Article) else None,
+        faq_id=doc.id if isinstance(doc, Faq) else None,
+        user_id=_user_id(user),
+        query=(text or "")[:2000],
+    )
     db.session.add(deflection)
     db.session.flush()
     return deflection
@@ -87,14 +104,19 @@ def record_ticket_suggestions(ticket: Ticket, doc_ids: Iterable[str]) -> int:
         doc = suggestable(doc_id)
         if doc is None:
             continue
-        db.session.add(TicketSuggestion(ticket_id=ticket.id, article_id=doc.id if isinstance(doc, Article) else None,
-                                        faq_id=doc.id if isinstance(doc, Faq) else None))
+        db.session.add(
+            TicketSuggestion(
+                ticket_id=ticket.id,
+                article_id=doc.id if isinstance(doc, Article) else None,
+                faq_id=doc.id if isinstance(doc, Faq) else None,
+            )
+        )
         added += 1
     db.session.flush()
     return added
 
 
-def _user_id(user: Optional[User]) -> Optional[int]:
+def _user_id(user: User | None) -> int | None:
     return user.id if user is not None and getattr(user, "is_authenticated", False) else None
 
 
@@ -131,13 +153,24 @@ def kb_gaps(days: int = 30, limit: int = 20) -> list[QueryRow]:
     return _grouped(days, limit, having="gaps")
 
 
-def _grouped(days: int, limit: int, having: Optional[str]) -> list[QueryRow]:
+def _grouped(days: int, limit: int, having: str | None) -> list[QueryRow]:
     clicks = func.count(SearchLog.clicked_article_id) + func.count(SearchLog.clicked_faq_id)
-    stmt = (select(SearchLog.normalized_query, func.min(SearchLog.query), func.count(), func.avg(SearchLog.result_count),
-                   clicks, func.max(SearchLog.created_at))
-            .where(SearchLog.created_at >= since(days), SearchLog.source != SearchSource.ticket,
-                   SearchLog.normalized_query != "")
-            .group_by(SearchLog.normalized_query))
+    stmt = (
+        select(
+            SearchLog.normalized_query,
+            func.min(SearchLog.query),
+            func.count(),
+            func.avg(SearchLog.result_count),
+            clicks,
+            func.max(SearchLog.created_at),
+        )
+        .where(
+            SearchLog.created_at >= since(days),
+            SearchLog.source != SearchSource.ticket,
+            SearchLog.normalized_query != "",
+        )
+        .group_by(SearchLog.normalized_query)
+    )
     if having == "gaps":
         stmt = stmt.having(clicks == 0)
         order = [func.sum(case((SearchLog.result_count == 0, 1), else_=0)).desc(), func.count().desc()]
@@ -157,12 +190,16 @@ def deflections_by_article(days: int = 90, limit: int = 20) -> list[DeflectionRo
     cost = cost_per_ticket()
     title = func.coalesce(Article.title, Faq.question)
     kind = case((Deflection.article_id.is_not(None), "article"), else_="faq")
-    stmt = (select(title, kind, func.count())
-            .select_from(Deflection)
-            .outerjoin(Article, Article.id == Deflection.article_id)
-            .outerjoin(Faq, Faq.id == Deflection.faq_id)
-            .where(Deflection.created_at >= since(days))
-            .group_by(title, kind).order_by(func.count().desc(), title).limit(limit))
+    stmt = (
+        select(title, kind, func.count())
+        .select_from(Deflection)
+        .outerjoin(Article, Article.id == Deflection.article_id)
+        .outerjoin(Faq, Faq.id == Deflection.faq_id)
+        .where(Deflection.created_at >= since(days))
+        .group_by(title, kind)
+        .order_by(func.count().desc(), title)
+        .limit(limit)
+    )
     return [DeflectionRow(t or "(deleted)", k, n, n * cost) for t, k, n in db.session.execute(stmt)]
 
 
@@ -184,18 +221,27 @@ def deflection_totals(days: int = 90) -> tuple[int, float]:
 
 def helpfulness(limit: int = 30) -> list[tuple[Article, str, int, int]]:
     """Published articles with votes, least helpful first: (article, category name, yes, no)."""
-    stmt = (select(Article, KbCategory.name).join(KbCategory, KbCategory.id == Article.category_id)
-            .where(Article.status == ArticleStatus.published, (Article.helpful_yes + Article.helpful_no) > 0)
-            .order_by((Article.helpful_no * 1.0 / (Article.helpful_yes + Article.helpful_no)).desc(),
-                      Article.helpful_no.desc(), Article.id)
-            .limit(limit))
+    stmt = (
+        select(Article, KbCategory.name)
+        .join(KbCategory, KbCategory.id == Article.category_id)
+        .where(Article.status == ArticleStatus.published, (Article.helpful_yes + Article.helpful_no) > 0)
+        .order_by(
+            (Article.helpful_no * 1.0 / (Article.helpful_yes + Article.helpful_no)).desc(),
+            Article.helpful_no.desc(),
+            Article.id,
+        )
+        .limit(limit)
+    )
     return [(a, cat, a.helpful_yes, a.helpful_no) for a, cat in db.session.execute(stmt)]
 
 
 def suggestion_stats(days: int = 90) -> tuple[int, int]:
     """(tickets filed after suggestions were shown, suggestions shown with them)."""
-    row = db.session.execute(select(func.count(func.distinct(TicketSuggestion.ticket_id)), func.count())
-                             .where(and_(TicketSuggestion.shown_at >= since(days)))).one()
+    row = db.session.execute(
+        select(func.count(func.distinct(TicketSuggestion.ticket_id)), func.count()).where(
+            and_(TicketSuggestion.shown_at >= since(days))
+        )
+    ).one()
     return int(row[0] or 0), int(row[1] or 0)
 
 
@@ -210,7 +256,7 @@ def click_token(log_id: int, doc_id: str) -> str:
     return URLSafeSerializer(current_app.secret_key, salt="kb-search-click").dumps([log_id, doc_id])
 
 
-def read_click_token(token: str) -> Optional[tuple[int, str]]:
+def read_click_token(token: str) -> tuple[int, str] | None:
     from flask import current_app
     from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -223,7 +269,7 @@ def read_click_token(token: str) -> Optional[tuple[int, str]]:
     return log_id, str(doc_id)
 
 
-def result_url(kind: str, object_id: int) -> Optional[str]:
+def result_url(kind: str, object_id: int) -> str | None:
     """Where a search result points: the article page or the FAQ on its category's FAQ page."""
     from flask import url_for
 

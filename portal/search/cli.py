@@ -1,4 +1,5 @@
 """``flask --app wsgi search rebuild`` and ``flask --app wsgi search check``."""
+
 from __future__ import annotations
 
 import sys
@@ -39,8 +40,10 @@ def check(show: int) -> None:
 
     problems = False
     for report in (indexing.check_kb(), indexing.check_tickets()):
-        click.echo(f"{report.index}: {report.rows:,} rows, {report.documents:,} documents — "
-                   f"{len(report.missing)} missing, {len(report.stale)} stale, {len(report.orphaned)} orphaned")
+        click.echo(
+            f"{report.index}: {report.rows:,} rows, {report.documents:,} documents — "
+            f"{len(report.missing)} missing, {len(report.stale)} stale, {len(report.orphaned)} orphaned"
+        )
         for label, ids in (("missing", report.missing), ("stale", report.stale), ("orphaned", report.orphaned)):
             if ids:
                 more = f" (+{len(ids) - show} more)" if len(ids) > show else ""

@@ -1,8 +1,10 @@
 """Database rows → Whoosh documents. The database stays the source of truth; documents are rebuilt from it."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from portal.models import EventKind, Ticket, TicketEvent
 from portal.models.kb import Article, Faq
@@ -90,10 +92,10 @@ def kb_doc_id(kind: str, object_id: int) -> str:
     return f"{kind}:{object_id}"
 
 
-def stamp(value: Optional[datetime]) -> int:
+def stamp(value: datetime | None) -> int:
     """A UTC instant as epoch microseconds (compared by ``search check`` and the out-of-order guard)."""
     return round(value.timestamp() * 1_000_000) if value else 0
 
 
-def _id(value: Optional[int]) -> str:
+def _id(value: int | None) -> str:
     return str(value) if value is not None else "none"

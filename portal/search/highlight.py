@@ -1,7 +1,8 @@
 """Snippets with the matched words in ``<mark>``; every piece of document text is HTML-escaped."""
+
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 from whoosh import highlight
@@ -24,7 +25,7 @@ def configure(results) -> None:
     results.formatter = MarkFormatter()
 
 
-def snippet(hit, fields: Iterable[str], fallback_field: Optional[str] = None) -> Markup:
+def snippet(hit, fields: Iterable[str], fallback_field: str | None = None) -> Markup:
     """The best highlighted fragment among ``fields`` (in order of preference), else the start of the fallback."""
     for name in fields:
         if not hit.get(name):

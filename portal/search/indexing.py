@@ -3,10 +3,11 @@
 Every write reloads the row from the database while holding the index's write lock, so a job is idempotent and a
 late job never overwrites a newer document with older text (the ``updated`` stamp only moves forward).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -29,8 +30,12 @@ BATCH = 500
 def index_ticket(ticket_id: int) -> str:
     """Bring the ticket's document up to date (or delete it when the ticket is gone). Returns what was done."""
     with index_writer(TICKET_INDEX) as writer:
-        ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id)
-                                   .options(selectinload(Ticket.category)).execution_options(populate_existing=True))
+        ticket = db.session.scalar(
+            select(Ticket)
+            .where(Ticket.id == ticket_id)
+            .options(selectinload(Ticket.category))
+            .execution_options(populate_existing=True)
+        )
         if ticket is None:
             writer.delete_by_term("id", str(ticket_id))
             return "deleted"
@@ -40,8 +45,12 @@ def index_ticket(ticket_id: int) -> str:
 
 def index_article(article_id: int) -> str:
     with index_writer(KB_INDEX) as writer:
-        article = db.session.scalar(select(Article).where(Article.id == article_id)
-                                    .options(selectinload(Article.category)).execution_options(populate_existing=True))
+        article = db.session.scalar(
+            select(Article)
+            .where(Article.id == article_id)
+            .options(selectinload(Article.category))
+            .execution_options(populate_existing=True)
+        )
         if article is None:
             writer.delete_by_term("id", kb_doc_id("article", article_id))
             return "deleted"
@@ -50,8 +59,12 @@ def index_article(article_id: int) -> str:
 
 def index_faq(faq_id: int) -> str:
     with index_writer(KB_INDEX) as writer:
-        faq = db.session.scalar(select(Faq).where(Faq.id == faq_id).options(selectinload(Faq.category))
-                                .execution_options(populate_existing=True))
+        faq = db.session.scalar(
+            select(Faq)
+            .where(Faq.id == faq_id)
+            .options(selectinload(Faq.category))
+            .execution_options(populate_existing=True)
+        )
         if faq is None:
             writer.delete_by_term("id", kb_doc_id("faq", faq_id))
             return "deleted"
@@ -68,9 +81,11 @@ def _write_if_newer(writer, doc: dict, stamp_field: str) -> str:
 
 
 def _events_of(ticket_ids: list[int]) -> dict[int, list[TicketEvent]]:
-    rows = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id.in_(ticket_ids),
-                                                        TicketEvent.kind.in_(("public_reply", "internal_note")))
-                              .order_by(TicketEvent.ticket_id, TicketEvent.id))
+    rows = db.session.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id.in_(ticket_ids), TicketEvent.kind.in_(("public_reply", "internal_note")))
+        .order_by(TicketEvent.ticket_id, TicketEvent.id)
+    )
     grouped: dict[int, list[TicketEvent]] = {}
     for event in rows:
         grouped.setdefault(event.ticket_id, []).append(event)
@@ -80,7 +95,7 @@ def _events_of(ticket_ids: list[int]) -> dict[int, list[TicketEvent]]:
 # --------------------------------------------------------------------------- rebuild
 
 
-def rebuild_tickets(echo: Optional[Echo] = None, batch: int = BATCH) -> int:
+def rebuild_tickets(echo: Echo | None = None, batch: int = BATCH) -> int:
     """Replace the ticket index with documents for every ticket. Searches keep seeing the old documents until the
     new ones are committed in one step (``mergetype=CLEAR``)."""
     total = db.session.scalar(select(func.count()).select_from(Ticket)) or 0
@@ -100,10 +115,11 @@ def rebuild_tickets(echo: Optional[Echo] = None, batch: int = BATCH) -> int:
     return done
 
 
-def rebuild_kb(echo: Optional[Echo] = None) -> int:
+def rebuild_kb(echo: Echo | None = None) -> int:
     """Replace the KB index with documents for every article and FAQ (all statuses; queries filter)."""
-    total = (db.session.scalar(select(func.count()).select_from(Article)) or 0) + \
-        (db.session.scalar(select(func.count()).select_from(Faq)) or 0)
+    total = (db.session.scalar(select(func.count()).select_from(Article)) or 0) + (
+        db.session.scalar(select(func.count()).select_from(Faq)) or 0
+    )
     ix = _index_for_rebuild(KB_INDEX)
     done = 0
     with index_writer(KB_INDEX, ix) as writer:
@@ -138,7 +154,7 @@ def _chunks(stmt, id_column, size: int) -> Iterator[list]:
         last = rows[-1].id
 
 
-def _progress(echo: Optional[Echo], label: str, done: int, total: int) -> None:
+def _progress(echo: Echo | None, label: str, done: int, total: int) -> None:
     if echo:
         echo(f"  {label}: {done:,}/{total:,} ({100 * done / max(total, 1):.0f}%)")
 
@@ -151,8 +167,8 @@ class CheckReport:
     index: str
     documents: int = 0
     rows: int = 0
-    missing: list[str] = field(default_factory=list)   # rows without a document
-    stale: list[str] = field(default_factory=list)     # documents older than their row
+    missing: list[str] = field(default_factory=list)  # rows without a document
+    stale: list[str] = field(default_factory=list)  # documents older than their row
     orphaned: list[str] = field(default_factory=list)  # documents whose row is gone
 
     @property

@@ -3,10 +3,10 @@
 Visibility is part of the query: everyone gets ``status:published``; only staff get ``visibility:internal``
 documents. "Did you mean" corrects words that do not occur in the KB from the unstemmed ``spell`` field.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from flask import url_for
 from markupsafe import Markup
@@ -23,8 +23,8 @@ SUGGEST_LIMIT = 5
 
 @dataclass
 class KbHit:
-    doc_id: str          # "article:12" / "faq:3"
-    type: str            # article | faq
+    doc_id: str  # "article:12" / "faq:3"
+    type: str  # article | faq
     object_id: int
     title: str
     slug: str
@@ -47,9 +47,9 @@ class KbResults(Paged):
     total: int = 0
     page: int = 1
     per_page: int = PER_PAGE
-    did_you_mean: Optional[str] = None
-    any_words: bool = False   # no document had every word: results match some of them
-    problem: Optional[str] = None
+    did_you_mean: str | None = None
+    any_words: bool = False  # no document had every word: results match some of them
+    problem: str | None = None
     capped: bool = False
 
 
@@ -58,8 +58,9 @@ def visibility_query(staff: bool) -> q.Query:
     return published if staff else q.And([published, q.Term("visibility", "public")])
 
 
-def search_kb(text: str, *, staff: bool = False, category: Optional[str] = None, page: int = 1,
-              per_page: int = PER_PAGE) -> KbResults:
+def search_kb(
+    text: str, *, staff: bool = False, category: str | None = None, page: int = 1, per_page: int = PER_PAGE
+) -> KbResults:
     """A page of published articles and FAQs matching ``text`` (internal articles only for staff)."""
     page = max(1, min(page, MAX_PAGE))
     results = KbResults(query=(text or "").strip(), page=page, per_page=per_page)
@@ -104,13 +105,19 @@ def _page(s, whoosh_query: q.Query, page: int, per_page: int):
 
 def _hit(hit, snippet_fields: tuple | list = ("body", "title")) -> KbHit:
     return KbHit(
-        doc_id=hit["id"], type=hit["type"], object_id=int(hit["object_id"]), title=hit["title"],
-        slug=hit.get("slug") or "", category=hit["category"], category_name=hit.get("category_name") or "",
-        snippet=highlight.snippet(hit, snippet_fields, "lead"), internal=hit.get("visibility") == "internal",
+        doc_id=hit["id"],
+        type=hit["type"],
+        object_id=int(hit["object_id"]),
+        title=hit["title"],
+        slug=hit.get("slug") or "",
+        category=hit["category"],
+        category_name=hit.get("category_name") or "",
+        snippet=highlight.snippet(hit, snippet_fields, "lead"),
+        internal=hit.get("visibility") == "internal",
     )
 
 
-def _correction(s, text: str, words: list[str]) -> Optional[str]:
+def _correction(s, text: str, words: list[str]) -> str | None:
     """``text`` with its unknown words replaced by the closest known ones, or None when nothing was corrected."""
     reader = s.reader()
     corrector = s.corrector("spell")

@@ -5,11 +5,12 @@ We do not expose Whoosh's query language: no ``field:value`` (a customer must no
 Queries longer than ``MAX_QUERY_CHARS``, made only of wildcards/punctuation or only of stop words are refused with a
 clear message; at most ``MAX_TERMS`` distinct terms are searched.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
 
 from whoosh import query as q
 
@@ -56,10 +57,10 @@ class QueryProblem(ValueError):
 @dataclass
 class ParsedQuery:
     text: str
-    groups: list[list[str]] = field(default_factory=list)    # analyzed terms of each word (all must match)
-    phrases: list[list[str]] = field(default_factory=list)   # quoted phrases
+    groups: list[list[str]] = field(default_factory=list)  # analyzed terms of each word (all must match)
+    phrases: list[list[str]] = field(default_factory=list)  # quoted phrases
     excluded: list[str] = field(default_factory=list)
-    words: list[str] = field(default_factory=list)           # the unanalyzed words (spelling correction)
+    words: list[str] = field(default_factory=list)  # the unanalyzed words (spelling correction)
     capped: bool = False
 
     @property
@@ -71,14 +72,16 @@ def analyze(text: str) -> list[str]:
     return [t.text for t in _analyzer(text, mode="query")]
 
 
-def parse(text: Optional[str], *, max_terms: int = MAX_TERMS) -> ParsedQuery:
+def parse(text: str | None, *, max_terms: int = MAX_TERMS) -> ParsedQuery:
     """Parse a search box's text or raise ``QueryProblem``."""
     text = (text or "").strip()
     if not text:
         raise QueryProblem("Type a word or two to search for.")
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryProblem(f"That search is {len(text)} characters long; use at most {MAX_QUERY_CHARS} "
-                           "(a few distinctive words work best).")
+        raise QueryProblem(
+            f"That search is {len(text)} characters long; use at most {MAX_QUERY_CHARS} "
+            "(a few distinctive words work best)."
+        )
     if not _WORD_RE.search(text):
         raise QueryProblem("Wildcards and punctuation on their own match everything; type at least one word.")
     parsed = ParsedQuery(text=text)
@@ -126,8 +129,9 @@ def build(parsed: ParsedQuery, fields: Mapping[str, float], *, match_all: bool =
     """Each word must match in one of ``fields`` (or any word, with ``match_all=False``); excluded words must not."""
     parts: list[q.Query] = []
     for terms in parsed.groups:
-        parts.append(q.And([_any_field(term, fields) for term in terms]) if len(terms) > 1
-                     else _any_field(terms[0], fields))
+        parts.append(
+            q.And([_any_field(term, fields) for term in terms]) if len(terms) > 1 else _any_field(terms[0], fields)
+        )
     for terms in parsed.phrases:
         parts.append(q.Or([q.Phrase(name, terms, boost=boost) for name, boost in fields.items()]))
     combined: q.Query = (q.And(parts) if match_all else q.Or(parts)) if len(parts) > 1 else parts[0]

@@ -7,15 +7,16 @@ land. Readers keep one searcher per thread and index and reopen it when the inde
 Note: ``Searcher.refresh()`` of whoosh-reloaded 2.7.5 re-adds the old reader's segments to the new reader, which
 duplicates documents after a merge; we compare generations and open a fresh searcher instead.
 """
+
 from __future__ import annotations
 
 import atexit
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from flask import current_app
 from whoosh import index as whoosh_index
@@ -35,8 +36,9 @@ def index_root() -> Path:
         with _create_lock:
             configured = current_app.config.get("INDEX_DIR")
             if not configured:
-                configured = current_app.config["INDEX_DIR"] = _temporary_dir() if current_app.testing \
-                    else str(Path(current_app.instance_path) / "index")
+                configured = current_app.config["INDEX_DIR"] = (
+                    _temporary_dir() if current_app.testing else str(Path(current_app.instance_path) / "index")
+                )
     return Path(configured)
 
 
@@ -74,7 +76,8 @@ def recreate_index(name: str) -> FileIndex:
 def schema_is_current(ix: FileIndex, name: str) -> bool:
     current = SCHEMAS[name]()
     return sorted(ix.schema.names()) == sorted(current.names()) and all(
-        _same_field(ix.schema[field], current[field]) for field in current.names())
+        _same_field(ix.schema[field], current[field]) for field in current.names()
+    )
 
 
 def _same_field(stored, current) -> bool:

@@ -1,10 +1,10 @@
 """Ticket search. Staff search subject, description, public replies and internal notes; customers search their
 organization's (or, without one, their own) tickets and only public text. The access rule is a term of the Whoosh
 query itself, so a hit the searcher may not read is never produced, counted or highlighted."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from markupsafe import Markup
 from whoosh import query as q
@@ -20,15 +20,15 @@ PER_PAGE = 20
 
 @dataclass
 class TicketSearchFilters:
-    status: Optional[str] = None
-    priority: Optional[str] = None
-    category: Optional[str] = None
-    organization: Optional[int] = None
-    assignee: Optional[str] = None  # a user id or "none"
-    sort: str = "relevance"         # or "updated"
+    status: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    organization: int | None = None
+    assignee: str | None = None  # a user id or "none"
+    sort: str = "relevance"  # or "updated"
 
     @classmethod
-    def from_args(cls, args) -> "TicketSearchFilters":
+    def from_args(cls, args) -> TicketSearchFilters:
         status = args.get("status") or None
         priority = args.get("priority") or None
         organization = (args.get("organization") or "").strip()
@@ -57,12 +57,12 @@ class TicketResults(Paged):
     total: int = 0
     page: int = 1
     per_page: int = PER_PAGE
-    problem: Optional[str] = None
+    problem: str | None = None
     capped: bool = False
     total_is_estimate: bool = False
 
 
-def access_query(actor: User) -> Optional[q.Query]:
+def access_query(actor: User) -> q.Query | None:
     """The terms that limit a search to what ``actor`` may read (mirrors ``services.access.visible_tickets``);
     None for staff (everything)."""
     if actor.is_staff:
@@ -92,8 +92,9 @@ def filter_query(filters: TicketSearchFilters) -> list[q.Query]:
     return terms
 
 
-def search_tickets(actor: User, text: str, filters: Optional[TicketSearchFilters] = None, page: int = 1,
-                   per_page: int = PER_PAGE) -> TicketResults:
+def search_tickets(
+    actor: User, text: str, filters: TicketSearchFilters | None = None, page: int = 1, per_page: int = PER_PAGE
+) -> TicketResults:
     """One page of the tickets ``actor`` may read that match ``text``, best first (or most recently updated)."""
     filters = filters or TicketSearchFilters()
     page = max(1, min(page, MAX_PAGE))
@@ -123,7 +124,7 @@ def search_tickets(actor: User, text: str, filters: Optional[TicketSearchFilters
         # when the matches ended before this page did, else use Whoosh's estimate.
         results.total = scored if scored < wanted else max(found.estimated_length(), scored)
         results.total_is_estimate = scored >= wanted
-        for hit in found[(page - 1) * per_page:wanted]:
+        for hit in found[(page - 1) * per_page : wanted]:
             results.hits.append(_hit(hit, list(fields)))
     return results
 
@@ -151,7 +152,10 @@ def load_hits(actor: User, results: TicketResults) -> list[tuple]:
     ids = [hit.ticket_id for hit in results.hits]
     if not ids:
         return []
-    stmt = visible_tickets(actor, select(Ticket)).where(Ticket.id.in_(ids)).options(
-        joinedload(Ticket.requester), joinedload(Ticket.assignee), joinedload(Ticket.organization))
+    stmt = (
+        visible_tickets(actor, select(Ticket))
+        .where(Ticket.id.in_(ids))
+        .options(joinedload(Ticket.requester), joinedload(Ticket.assignee), joinedload(Ticket.organization))
+    )
     tickets = {t.id: t for t in db.session.scalars(stmt).unique()}
     return [(tickets[hit.ticket_id], hit) for hit in results.hits if hit.ticket_id in tickets]

@@ -1,7 +1,6 @@
 """Who may see what: one place for the ticket visibility rules used by pages, partials, the API and exports."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import selectinload
@@ -21,7 +20,7 @@ def customer_scopes(actor: User) -> list:
     return scopes
 
 
-def visible_tickets(actor: User, stmt: Optional[Select] = None) -> Select:
+def visible_tickets(actor: User, stmt: Select | None = None) -> Select:
     """Restrict a ticket query to what ``actor`` may read: staff everything, customers their organization's
     tickets (or only their own when they belong to no organization)."""
     stmt = stmt if stmt is not None else select(Ticket)

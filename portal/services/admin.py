@@ -8,12 +8,13 @@ request boundary in ``portal/database.py`` does). Rules kept here, not in the vi
 - nobody changes their own role or deactivates their own account (so an admin cannot lock the team out by mistake);
 - organization names are unique (case-insensitively) and an email domain belongs to at most one organization.
 """
+
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -72,8 +73,16 @@ def parse_domains(raw: str) -> tuple[list[str], list[str]]:
     return valid, invalid
 
 
-def save_organization(actor: User, organization: Optional[Organization], *, name: str, email_domains: str = "",
-                      region: str = "", plan: str = "", notes: str = "") -> Organization:
+def save_organization(
+    actor: User,
+    organization: Organization | None,
+    *,
+    name: str,
+    email_domains: str = "",
+    region: str = "",
+    plan: str = "",
+    notes: str = "",
+) -> Organization:
     """Create (``organization`` None) or update an organization. Raises ValidationFailed with per-field messages."""
     _require_administrator(actor)
     errors: dict[str, str] = {}
@@ -90,8 +99,11 @@ def save_organization(actor: User, organization: Optional[Organization], *, name
     elif len(",".join(domains)) > 500:
         errors["email_domains"] = "Too many domains (at most 500 characters in all)."
     else:
-        taken = [f"{d} ({owner.name})" for d in domains
-                 if (owner := accounts.organization_for_domain("x@" + d)) is not None and owner is not organization]
+        taken = [
+            f"{d} ({owner.name})"
+            for d in domains
+            if (owner := accounts.organization_for_domain("x@" + d)) is not None and owner is not organization
+        ]
         if taken:
             errors["email_domains"] = "Already used by another organization: " + ", ".join(taken) + "."
     if errors:
@@ -108,7 +120,7 @@ def save_organization(actor: User, organization: Optional[Organization], *, name
     return organization
 
 
-def _organization_named(name: str, exclude: Optional[Organization]) -> Optional[Organization]:
+def _organization_named(name: str, exclude: Organization | None) -> Organization | None:
     query = select(Organization).where(func.lower(Organization.name) == name.lower())
     if exclude is not None and exclude.id is not None:
         query = query.where(Organization.id != exclude.id)
@@ -128,8 +140,9 @@ class OrganizationRow:
 
 def list_organizations() -> list[OrganizationRow]:
     users = dict(db.session.execute(select(User.organization_id, func.count()).group_by(User.organization_id)).all())
-    tickets = dict(db.session.execute(select(Ticket.organization_id, func.count())
-                                      .group_by(Ticket.organization_id)).all())
+    tickets = dict(
+        db.session.execute(select(Ticket.organization_id, func.count()).group_by(Ticket.organization_id)).all()
+    )
     return [OrganizationRow(org, users.get(org.id, 0), tickets.get(org.id, 0)) for org in organization_choices()]
 
 
@@ -141,11 +154,13 @@ class OrganizationSummary:
 
 
 def organization_summary(organization: Organization) -> OrganizationSummary:
-    users = list(db.session.scalars(select(User).where(User.organization_id == organization.id)
-                                    .order_by(func.lower(User.name))))
+    users = list(
+        db.session.scalars(select(User).where(User.organization_id == organization.id).order_by(func.lower(User.name)))
+    )
     count = select(func.count()).select_from(Ticket).where(Ticket.organization_id == organization.id)
-    return OrganizationSummary(users, db.session.scalar(count) or 0,
-                               db.session.scalar(count.where(Ticket.status.in_(OPEN_STATUSES))) or 0)
+    return OrganizationSummary(
+        users, db.session.scalar(count) or 0, db.session.scalar(count.where(Ticket.status.in_(OPEN_STATUSES))) or 0
+    )
 
 
 def get_organization(organization_id: int) -> Organization:
@@ -158,15 +173,19 @@ def get_organization(organization_id: int) -> Organization:
 # --------------------------------------------------------------------------- users
 
 
-def list_users(*, role: Optional[Role] = None, query: str = "", page: int = 1, size: int = 50) -> list[User]:
+def list_users(*, role: Role | None = None, query: str = "", page: int = 1, size: int = 50) -> list[User]:
     """One page of accounts (``size + 1`` rows so the caller knows whether a next page exists), by name."""
     stmt = select(User).order_by(func.lower(User.name), User.id)
     if role is not None:
         stmt = stmt.where(User.role == role)
     query = (query or "").strip().lower()
     if query:
-        stmt = stmt.where(or_(func.lower(User.name).contains(query, autoescape=True),
-                              func.lower(User.email).contains(query, autoescape=True)))
+        stmt = stmt.where(
+            or_(
+                func.lower(User.name).contains(query, autoescape=True),
+                func.lower(User.email).contains(query, autoescape=True),
+            )
+        )
     return list(db.session.scalars(stmt.offset((page - 1) * size).limit(size + 1)))
 
 
@@ -177,9 +196,18 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def create_user(actor: User, *, email: str, name: str, role: str | Role, password: str,
-                organization_id: Optional[int] = None, timezone: str = "UTC", shift_region: str = "",
-                specializations: Iterable[str] = ()) -> User:
+def create_user(
+    actor: User,
+    *,
+    email: str,
+    name: str,
+    role: str | Role,
+    password: str,
+    organization_id: int | None = None,
+    timezone: str = "UTC",
+    shift_region: str = "",
+    specializations: Iterable[str] = (),
+) -> User:
     """An account made by staff: approved and active at once, with an initial password the person changes later."""
     _require_administrator(actor)
     errors: dict[str, str] = {}
@@ -195,22 +223,46 @@ def create_user(actor: User, *, email: str, name: str, role: str | Role, passwor
     except ValidationFailed as exc:
         errors.update(exc.fields)
     role = _parse_role(actor, role, errors)
-    profile = _profile(name=name, role=role, organization_id=organization_id, timezone=timezone,
-                       shift_region=shift_region, specializations=specializations, errors=errors)
+    profile = _profile(
+        name=name,
+        role=role,
+        organization_id=organization_id,
+        timezone=timezone,
+        shift_region=shift_region,
+        specializations=specializations,
+        errors=errors,
+    )
     if errors:
         raise ValidationFailed("The account could not be created.", errors)
-    user = User(email=email, password_hash=accounts.hash_password(password), role=role, is_approved=True,
-                is_active_account=True, **profile)
+    user = User(
+        email=email,
+        password_hash=accounts.hash_password(password),
+        role=role,
+        is_approved=True,
+        is_active_account=True,
+        **profile,
+    )
     db.session.add(user)
     _flush_or_fail("The account could not be created.", {"email": "An account with this email already exists."})
     log.info("%s created user %s (%s)", actor.email, user.email, role.value)
     return user
 
 
-def update_user(actor: User, user: User, *, name: str, role: str | Role, is_active_account: bool,
-                organization_id: Optional[int] = None, timezone: str = "UTC", shift_region: str = "",
-                specializations: Iterable[str] = (), new_password: str = "") -> User:
-    """Change an account's profile, role, organization, shift, specializations, active flag and, optionally, password."""
+def update_user(
+    actor: User,
+    user: User,
+    *,
+    name: str,
+    role: str | Role,
+    is_active_account: bool,
+    organization_id: int | None = None,
+    timezone: str = "UTC",
+    shift_region: str = "",
+    specializations: Iterable[str] = (),
+    new_password: str = "",
+) -> User:
+    """Change an account's profile, role, organization, shift, specializations, active flag and, optionally,
+    password."""
     _require_administrator(actor)
     if not can_edit_user(actor, user):
         raise Forbidden("Only an admin can change an admin's or another manager's account.")
@@ -226,8 +278,15 @@ def update_user(actor: User, user: User, *, name: str, role: str | Role, is_acti
             accounts.check_password_strength(new_password, "new_password")
         except ValidationFailed as exc:
             errors.update(exc.fields)
-    profile = _profile(name=name, role=new_role, organization_id=organization_id, timezone=timezone,
-                       shift_region=shift_region, specializations=specializations, errors=errors)
+    profile = _profile(
+        name=name,
+        role=new_role,
+        organization_id=organization_id,
+        timezone=timezone,
+        shift_region=shift_region,
+        specializations=specializations,
+        errors=errors,
+    )
     if errors:
         raise ValidationFailed("The account could not be saved.", errors)
     if new_role is not user.role:
@@ -241,7 +300,7 @@ def update_user(actor: User, user: User, *, name: str, role: str | Role, is_acti
     return user
 
 
-def _parse_role(actor: User, value: str | Role, errors: dict[str, str], current: Optional[Role] = None) -> Role:
+def _parse_role(actor: User, value: str | Role, errors: dict[str, str], current: Role | None = None) -> Role:
     try:
         role = Role(value)
     except ValueError:
@@ -254,8 +313,16 @@ def _parse_role(actor: User, value: str | Role, errors: dict[str, str], current:
     return role
 
 
-def _profile(*, name: str, role: Role, organization_id: Optional[int], timezone: str, shift_region: str,
-             specializations: Iterable[str], errors: dict[str, str]) -> dict:
+def _profile(
+    *,
+    name: str,
+    role: Role,
+    organization_id: int | None,
+    timezone: str,
+    shift_region: str,
+    specializations: Iterable[str],
+    errors: dict[str, str],
+) -> dict:
     """The validated fields shared by create and update; staff-only fields are cleared for customers."""
     name = " ".join((name or "").split())
     if not name:
@@ -278,8 +345,13 @@ def _profile(*, name: str, role: Role, organization_id: Optional[int], timezone:
         unknown = [s for s in skills if s not in known]
         if unknown:
             errors["specializations"] = "Unknown specialization: " + ", ".join(unknown) + "."
-    return {"name": name[:200], "organization": organization, "timezone": zone, "shift_region": shift,
-            "specializations": skills}
+    return {
+        "name": name[:200],
+        "organization": organization,
+        "timezone": zone,
+        "shift_region": shift,
+        "specializations": skills,
+    }
 
 
 # --------------------------------------------------------------------------- approval
@@ -287,15 +359,21 @@ def _profile(*, name: str, role: Role, organization_id: Optional[int], timezone:
 
 def pending_users(limit: int = 100) -> list[User]:
     """Self sign-ups waiting for approval, oldest first."""
-    return list(db.session.scalars(select(User).where(User.is_approved.is_(False), User.is_active_account.is_(True))
-                                   .order_by(User.created_at, User.id).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.is_approved.is_(False), User.is_active_account.is_(True))
+            .order_by(User.created_at, User.id)
+            .limit(limit)
+        )
+    )
 
 
-def suggested_organization(user: User) -> Optional[Organization]:
+def suggested_organization(user: User) -> Organization | None:
     return user.organization or accounts.organization_for_domain(user.email)
 
 
-def approve_pending_user(actor: User, user: User, organization_id: Optional[int]) -> User:
+def approve_pending_user(actor: User, user: User, organization_id: int | None) -> User:
     """Approve a waiting sign-up, optionally placing it in an organization; it can sign in afterwards."""
     _require_administrator(actor)
     if user.is_approved:
@@ -319,14 +397,18 @@ def overview_counts() -> dict:
         "organizations": db.session.scalar(select(func.count()).select_from(Organization)) or 0,
         "users_by_role": [(role, by_role.get(role, 0)) for role in Role],
         "users": sum(by_role.values()),
-        "pending": db.session.scalar(select(func.count()).select_from(User)
-                                     .where(User.is_approved.is_(False), User.is_active_account.is_(True))) or 0,
-        "inactive": db.session.scalar(select(func.count()).select_from(User)
-                                      .where(User.is_active_account.is_(False))) or 0,
-        "categories": db.session.scalar(select(func.count()).select_from(Category)
-                                        .where(Category.is_active.is_(True))) or 0,
-        "open_tickets": db.session.scalar(select(func.count()).select_from(Ticket)
-                                          .where(Ticket.status.in_(OPEN_STATUSES))) or 0,
+        "pending": db.session.scalar(
+            select(func.count()).select_from(User).where(User.is_approved.is_(False), User.is_active_account.is_(True))
+        )
+        or 0,
+        "inactive": db.session.scalar(select(func.count()).select_from(User).where(User.is_active_account.is_(False)))
+        or 0,
+        "categories": db.session.scalar(select(func.count()).select_from(Category).where(Category.is_active.is_(True)))
+        or 0,
+        "open_tickets": db.session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.status.in_(OPEN_STATUSES))
+        )
+        or 0,
     }
 
 

@@ -1,8 +1,8 @@
 """Ticket categories (admin-editable; six seed categories)."""
+
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from sqlalchemy import func, select
 
@@ -33,8 +33,15 @@ def ensure_default_categories() -> int:
     return added
 
 
-def save_category(category: Optional[Category], *, slug: str, name: str, description: str = "", position: int = 0,
-                  is_active: bool = True) -> Category:
+def save_category(
+    category: Category | None,
+    *,
+    slug: str,
+    name: str,
+    description: str = "",
+    position: int = 0,
+    is_active: bool = True,
+) -> Category:
     errors: dict[str, str] = {}
     slug, name = (slug or "").strip().lower(), (name or "").strip()
     if not SLUG_RE.match(slug):

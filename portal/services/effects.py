@@ -4,6 +4,7 @@
 explicitly and in order: SLA clocks, routing, outbox rows for notifications and index updates. Steps must not
 commit, must not talk to Redis, SMTP or the index directly — they only write rows (the outbox delivers after commit).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from portal.services.tickets import TicketChange
 
 
-def ticket_changed(change: "TicketChange") -> None:
+def ticket_changed(change: TicketChange) -> None:
     """Run every consequence of ``change``. Called by ``portal.services.tickets`` only."""
     from portal.services import escalation, routing, sla  # SLA clocks, routing, tier time (issue 3, part A)
 

@@ -1,15 +1,16 @@
 """Escalation tiers (DESIGN.md §5): L1 → L2 → manager → engineering, each step with a reason from its list; the rules
 the SLA sweep applies automatically; and the time each tier held a ticket (``TierSpan``)."""
+
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Priority, Role, SlaEventKind, SlaTargetName, Status, Ticket, TierSpan, Tier, User, utcnow
+from portal.models import Priority, Role, SlaEventKind, SlaTargetName, Status, Ticket, Tier, TierSpan, User, utcnow
 from portal.services import outbox
 from portal.services.errors import Forbidden, ValidationFailed
 
@@ -18,24 +19,38 @@ if TYPE_CHECKING:
 
 NEXT_TIER = {Tier.l1: Tier.l2, Tier.l2: Tier.manager, Tier.manager: Tier.engineering}
 REASONS: dict[Tier, dict[str, str]] = {  # keyed by the tier escalated TO
-    Tier.l2: {"technical_complexity": "Technical complexity", "integration": "Integration",
-              "data_corruption": "Data corruption", "security": "Security"},
-    Tier.manager: {"sla_at_risk": "SLA at risk", "customer_escalation": "Customer escalation",
-                   "system_wide_issue": "System-wide issue", "policy_decision": "Policy decision"},
-    Tier.engineering: {"bug": "Bug", "feature_request": "Feature request", "infrastructure": "Infrastructure",
-                       "outage": "Outage"},
+    Tier.l2: {
+        "technical_complexity": "Technical complexity",
+        "integration": "Integration",
+        "data_corruption": "Data corruption",
+        "security": "Security",
+    },
+    Tier.manager: {
+        "sla_at_risk": "SLA at risk",
+        "customer_escalation": "Customer escalation",
+        "system_wide_issue": "System-wide issue",
+        "policy_decision": "Policy decision",
+    },
+    Tier.engineering: {
+        "bug": "Bug",
+        "feature_request": "Feature request",
+        "infrastructure": "Infrastructure",
+        "outage": "Outage",
+    },
 }
 SYSTEM_REASONS = {"sla_breached": "SLA breached (automatic)"}
 # Who may escalate from a tier: the people working it and those above.
-ESCALATORS = {Tier.l1: {Role.agent, Role.senior_agent, Role.manager, Role.admin},
-              Tier.l2: {Role.senior_agent, Role.manager, Role.admin},
-              Tier.manager: {Role.manager, Role.admin}}
+ESCALATORS = {
+    Tier.l1: {Role.agent, Role.senior_agent, Role.manager, Role.admin},
+    Tier.l2: {Role.senior_agent, Role.manager, Role.admin},
+    Tier.manager: {Role.manager, Role.admin},
+}
 EXTERNAL_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:#/?=&+-]{0,149}$")
 AT_RISK_ALERT_PRIORITIES = (Priority.critical, Priority.high)
 AUTO_ESCALATE_UP_TO = Tier.manager  # a breach never hands a ticket to engineering by itself
 
 
-def next_tier(ticket: Ticket) -> Optional[Tier]:
+def next_tier(ticket: Ticket) -> Tier | None:
     return NEXT_TIER.get(ticket.tier)
 
 
@@ -44,50 +59,84 @@ def reasons_for(ticket: Ticket) -> dict[str, str]:
     return REASONS.get(tier, {}) if tier else {}
 
 
-def can_escalate(actor: Optional[User], ticket: Ticket) -> bool:
+def can_escalate(actor: User | None, ticket: Ticket) -> bool:
     return actor is None or (ticket.tier in ESCALATORS and actor.role in ESCALATORS[ticket.tier])
 
 
-def check_escalation(actor: Optional[User], ticket: Ticket, to_tier: str | Tier, reason: str,
-                     external_ref: Optional[str]) -> tuple[Tier, str, Optional[str]]:
+def check_escalation(
+    actor: User | None, ticket: Ticket, to_tier: str | Tier, reason: str, external_ref: str | None
+) -> tuple[Tier, str, str | None]:
     """Validate one escalation step; returns (tier, reason label, cleaned external reference)."""
     if not can_escalate(actor, ticket):
-        raise Forbidden(f"You cannot escalate a ticket held by {ticket.tier.label}.",
-                        {"to_tier": "Ask someone of this tier or above."})
+        raise Forbidden(
+            f"You cannot escalate a ticket held by {ticket.tier.label}.",
+            {"to_tier": "Ask someone of this tier or above."},
+        )
     try:
         tier = Tier(to_tier)
     except ValueError:
         raise ValidationFailed("Unknown tier.", {"to_tier": "Choose L2, manager or engineering."}) from None
     if tier is not NEXT_TIER.get(ticket.tier):
         expected = NEXT_TIER.get(ticket.tier)
-        raise ValidationFailed("Escalate one tier at a time.",
-                               {"to_tier": f"From {ticket.tier.label} the next tier is {expected.label}." if expected
-                                else "Engineering is the last tier."})
+        raise ValidationFailed(
+            "Escalate one tier at a time.",
+            {
+                "to_tier": f"From {ticket.tier.label} the next tier is {expected.label}."
+                if expected
+                else "Engineering is the last tier."
+            },
+        )
     labels = dict(REASONS[tier], **(SYSTEM_REASONS if actor is None else {}))
     if reason not in labels:
-        raise ValidationFailed("Choose a reason.", {"reason": "Choose one of: " + ", ".join(REASONS[tier].values()) + "."})
+        raise ValidationFailed(
+            "Choose a reason.", {"reason": "Choose one of: " + ", ".join(REASONS[tier].values()) + "."}
+        )
     ref = (external_ref or "").strip() or None
     if ref is not None and (tier is not Tier.engineering or not EXTERNAL_REF_RE.match(ref)):
-        raise ValidationFailed("Invalid external reference.", {"external_ref": (
-            "Only an escalation to engineering takes an issue reference (letters, digits, -_.:#/, at most 150)."
-            if tier is Tier.engineering else "Only an escalation to engineering takes an issue reference.")})
+        raise ValidationFailed(
+            "Invalid external reference.",
+            {
+                "external_ref": (
+                    "Only an escalation to engineering takes an issue reference (letters, digits, -_.:#/, at most 150)."
+                    if tier is Tier.engineering
+                    else "Only an escalation to engineering takes an issue reference."
+                )
+            },
+        )
     return tier, labels[reason], ref
 
 
-def escalate(actor: Optional[User], ticket: Ticket, *, to_tier: str | Tier, reason: str,
-             external_ref: Optional[str] = None, expected_version) -> None:
+def escalate(
+    actor: User | None,
+    ticket: Ticket,
+    *,
+    to_tier: str | Tier,
+    reason: str,
+    external_ref: str | None = None,
+    expected_version,
+) -> None:
     """Escalate ``ticket`` one tier (``actor`` None = the system). Goes through ``tickets.escalate_ticket``."""
     from portal.services.tickets import escalate_ticket
 
-    escalate_ticket(actor, ticket, to_tier=to_tier, reason=reason, external_ref=external_ref,
-                    expected_version=expected_version)
+    escalate_ticket(
+        actor, ticket, to_tier=to_tier, reason=reason, external_ref=external_ref, expected_version=expected_version
+    )
 
 
-def emit_escalation(ticket: Ticket, old: Tier, new: Tier, reason: str, actor: Optional[User],
-                    external_ref: Optional[str]) -> None:
-    outbox.emit("notify.escalation", {"ticket_id": ticket.id, "from_tier": old.value, "to_tier": new.value,
-                                      "reason": reason, "actor_id": actor.id if actor else None,
-                                      "external_ref": external_ref})
+def emit_escalation(
+    ticket: Ticket, old: Tier, new: Tier, reason: str, actor: User | None, external_ref: str | None
+) -> None:
+    outbox.emit(
+        "notify.escalation",
+        {
+            "ticket_id": ticket.id,
+            "from_tier": old.value,
+            "to_tier": new.value,
+            "reason": reason,
+            "actor_id": actor.id if actor else None,
+            "external_ref": external_ref,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- automatic rules (run by the SLA sweep)
@@ -97,9 +146,11 @@ def apply_sla_rules(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind, n
     """High/critical at risk → the manager is alerted; a breach → escalate one tier (up to manager). Returns the
     number of escalations made."""
     if kind is SlaEventKind.at_risk and ticket.priority in AT_RISK_ALERT_PRIORITIES:
-        outbox.emit("notify.sla_manager_alert", {"ticket_id": ticket.id, "target": target.value,
-                                                 "priority": ticket.priority.value},
-                    dedupe_key=f"sla:{ticket.id}:{target.value}:manager_alert")
+        outbox.emit(
+            "notify.sla_manager_alert",
+            {"ticket_id": ticket.id, "target": target.value, "priority": ticket.priority.value},
+            dedupe_key=f"sla:{ticket.id}:{target.value}:manager_alert",
+        )
     if kind is SlaEventKind.breached and ticket.tier in (Tier.l1, Tier.l2):
         escalate(None, ticket, to_tier=NEXT_TIER[ticket.tier], reason="sla_breached", expected_version=ticket.version)
         return 1
@@ -109,7 +160,7 @@ def apply_sla_rules(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind, n
 # --------------------------------------------------------------------------- tier time
 
 
-def on_ticket_changed(change: "TicketChange") -> None:
+def on_ticket_changed(change: TicketChange) -> None:
     """Tier spans: open one on creation, close and open on a tier change, close when the ticket is closed."""
     ticket = change.ticket
     now = ticket.updated_at or utcnow()
@@ -126,11 +177,13 @@ def on_ticket_changed(change: "TicketChange") -> None:
 
 
 def _close_span(ticket_id: int, now: datetime) -> None:
-    for span in db.session.scalars(select(TierSpan).where(TierSpan.ticket_id == ticket_id, TierSpan.ended_at.is_(None))):
+    for span in db.session.scalars(
+        select(TierSpan).where(TierSpan.ticket_id == ticket_id, TierSpan.ended_at.is_(None))
+    ):
         span.ended_at = max(now, span.started_at)
 
 
-def tier_time(ticket: Ticket, now: Optional[datetime] = None) -> list[tuple[Tier, float]]:
+def tier_time(ticket: Ticket, now: datetime | None = None) -> list[tuple[Tier, float]]:
     """Seconds each tier held the ticket, in order of first holding (open span counted up to ``now``)."""
     now = now or utcnow()
     totals: dict[Tier, float] = {}

@@ -1,4 +1,5 @@
 """What admins see of background work: outbox rows by status, failures to retry, sends of uncertain outcome."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -16,21 +17,38 @@ def outbox_counts() -> dict[str, int]:
 
 
 def failed_messages(limit: int = 200) -> list[OutboxMessage]:
-    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.failed)
-                                   .order_by(OutboxMessage.processed_at.desc(), OutboxMessage.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.failed)
+            .order_by(OutboxMessage.processed_at.desc(), OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def retrying_messages(limit: int = 50) -> list[OutboxMessage]:
     """Pending rows that already failed at least once (waiting for their backoff)."""
-    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.pending,
-                                                               OutboxMessage.attempts > 0)
-                                   .order_by(OutboxMessage.available_at).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.attempts > 0)
+            .order_by(OutboxMessage.available_at)
+            .limit(limit)
+        )
+    )
 
 
 def uncertain_deliveries(limit: int = 50) -> list[NotificationDelivery]:
     """Sends a worker started but never confirmed (killed mid-send): never repeated automatically."""
-    return list(db.session.scalars(select(NotificationDelivery).where(NotificationDelivery.state == "sending")
-                                   .order_by(NotificationDelivery.created_at.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(NotificationDelivery)
+            .where(NotificationDelivery.state == "sending")
+            .order_by(NotificationDelivery.created_at.desc())
+            .limit(limit)
+        )
+    )
 
 
 def retry_message(actor: User, message_id: int) -> OutboxMessage:
@@ -43,6 +61,10 @@ def retry_message(actor: User, message_id: int) -> OutboxMessage:
     if message.status is not OutboxStatus.failed:
         raise ValidationFailed("Only failed jobs can be retried.", {"status": f"This job is {message.status.value}."})
     message.status, message.attempts, message.available_at, message.processed_at = (
-        OutboxStatus.pending, 0, utcnow(), None)
+        OutboxStatus.pending,
+        0,
+        utcnow(),
+        None,
+    )
     db.session.flush()
     return message

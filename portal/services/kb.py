@@ -4,13 +4,13 @@ Every change goes through a function here: it flushes (never commits) and emits 
 the single index writer picks it up (DESIGN.md §6). Reading rules, used by every page: drafts and archived articles
 are never shown on the public KB; internal-only articles only to staff.
 """
+
 from __future__ import annotations
 
 import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Optional
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Select, func, or_, select, update
@@ -23,7 +23,7 @@ from portal.services.errors import Forbidden, NotFound, ServiceError, Validation
 from portal.services.outbox import emit
 
 CURATOR_ROLES = frozenset({Role.admin, Role.manager})
-NEEDS_UPDATE_NO_VOTES = 3       # this many "no" votes since the last edit flag an article for review
+NEEDS_UPDATE_NO_VOTES = 3  # this many "no" votes since the last edit flag an article for review
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TITLE_MAX, SUMMARY_MAX, BODY_MAX, TAGS_MAX, REASON_MAX = 200, 500, 200_000, 500, 1000
 
@@ -39,7 +39,8 @@ class ArticleConflict(ServiceError):
             f"This article was changed by someone else while you were editing (you started from version "
             f"{expected_version}, it is now at version {article.version}). Your text was not saved: copy it, "
             f"reload the editor and apply your changes again.",
-            {"version": f"The article is at version {article.version}; reload it."})
+            {"version": f"The article is at version {article.version}; reload it."},
+        )
         self.article_id = article.id
         self.expected_version = expected_version
         self.current_version = article.version
@@ -48,15 +49,15 @@ class ArticleConflict(ServiceError):
 # --------------------------------------------------------------------------- reading rules
 
 
-def is_staff(actor: Optional[User]) -> bool:
+def is_staff(actor: User | None) -> bool:
     return bool(actor is not None and getattr(actor, "is_authenticated", False) and actor.is_staff)
 
 
-def is_curator(actor: Optional[User]) -> bool:
+def is_curator(actor: User | None) -> bool:
     return bool(actor is not None and getattr(actor, "is_authenticated", False) and actor.role in CURATOR_ROLES)
 
 
-def readable_articles(actor: Optional[User]) -> Select:
+def readable_articles(actor: User | None) -> Select:
     """Published articles the actor may read on the KB pages (internal-only ones only for staff)."""
     query = select(Article).where(Article.status == ArticleStatus.published)
     if not is_staff(actor):
@@ -64,7 +65,7 @@ def readable_articles(actor: Optional[User]) -> Select:
     return query
 
 
-def get_article_for(actor: Optional[User], slug: str) -> Article:
+def get_article_for(actor: User | None, slug: str) -> Article:
     """The published article ``slug`` if the actor may read it; NotFound otherwise (drafts, archived, internal)."""
     article = db.session.scalar(readable_articles(actor).where(Article.slug == slug))
     if article is None:
@@ -83,29 +84,38 @@ def list_categories() -> list[KbCategory]:
     return list(db.session.scalars(select(KbCategory).order_by(KbCategory.position, KbCategory.name)))
 
 
-def category_counts(actor: Optional[User]) -> dict[int, int]:
+def category_counts(actor: User | None) -> dict[int, int]:
     query = readable_articles(actor).with_only_columns(Article.category_id, func.count()).group_by(Article.category_id)
     return dict(db.session.execute(query).all())
 
 
-def popular_articles(actor: Optional[User], limit: int = 8) -> list[Article]:
+def popular_articles(actor: User | None, limit: int = 8) -> list[Article]:
     query = readable_articles(actor).order_by(Article.view_count.desc(), Article.id).limit(limit)
     return list(db.session.scalars(query))
 
 
-def category_articles(actor: Optional[User], category: KbCategory, page: int, size: int) -> list[Article]:
+def category_articles(actor: User | None, category: KbCategory, page: int, size: int) -> list[Article]:
     """One page (plus one row, to tell whether a next page exists) of a category's articles, newest first."""
-    query = (readable_articles(actor).where(Article.category_id == category.id)
-             .order_by(Article.published_at.desc(), Article.id.desc()).offset((page - 1) * size).limit(size + 1))
+    query = (
+        readable_articles(actor)
+        .where(Article.category_id == category.id)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .offset((page - 1) * size)
+        .limit(size + 1)
+    )
     return list(db.session.scalars(query))
 
 
-def related_articles(actor: Optional[User], article: Article, limit: int = 5) -> list[Article]:
+def related_articles(actor: User | None, article: Article, limit: int = 5) -> list[Article]:
     """Articles sharing the most tags with ``article``, then others of its category, most viewed first."""
     tag_match = [Article.tags.like(f"%{tag}%") for tag in article.tag_list[:8]]
-    query = (readable_articles(actor).where(Article.id != article.id)
-             .where(or_(Article.category_id == article.category_id, *tag_match))
-             .order_by(Article.view_count.desc(), Article.id).limit(40))
+    query = (
+        readable_articles(actor)
+        .where(Article.id != article.id)
+        .where(or_(Article.category_id == article.category_id, *tag_match))
+        .order_by(Article.view_count.desc(), Article.id)
+        .limit(40)
+    )
     mine = set(article.tag_list)
 
     def score(other: Article) -> tuple:
@@ -114,19 +124,26 @@ def related_articles(actor: Optional[User], article: Article, limit: int = 5) ->
     return sorted(db.session.scalars(query), key=score)[:limit]
 
 
-def video_articles(actor: Optional[User]) -> list[Article]:
-    query = (readable_articles(actor).where(Article.video_url.is_not(None), Article.video_url != "")
-             .order_by(Article.category_id, Article.title))
+def video_articles(actor: User | None) -> list[Article]:
+    query = (
+        readable_articles(actor)
+        .where(Article.video_url.is_not(None), Article.video_url != "")
+        .order_by(Article.category_id, Article.title)
+    )
     return list(db.session.scalars(query))
 
 
 def record_view(article: Article) -> None:
     """Count one view with an atomic UPDATE (no lost increments, no version bump, no index job)."""
-    db.session.execute(update(Article).where(Article.id == article.id)
-                       .values(view_count=Article.view_count + 1).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Article)
+        .where(Article.id == article.id)
+        .values(view_count=Article.view_count + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def published_faqs(category: Optional[KbCategory] = None) -> list[Faq]:
+def published_faqs(category: KbCategory | None = None) -> list[Faq]:
     query = select(Faq).where(Faq.is_published.is_(True)).join(KbCategory)
     if category is not None:
         query = query.where(Faq.category_id == category.id)
@@ -138,17 +155,17 @@ def published_faqs(category: Optional[KbCategory] = None) -> list[Faq]:
 
 @dataclass(frozen=True)
 class Video:
-    provider: str      # "YouTube" or "Vimeo"
+    provider: str  # "YouTube" or "Vimeo"
     video_id: str
     watch_url: str
-    embed_url: str     # privacy-friendly: youtube-nocookie.com, Vimeo with dnt=1
+    embed_url: str  # privacy-friendly: youtube-nocookie.com, Vimeo with dnt=1
 
 
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _VIMEO_ID = re.compile(r"^\d{1,12}$")
 
 
-def parse_video_url(url: str) -> Optional[Video]:
+def parse_video_url(url: str) -> Video | None:
     """A Video for an allow-listed provider URL (youtube.com, youtu.be, vimeo.com), else None."""
     try:
         parts = urlsplit((url or "").strip())
@@ -170,13 +187,21 @@ def parse_video_url(url: str) -> Optional[Video]:
     if video_id is not None:
         if not _YT_ID.match(video_id):
             return None
-        return Video("YouTube", video_id, f"https://www.youtube.com/watch?v={video_id}",
-                     f"https://www.youtube-nocookie.com/embed/{video_id}")
+        return Video(
+            "YouTube",
+            video_id,
+            f"https://www.youtube.com/watch?v={video_id}",
+            f"https://www.youtube-nocookie.com/embed/{video_id}",
+        )
     if host in ("vimeo.com", "player.vimeo.com"):
         candidate = segments[-1] if segments else ""
         if _VIMEO_ID.match(candidate):
-            return Video("Vimeo", candidate, f"https://vimeo.com/{candidate}",
-                         f"https://player.vimeo.com/video/{candidate}?dnt=1")
+            return Video(
+                "Vimeo",
+                candidate,
+                f"https://vimeo.com/{candidate}",
+                f"https://player.vimeo.com/video/{candidate}?dnt=1",
+            )
     return None
 
 
@@ -195,8 +220,9 @@ def _require_curator(actor: User) -> None:
 
 def can_edit(actor: User, article: Article) -> bool:
     """Curators edit everything; agents edit their own drafts."""
-    return is_curator(actor) or (is_staff(actor) and article.status is ArticleStatus.draft
-                                 and article.author_id == actor.id)
+    return is_curator(actor) or (
+        is_staff(actor) and article.status is ArticleStatus.draft and article.author_id == actor.id
+    )
 
 
 def slugify(text: str) -> str:
@@ -205,7 +231,7 @@ def slugify(text: str) -> str:
     return slug[:80].strip("-") or "article"
 
 
-def _unique_slug(base: str, article: Optional[Article] = None) -> str:
+def _unique_slug(base: str, article: Article | None = None) -> str:
     slug, n = base, 2
     while True:
         clash = db.session.scalar(select(Article.id).where(Article.slug == slug))
@@ -228,15 +254,15 @@ def normalize_tags(tags: str | list[str]) -> str:
 class ArticleInput:
     title: str
     body_markdown: str
-    category: str                    # category slug
+    category: str  # category slug
     summary: str = ""
     tags: str = ""
     internal_only: bool = False
     video_url: str = ""
-    slug: str = ""                   # empty: derived from the title (new articles) or kept (existing ones)
+    slug: str = ""  # empty: derived from the title (new articles) or kept (existing ones)
 
 
-def _validated(data: ArticleInput, article: Optional[Article]) -> tuple[dict, KbCategory]:
+def _validated(data: ArticleInput, article: Article | None) -> tuple[dict, KbCategory]:
     errors: dict[str, str] = {}
     title, body = (data.title or "").strip(), (data.body_markdown or "").replace("\r\n", "\n")
     if not title:
@@ -266,16 +292,29 @@ def _validated(data: ArticleInput, article: Optional[Article]) -> tuple[dict, Kb
             errors["slug"] = "Another article already uses this address."
     if errors:
         raise ValidationFailed("The article could not be saved.", errors)
-    values = dict(title=title, body_markdown=body, summary=summary, tags=normalize_tags(data.tags),
-                  internal_only=bool(data.internal_only), video_url=video.watch_url if video else None)
+    values = dict(
+        title=title,
+        body_markdown=body,
+        summary=summary,
+        tags=normalize_tags(data.tags),
+        internal_only=bool(data.internal_only),
+        video_url=video.watch_url if video else None,
+    )
     if slug or article is None:
         values["slug"] = slug or _unique_slug(slugify(title), article)
     return values, category
 
 
-def _add_revision(actor: Optional[User], article: Article, note: str) -> ArticleRevision:
-    revision = ArticleRevision(article=article, version=article.version, title=article.title, summary=article.summary,
-                               body_markdown=article.body_markdown, author=actor, note=(note or "")[:300])
+def _add_revision(actor: User | None, article: Article, note: str) -> ArticleRevision:
+    revision = ArticleRevision(
+        article=article,
+        version=article.version,
+        title=article.title,
+        summary=article.summary,
+        body_markdown=article.body_markdown,
+        author=actor,
+        note=(note or "")[:300],
+    )
     db.session.add(revision)
     return revision
 
@@ -293,7 +332,7 @@ def _flush(article: Article, expected_version: int) -> None:
         raise ArticleConflict(current or article, expected_version) from None
 
 
-def _check_version(article: Article, expected_version: Optional[int]) -> int:
+def _check_version(article: Article, expected_version: int | None) -> int:
     if expected_version is None:
         return article.version
     if expected_version != article.version:
@@ -301,14 +340,23 @@ def _check_version(article: Article, expected_version: Optional[int]) -> int:
     return expected_version
 
 
-def create_article(actor: User, data: ArticleInput, *, note: str = "Created",
-                   source_ticket: Optional[Ticket] = None) -> Article:
+def create_article(
+    actor: User, data: ArticleInput, *, note: str = "Created", source_ticket: Ticket | None = None
+) -> Article:
     """A new draft (agents contribute drafts; curators publish them). Records revision 1."""
     _require_staff(actor)
     values, category = _validated(data, None)
     now = utcnow()
-    article = Article(**values, category=category, author=actor, status=ArticleStatus.draft, created_at=now,
-                      updated_at=now, version=1, source_ticket_id=source_ticket.id if source_ticket else None)
+    article = Article(
+        **values,
+        category=category,
+        author=actor,
+        status=ArticleStatus.draft,
+        created_at=now,
+        updated_at=now,
+        version=1,
+        source_ticket_id=source_ticket.id if source_ticket else None,
+    )
     db.session.add(article)
     _add_revision(actor, article, note)
     db.session.flush()
@@ -316,8 +364,9 @@ def create_article(actor: User, data: ArticleInput, *, note: str = "Created",
     return article
 
 
-def update_article(actor: User, article: Article, data: ArticleInput, *, expected_version: Optional[int],
-                   note: str = "") -> Article:
+def update_article(
+    actor: User, article: Article, data: ArticleInput, *, expected_version: int | None, note: str = ""
+) -> Article:
     """Save an edit: a stale ``expected_version`` is an ArticleConflict (409), never a silent overwrite. Records a
     revision when the title, summary or body changed."""
     if not can_edit(actor, article):
@@ -338,7 +387,7 @@ def update_article(actor: User, article: Article, data: ArticleInput, *, expecte
     return article
 
 
-def _set_status(actor: User, article: Article, status: ArticleStatus, expected_version: Optional[int]) -> Article:
+def _set_status(actor: User, article: Article, status: ArticleStatus, expected_version: int | None) -> Article:
     _require_curator(actor)
     expected = _check_version(article, expected_version)
     if article.status is status:
@@ -354,21 +403,22 @@ def _set_status(actor: User, article: Article, status: ArticleStatus, expected_v
     return article
 
 
-def publish_article(actor: User, article: Article, *, expected_version: Optional[int] = None) -> Article:
+def publish_article(actor: User, article: Article, *, expected_version: int | None = None) -> Article:
     return _set_status(actor, article, ArticleStatus.published, expected_version)
 
 
-def archive_article(actor: User, article: Article, *, expected_version: Optional[int] = None) -> Article:
+def archive_article(actor: User, article: Article, *, expected_version: int | None = None) -> Article:
     return _set_status(actor, article, ArticleStatus.archived, expected_version)
 
 
-def unpublish_article(actor: User, article: Article, *, expected_version: Optional[int] = None) -> Article:
+def unpublish_article(actor: User, article: Article, *, expected_version: int | None = None) -> Article:
     """Back to draft (e.g. an archived article that needs rework)."""
     return _set_status(actor, article, ArticleStatus.draft, expected_version)
 
 
-def restore_revision(actor: User, article: Article, revision: ArticleRevision, *,
-                     expected_version: Optional[int]) -> Article:
+def restore_revision(
+    actor: User, article: Article, revision: ArticleRevision, *, expected_version: int | None
+) -> Article:
     """Make an old revision's title, summary and body current again (as a new revision; history is kept)."""
     if revision.article_id != article.id:
         raise NotFound("There is no such revision of this article.")
@@ -388,8 +438,12 @@ def restore_revision(actor: User, article: Article, revision: ArticleRevision, *
 def clear_needs_update(actor: User, article: Article) -> Article:
     """A curator reviewed the flagged article and found it fine as it is."""
     _require_curator(actor)
-    db.session.execute(update(Article).where(Article.id == article.id).values(needs_update=False)
-                       .execution_options(synchronize_session="fetch"))
+    db.session.execute(
+        update(Article)
+        .where(Article.id == article.id)
+        .values(needs_update=False)
+        .execution_options(synchronize_session="fetch")
+    )
     _emit_article(article)
     return article
 
@@ -413,22 +467,26 @@ def revisions(article: Article) -> list[ArticleRevision]:
     return list(db.session.scalars(query))
 
 
-def previous_revision(revision: ArticleRevision) -> Optional[ArticleRevision]:
-    query = (select(ArticleRevision).where(ArticleRevision.article_id == revision.article_id,
-                                           ArticleRevision.id < revision.id)
-             .order_by(ArticleRevision.id.desc()).limit(1))
+def previous_revision(revision: ArticleRevision) -> ArticleRevision | None:
+    query = (
+        select(ArticleRevision)
+        .where(ArticleRevision.article_id == revision.article_id, ArticleRevision.id < revision.id)
+        .order_by(ArticleRevision.id.desc())
+        .limit(1)
+    )
     return db.session.scalar(query)
 
 
 @dataclass(frozen=True)
 class DiffLine:
-    kind: str   # "add", "del", "same", "hunk"
+    kind: str  # "add", "del", "same", "hunk"
     text: str
 
 
-def revision_diff(old: Optional[ArticleRevision], new: ArticleRevision) -> list[DiffLine]:
+def revision_diff(old: ArticleRevision | None, new: ArticleRevision) -> list[DiffLine]:
     """Line diff (unified, 3 lines of context) of title, summary and body between two revisions."""
-    def lines(rev: Optional[ArticleRevision]) -> list[str]:
+
+    def lines(rev: ArticleRevision | None) -> list[str]:
         if rev is None:
             return []
         return [f"# {rev.title}", f"Summary: {rev.summary}", ""] + rev.body_markdown.split("\n")
@@ -440,8 +498,14 @@ def revision_diff(old: Optional[ArticleRevision], new: ArticleRevision) -> list[
     return out
 
 
-def list_articles(*, status: Optional[str] = None, category: Optional[str] = None, needs_update: bool = False,
-                  page: int = 1, size: int = 50) -> list[Article]:
+def list_articles(
+    *,
+    status: str | None = None,
+    category: str | None = None,
+    needs_update: bool = False,
+    page: int = 1,
+    size: int = 50,
+) -> list[Article]:
     """Curation list, most recently changed first (``size + 1`` rows for paging)."""
     query = select(Article).join(KbCategory)
     if status in {s.value for s in ArticleStatus}:
@@ -464,23 +528,30 @@ def status_counts() -> dict[str, int]:
 
 def needs_update_queue() -> list[Article]:
     """Articles flagged by negative feedback, the worst first."""
-    query = (select(Article).where(Article.needs_update.is_(True))
-             .order_by((Article.helpful_no - Article.helpful_yes).desc(), Article.updated_at))
+    query = (
+        select(Article)
+        .where(Article.needs_update.is_(True))
+        .order_by((Article.helpful_no - Article.helpful_yes).desc(), Article.updated_at)
+    )
     return list(db.session.scalars(query))
 
 
 def negative_feedback(article: Article, limit: int = 20) -> list[ArticleFeedback]:
-    query = (select(ArticleFeedback).where(ArticleFeedback.article_id == article.id,
-                                           ArticleFeedback.helpful.is_(False))
-             .order_by(ArticleFeedback.id.desc()).limit(limit))
+    query = (
+        select(ArticleFeedback)
+        .where(ArticleFeedback.article_id == article.id, ArticleFeedback.helpful.is_(False))
+        .order_by(ArticleFeedback.id.desc())
+        .limit(limit)
+    )
     return list(db.session.scalars(query))
 
 
 # --------------------------------------------------------------------------- feedback
 
 
-def record_feedback(article: Article, *, helpful: bool, reason: str = "", user: Optional[User] = None,
-                    voter_key: Optional[str] = None) -> ArticleFeedback:
+def record_feedback(
+    article: Article, *, helpful: bool, reason: str = "", user: User | None = None, voter_key: str | None = None
+) -> ArticleFeedback:
     """Record a "was this helpful?" vote. The same voter (user, else anonymous session key) voting again changes
     their vote instead of adding one. A "no" with a reason, or ``NEEDS_UPDATE_NO_VOTES`` "no" votes since the last
     edit, puts the article in the *needs update* queue."""
@@ -490,12 +561,18 @@ def record_feedback(article: Article, *, helpful: bool, reason: str = "", user: 
     key = f"u:{user.id}" if user is not None and getattr(user, "is_authenticated", False) else voter_key
     vote = None
     if key:
-        vote = db.session.scalar(select(ArticleFeedback).where(ArticleFeedback.article_id == article.id,
-                                                               ArticleFeedback.voter_key == key))
+        vote = db.session.scalar(
+            select(ArticleFeedback).where(ArticleFeedback.article_id == article.id, ArticleFeedback.voter_key == key)
+        )
     deltas = {"helpful_yes": 0, "helpful_no": 0}
     if vote is None:
-        vote = ArticleFeedback(article_id=article.id, helpful=helpful, reason=reason, voter_key=key,
-                               user_id=user.id if key and key.startswith("u:") else None)
+        vote = ArticleFeedback(
+            article_id=article.id,
+            helpful=helpful,
+            reason=reason,
+            voter_key=key,
+            user_id=user.id if key and key.startswith("u:") else None,
+        )
         db.session.add(vote)
         deltas["helpful_yes" if helpful else "helpful_no"] += 1
     else:
@@ -508,8 +585,12 @@ def record_feedback(article: Article, *, helpful: bool, reason: str = "", user: 
     if not helpful and _should_flag(article, reason):
         values["needs_update"] = True
     if values:
-        db.session.execute(update(Article).where(Article.id == article.id).values(**values)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Article)
+            .where(Article.id == article.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
         db.session.refresh(article)
     _emit_article(article)
     return vote
@@ -518,9 +599,13 @@ def record_feedback(article: Article, *, helpful: bool, reason: str = "", user: 
 def _should_flag(article: Article, reason: str) -> bool:
     if reason:
         return True
-    recent_no = db.session.scalar(select(func.count()).where(
-        ArticleFeedback.article_id == article.id, ArticleFeedback.helpful.is_(False),
-        ArticleFeedback.created_at >= article.updated_at))
+    recent_no = db.session.scalar(
+        select(func.count()).where(
+            ArticleFeedback.article_id == article.id,
+            ArticleFeedback.helpful.is_(False),
+            ArticleFeedback.created_at >= article.updated_at,
+        )
+    )
     return (recent_no or 0) >= NEEDS_UPDATE_NO_VOTES
 
 
@@ -539,8 +624,9 @@ def all_faqs() -> list[Faq]:
     return list(db.session.scalars(query))
 
 
-def save_faq(actor: User, faq: Optional[Faq], *, category: str, question: str, answer_markdown: str,
-             is_published: bool = True) -> Faq:
+def save_faq(
+    actor: User, faq: Faq | None, *, category: str, question: str, answer_markdown: str, is_published: bool = True
+) -> Faq:
     """Create (appended at the end of its category) or edit an FAQ."""
     _require_curator(actor)
     errors: dict[str, str] = {}
@@ -577,8 +663,9 @@ def move_faq(actor: User, faq: Faq, direction: str) -> Faq:
     _require_curator(actor)
     if direction not in ("up", "down"):
         raise ValidationFailed("Move an FAQ up or down.", {"direction": "up or down"})
-    siblings = list(db.session.scalars(select(Faq).where(Faq.category_id == faq.category_id)
-                                       .order_by(Faq.position, Faq.id)))
+    siblings = list(
+        db.session.scalars(select(Faq).where(Faq.category_id == faq.category_id).order_by(Faq.position, Faq.id))
+    )
     for position, sibling in enumerate(siblings):  # normalize gaps and ties first
         sibling.position = position
     index = siblings.index(faq)
@@ -609,21 +696,40 @@ def draft_from_ticket(actor: User, ticket: Ticket) -> ArticleInput:
     _require_staff(actor)
     from portal.models import EventKind, TicketEvent
 
-    events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
-                                                          TicketEvent.kind == EventKind.public_reply)
-                                .order_by(TicketEvent.id))
+    events = db.session.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == EventKind.public_reply)
+        .order_by(TicketEvent.id)
+    )
     answers = [e.body.strip() for e in events if e.author is not None and e.author.is_staff and e.body.strip()]
-    body = "## Question\n\n" + ticket.description.strip() + "\n\n## Answer\n\n" + (
-        "\n\n".join(answers) if answers else "_Write the answer here._") + "\n"
+    body = (
+        "## Question\n\n"
+        + ticket.description.strip()
+        + "\n\n## Answer\n\n"
+        + ("\n\n".join(answers) if answers else "_Write the answer here._")
+        + "\n"
+    )
     category = _CATEGORY_FOR_TICKET.get(ticket.category.slug if ticket.category else "", "troubleshooting")
-    return ArticleInput(title=ticket.subject.strip()[:TITLE_MAX], body_markdown=body, category=category,
-                        summary=ticket.subject.strip()[:SUMMARY_MAX], internal_only=False)
+    return ArticleInput(
+        title=ticket.subject.strip()[:TITLE_MAX],
+        body_markdown=body,
+        category=category,
+        summary=ticket.subject.strip()[:SUMMARY_MAX],
+        internal_only=False,
+    )
 
 
-_CATEGORY_FOR_TICKET = {"technical": "troubleshooting", "integration": "integrations", "account": "admin",
-                        "data": "data-entry", "training": "getting-started", "general": "getting-started"}
+_CATEGORY_FOR_TICKET = {
+    "technical": "troubleshooting",
+    "integration": "integrations",
+    "account": "admin",
+    "data": "data-entry",
+    "training": "getting-started",
+    "general": "getting-started",
+}
 
 
-def vote_of(article: Article, voter_key: str) -> Optional[ArticleFeedback]:
-    return db.session.scalar(select(ArticleFeedback).where(ArticleFeedback.article_id == article.id,
-                                                           ArticleFeedback.voter_key == voter_key))
+def vote_of(article: Article, voter_key: str) -> ArticleFeedback | None:
+    return db.session.scalar(
+        select(ArticleFeedback).where(ArticleFeedback.article_id == article.id, ArticleFeedback.voter_key == voter_key)
+    )

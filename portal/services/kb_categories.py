@@ -1,4 +1,5 @@
 """The six seed KB categories (also inserted by the 0005_kb migration)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select

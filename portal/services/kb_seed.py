@@ -6,12 +6,13 @@ headings, each followed by its answer, in display order. Idempotent: articles ar
 question, so running it again adds only what is missing. Everything goes through ``portal.services.kb`` (revisions,
 index jobs).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from sqlalchemy import select
 
@@ -48,7 +49,7 @@ def parse_article(path: Path) -> ArticleFile:
             if ":" in line:
                 key, value = line.split(":", 1)
                 meta[key.strip().lower()] = value.strip()
-        body = text[end + 4:].lstrip("-").lstrip("\n")
+        body = text[end + 4 :].lstrip("-").lstrip("\n")
     return ArticleFile(slug=path.stem, category=path.parent.name, meta=meta, body=body.strip() + "\n")
 
 
@@ -67,7 +68,7 @@ def parse_faqs(path: Path) -> list[tuple[str, str]]:
     return [(q, "\n".join(a).strip()) for q, a in pairs if "\n".join(a).strip()]
 
 
-def _truthy(value: Optional[str]) -> bool:
+def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("true", "yes", "1", "on")
 
 
@@ -108,10 +109,16 @@ def _author() -> User:
 
 
 def _add_article(author: User, item: ArticleFile) -> Article:
-    data = kb.ArticleInput(title=item.meta.get("title") or item.slug.replace("-", " ").capitalize(),
-                           body_markdown=item.body, category=item.category, summary=item.meta.get("summary", ""),
-                           tags=item.meta.get("tags", ""), internal_only=_truthy(item.meta.get("internal")),
-                           video_url=item.meta.get("video", ""), slug=item.slug)
+    data = kb.ArticleInput(
+        title=item.meta.get("title") or item.slug.replace("-", " ").capitalize(),
+        body_markdown=item.body,
+        category=item.category,
+        summary=item.meta.get("summary", ""),
+        tags=item.meta.get("tags", ""),
+        internal_only=_truthy(item.meta.get("internal")),
+        video_url=item.meta.get("video", ""),
+        slug=item.slug,
+    )
     article = kb.create_article(author, data, note="Imported from the demo content")
     return kb.publish_article(author, article)
 

@@ -5,6 +5,7 @@ then nh3 (ammonia) keeps only an allow-list of tags and attributes and only http
 Scripts, styles, iframes, event handlers and ``javascript:``/``data:`` URLs never survive. Video embeds are not
 Markdown: templates build them from an article's validated ``video_url``.
 """
+
 from __future__ import annotations
 
 import html
@@ -14,11 +15,46 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-ALLOWED_TAGS = frozenset({
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-    "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th",
-    "thead", "tr", "ul",
-})
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "code",
+        "dd",
+        "del",
+        "dl",
+        "dt",
+        "em",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "kbd",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "s",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title"},
@@ -32,14 +68,21 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 DROP_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math"})
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
-    ["table", "strikethrough"])
+    ["table", "strikethrough"]
+)
 
 
 def sanitize_html(html: str) -> str:
     """Reduce an HTML fragment to the allow-list (the second layer; also usable on its own)."""
-    return nh3.clean(html, tags=set(ALLOWED_TAGS), clean_content_tags=set(DROP_WITH_CONTENT),
-                     attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()}, url_schemes=set(URL_SCHEMES),
-                     link_rel="noopener noreferrer nofollow", strip_comments=True)
+    return nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROP_WITH_CONTENT),
+        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
 
 
 def render_markdown(source: str) -> Markup:

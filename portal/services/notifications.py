@@ -1,7 +1,9 @@
 """Who hears about a ticket change (outbox rows only; workers/notify.py sends) and per-user preferences."""
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -14,27 +16,38 @@ if TYPE_CHECKING:
     from portal.services.tickets import TicketChange
 
 
-def ticket_changed(change: "TicketChange") -> None:
+def ticket_changed(change: TicketChange) -> None:
     """The notification step of ``effects.ticket_changed``: public staff reply → the requester; status change →
     the requester; new assignee → the assignee; a ticket that is (or becomes) critical → the team's Slack channel."""
     ticket, actor = change.ticket, change.actor
     staff_reply = change.kind == "reply" and change.event is not None and actor.is_staff
     if staff_reply:
-        emit("notify.ticket_reply", {"ticket_id": ticket.id, "event_id": change.event.id, "actor_id": actor.id},
-             dedupe_key=f"notify.ticket_reply:{change.event.id}")
+        emit(
+            "notify.ticket_reply",
+            {"ticket_id": ticket.id, "event_id": change.event.id, "actor_id": actor.id},
+            dedupe_key=f"notify.ticket_reply:{change.event.id}",
+        )
     status = change.changed("status")
     if status and not staff_reply and actor.id != ticket.requester_id:
-        emit("notify.ticket_status", {"ticket_id": ticket.id, "old": status.old, "new": status.new,
-                                      "actor_id": actor.id},
-             dedupe_key=f"notify.ticket_status:{ticket.id}:{ticket.version}")
+        emit(
+            "notify.ticket_status",
+            {"ticket_id": ticket.id, "old": status.old, "new": status.new, "actor_id": actor.id},
+            dedupe_key=f"notify.ticket_status:{ticket.id}:{ticket.version}",
+        )
     assigned = change.changed("assignee") or (change.kind == "created" and ticket.assignee_id)
     if assigned and ticket.assignee_id and ticket.assignee_id != actor.id:
-        emit("notify.assignment", {"ticket_id": ticket.id, "assignee_id": ticket.assignee_id, "actor_id": actor.id},
-             dedupe_key=f"notify.assignment:{ticket.id}:{ticket.version}:{ticket.assignee_id}")
+        emit(
+            "notify.assignment",
+            {"ticket_id": ticket.id, "assignee_id": ticket.assignee_id, "actor_id": actor.id},
+            dedupe_key=f"notify.assignment:{ticket.id}:{ticket.version}:{ticket.assignee_id}",
+        )
     priority = change.changed("priority")
     if ticket.priority is Priority.critical and (change.kind == "created" or (priority and priority.new == "critical")):
-        emit("notify.slack_critical", {"ticket_id": ticket.id, "version": ticket.version},
-             dedupe_key=f"notify.slack_critical:{ticket.id}:{ticket.version}")
+        emit(
+            "notify.slack_critical",
+            {"ticket_id": ticket.id, "version": ticket.version},
+            dedupe_key=f"notify.slack_critical:{ticket.id}:{ticket.version}",
+        )
 
 
 # --------------------------------------------------------------------------- preferences

@@ -1,9 +1,11 @@
 """Write outbox rows in the caller's transaction. Delivery (relay to RQ or the in-process runner, retries, failure
 listing) lives in ``workers``; this module only records what must happen."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 from sqlalchemy import select
 
@@ -18,8 +20,9 @@ def queue_for(kind: str) -> str:
     return {"notify": "notify", "index": "index", "sweep": "sweeps"}.get(prefix, "default")
 
 
-def emit(kind: str, payload: dict[str, Any], *, dedupe_key: Optional[str] = None,
-         queue: Optional[str] = None) -> OutboxMessage:
+def emit(
+    kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None, queue: str | None = None
+) -> OutboxMessage:
     """Record that ``kind`` must happen with ``payload`` once this transaction commits. With a ``dedupe_key`` the
     same fact is recorded only once, however often it is emitted (e.g. one at-risk warning per ticket and target)."""
     known = db.session.info.get(_KNOWN_KEYS) if dedupe_key is not None else None
@@ -48,11 +51,12 @@ def known_dedupe_keys(keys: Iterable[str]) -> Iterator[None]:
     the autoflush it brings) per row. Rows emitted inside the block are remembered too; other keys are looked up as
     usual. Same outcome as without the block: one row per dedupe key."""
     wanted = sorted(set(keys))
-    known: dict[str, Optional[OutboxMessage]] = dict.fromkeys(wanted)
+    known: dict[str, OutboxMessage | None] = dict.fromkeys(wanted)
     with db.session.no_autoflush:
         for start in range(0, len(wanted), 500):
-            for message in db.session.scalars(select(OutboxMessage).where(
-                    OutboxMessage.dedupe_key.in_(wanted[start:start + 500]))):
+            for message in db.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(wanted[start : start + 500]))
+            ):
                 known[message.dedupe_key] = message
     for message in db.session.new:  # not flushed yet
         if isinstance(message, OutboxMessage) and message.dedupe_key in known:

@@ -1,15 +1,25 @@
 """Read-side queries for lists and queues: one SELECT per page, access rules applied in SQL."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, union, union_all
 from sqlalchemy.orm import defer, joinedload
 
 from portal.extensions import db
 from portal.models import (
-    OPEN_STATUSES, Category, Organization, Priority, Role, Status, Ticket, Tier, User, parse_reference, utcnow,
+    OPEN_STATUSES,
+    Category,
+    Organization,
+    Priority,
+    Role,
+    Status,
+    Ticket,
+    Tier,
+    User,
+    parse_reference,
+    utcnow,
 )
 from portal.services.access import customer_scopes, visible_tickets
 
@@ -34,17 +44,17 @@ def queue_views(actor: User) -> dict[str, str]:
 @dataclass
 class TicketFilters:
     view: str = "open"
-    status: Optional[str] = None
-    priority: Optional[str] = None
-    category: Optional[str] = None
-    assignee: Optional[str] = None  # a user id, or "none"
-    organization: Optional[int] = None
+    status: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    assignee: str | None = None  # a user id, or "none"
+    organization: int | None = None
     q: str = ""
     sort: str = "newest"
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_args(cls, args, default_view: str = "open", views: Optional[dict] = None) -> "TicketFilters":
+    def from_args(cls, args, default_view: str = "open", views: dict | None = None) -> TicketFilters:
         """``views``: the views the actor is offered (``queue_views``); any other falls back to ``default_view``."""
         f = cls(view=args.get("view", default_view))
         if f.view not in QUEUE_VIEWS and f.view not in ("mine_customer", "org"):
@@ -69,19 +79,24 @@ OPEN_VIEWS = ("unassigned", "mine", "tier", "open", "at_risk")
 
 def at_risk_condition(now):
     """Open tickets past a target's at-risk instant (breached included) whose clock still runs."""
-    return and_(is_open(), or_(
-        and_(Ticket.first_response_at.is_(None), Ticket.first_response_risk_at <= now),
-        and_(Ticket.paused_since.is_(None), Ticket.resolution_risk_at <= now)))
+    return and_(
+        is_open(),
+        or_(
+            and_(Ticket.first_response_at.is_(None), Ticket.first_response_risk_at <= now),
+            and_(Ticket.paused_since.is_(None), Ticket.resolution_risk_at <= now),
+        ),
+    )
 
 
 def is_open():
-    """``status IN ('new', 'open', 'pending', 'on_hold')`` with the values rendered inline, so the planners of SQLite and
-    PostgreSQL can use the partial indexes declared on ``Ticket`` (they cannot with bound parameters)."""
-    return Ticket.status.in_(bindparam("open_statuses", [s.value for s in OPEN_STATUSES], expanding=True,
-                                       literal_execute=True, unique=True))
+    """``status IN ('new', 'open', 'pending', 'on_hold')`` with the values rendered inline, so the planners of SQLite
+    and PostgreSQL can use the partial indexes declared on ``Ticket`` (they cannot with bound parameters)."""
+    return Ticket.status.in_(
+        bindparam("open_statuses", [s.value for s in OPEN_STATUSES], expanding=True, literal_execute=True, unique=True)
+    )
 
 
-def _choice(value: Optional[str], allowed: list[str]) -> Optional[str]:
+def _choice(value: str | None, allowed: list[str]) -> str | None:
     return value if value in allowed else None
 
 
@@ -109,7 +124,9 @@ def _apply_filters(stmt: Select, f: TicketFilters) -> Select:
     if f.priority:
         stmt = stmt.where(Ticket.priority == Priority(f.priority))
     if f.category:
-        stmt = stmt.where(Ticket.category_id == select(Category.id).where(Category.slug == f.category).scalar_subquery())
+        stmt = stmt.where(
+            Ticket.category_id == select(Category.id).where(Category.slug == f.category).scalar_subquery()
+        )
     if f.assignee == "none":
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     elif f.assignee:
@@ -156,8 +173,10 @@ def list_tickets(actor: User, f: TicketFilters, page: int, size: int, *, full: b
 def _page_candidates(actor: User, f: TicketFilters, window: int) -> Select:
     scopes = [None] if actor.is_staff else customer_scopes(actor)
     if f.sort == "due":  # NULLS LAST cannot walk an index: take due tickets by due time, then paused ones by id
-        splits = [(Ticket.next_due_at.is_not(None), (Ticket.next_due_at.asc(), Ticket.id.asc())),
-                  (Ticket.next_due_at.is_(None), (Ticket.id.asc(),))]
+        splits = [
+            (Ticket.next_due_at.is_not(None), (Ticket.next_due_at.asc(), Ticket.id.asc())),
+            (Ticket.next_due_at.is_(None), (Ticket.id.asc(),)),
+        ]
     else:
         splits = [(None, None)]
     parts = []
@@ -178,7 +197,10 @@ def _list_load_options(full: bool) -> list:
     if full:
         return options + [joinedload(Ticket.requester), joinedload(Ticket.assignee), joinedload(Ticket.organization)]
     return options + [
-        defer(Ticket.description), defer(Ticket.solved_at), defer(Ticket.closed_at), defer(Ticket.sla_check_at),
+        defer(Ticket.description),
+        defer(Ticket.solved_at),
+        defer(Ticket.closed_at),
+        defer(Ticket.sla_check_at),
         defer(Ticket.routing_flagged_at),
         joinedload(Ticket.requester).load_only(*people),
         joinedload(Ticket.assignee).load_only(*people),
@@ -202,14 +224,15 @@ def queue_counts(actor: User) -> dict[str, int]:
     if "at_risk" in queue_views(actor):
         columns["at_risk"] = _at_risk_count(utcnow())
     row = db.session.execute(select(*columns.values())).one()
-    return dict(zip(columns, row))
+    return dict(zip(columns, row, strict=True))
 
 
 def _at_risk_count(now) -> Select:
     """Open tickets past an at-risk instant of a running clock, counted as the union of the two clocks' partial
     indexes (``ix_tickets_open_fr_risk``, ``ix_tickets_open_res_risk``)."""
-    first_response = select(Ticket.id).where(is_open(), Ticket.first_response_at.is_(None),
-                                             Ticket.first_response_risk_at <= now)
+    first_response = select(Ticket.id).where(
+        is_open(), Ticket.first_response_at.is_(None), Ticket.first_response_risk_at <= now
+    )
     resolution = select(Ticket.id).where(is_open(), Ticket.paused_since.is_(None), Ticket.resolution_risk_at <= now)
     ids = union(first_response, resolution).subquery()
     return select(func.count()).select_from(ids).scalar_subquery()
@@ -224,10 +247,13 @@ def customer_counts(actor: User) -> dict[str, int]:
 
 def assignable_staff() -> list:
     """(id, name) rows of the people a ticket can be assigned to."""
-    return list(db.session.execute(
-        select(User.id, User.name).where(User.role.in_([Role.agent, Role.senior_agent, Role.manager]),
-                                         User.is_active_account.is_(True)).order_by(User.name)
-    ))
+    return list(
+        db.session.execute(
+            select(User.id, User.name)
+            .where(User.role.in_([Role.agent, Role.senior_agent, Role.manager]), User.is_active_account.is_(True))
+            .order_by(User.name)
+        )
+    )
 
 
 def organization_choices() -> list:
@@ -236,6 +262,8 @@ def organization_choices() -> list:
 
 
 def active_categories() -> list[Category]:
-    return list(db.session.scalars(select(Category).where(Category.is_active.is_(True))
-                                   .order_by(Category.position, Category.name)))
-
+    return list(
+        db.session.scalars(
+            select(Category).where(Category.is_active.is_(True)).order_by(Category.position, Category.name)
+        )
+    )

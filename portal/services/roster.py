@@ -1,10 +1,10 @@
 """The roster: shifts, away status, time off and the on-call rotation (admin-editable), and who is on shift now."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Optional
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -22,18 +22,23 @@ HHMM_RE = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 @dataclass
 class RegionRow:
     region: ShiftRegion
-    window: Optional[routing.ShiftWindow]
+    window: routing.ShiftWindow | None
     on_shift: bool
     people: list[tuple[User, int, str]] = field(default_factory=list)  # user, open load, availability label
 
 
-def roster_now(now: Optional[datetime] = None) -> list[RegionRow]:
+def roster_now(now: datetime | None = None) -> list[RegionRow]:
     """Each region with its people, their open load and availability, and whether its shift covers ``now``."""
     now = now or utcnow()
     windows = {w.region: w for w in routing.shift_windows()}
     on_shift = set(routing.regions_on_shift(now, list(windows.values())))
-    staff = list(db.session.scalars(select(User).where(User.role.in_(ROSTER_ROLES), User.is_active_account.is_(True))
-                                    .order_by(User.role, User.name)))
+    staff = list(
+        db.session.scalars(
+            select(User)
+            .where(User.role.in_(ROSTER_ROLES), User.is_active_account.is_(True))
+            .order_by(User.role, User.name)
+        )
+    )
     loads = routing.open_loads([u.id for u in staff])
     away = set(db.session.scalars(select(StaffStatus.user_id).where(StaffStatus.is_away.is_(True))))
     off = set(db.session.scalars(select(TimeOff.user_id).where(TimeOff.starts_at <= now, TimeOff.ends_at > now)))
@@ -88,7 +93,7 @@ def staff_member(user_id) -> User:
     return user
 
 
-def set_away(user: User, away: bool, now: Optional[datetime] = None) -> StaffStatus:
+def set_away(user: User, away: bool, now: datetime | None = None) -> StaffStatus:
     status = db.session.get(StaffStatus, user.id) or StaffStatus(user_id=user.id)
     status.is_away = bool(away)
     status.away_since = (now or utcnow()) if away else None
@@ -97,13 +102,13 @@ def set_away(user: User, away: bool, now: Optional[datetime] = None) -> StaffSta
     return status
 
 
-def parse_local(value: str, zone_name: str, name: str, errors: dict[str, str]) -> Optional[datetime]:
+def parse_local(value: str, zone_name: str, name: str, errors: dict[str, str]) -> datetime | None:
     """A ``datetime-local`` value in the editor's zone → a UTC instant."""
     try:
         local = datetime.fromisoformat((value or "").strip())
         if local.tzinfo is not None:
             raise ValueError
-        return local.replace(tzinfo=ZoneInfo(zone_name or "UTC")).astimezone(timezone.utc)
+        return local.replace(tzinfo=ZoneInfo(zone_name or "UTC")).astimezone(UTC)
     except ValueError:
         errors[name] = "Enter a date and time, e.g. 2026-04-01T09:00."
         return None
@@ -149,12 +154,12 @@ def delete_entry(model, entry_id: int) -> None:
     db.session.flush()
 
 
-def upcoming(model, now: Optional[datetime] = None, limit: int = 50) -> list:
+def upcoming(model, now: datetime | None = None, limit: int = 50) -> list:
     now = now or utcnow()
     return list(db.session.scalars(select(model).where(model.ends_at > now).order_by(model.starts_at).limit(limit)))
 
 
-def seed_roster(now: Optional[datetime] = None) -> int:
+def seed_roster(now: datetime | None = None) -> int:
     """Demo: the default shifts as rows and a week of on-call rotation over the senior agents (idempotent)."""
     added = 0
     for region, (start, end) in DEFAULT_SHIFTS.items():
@@ -165,8 +170,13 @@ def seed_roster(now: Optional[datetime] = None) -> int:
         seniors = list(db.session.scalars(select(User).where(User.role == Role.senior_agent).order_by(User.id)))
         day = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
         for i in range(7 if seniors else 0):
-            db.session.add(OnCall(user_id=seniors[i % len(seniors)].id, starts_at=day + timedelta(days=i),
-                                  ends_at=day + timedelta(days=i + 1)))
+            db.session.add(
+                OnCall(
+                    user_id=seniors[i % len(seniors)].id,
+                    starts_at=day + timedelta(days=i),
+                    ends_at=day + timedelta(days=i + 1),
+                )
+            )
             added += 1
     db.session.flush()
     return added

@@ -6,18 +6,35 @@
 4. nobody on shift → the on-call person, else a manager (both only if they are in the roster, i.e. have a shift
    region); the ticket is flagged and retried at the next shift start. Nobody at all → unassigned and flagged.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 
 from portal.extensions import db
-from portal.models import (OPEN_STATUSES, EventKind, OnCall, OutboxMessage, Priority, Role, Shift, ShiftRegion,
-                           StaffStatus, Status, Ticket, TicketEvent, Tier, TimeOff, User, utcnow)
+from portal.models import (
+    OPEN_STATUSES,
+    EventKind,
+    OnCall,
+    OutboxMessage,
+    Priority,
+    Role,
+    Shift,
+    ShiftRegion,
+    StaffStatus,
+    Status,
+    Ticket,
+    TicketEvent,
+    Tier,
+    TimeOff,
+    User,
+    utcnow,
+)
 from portal.models.roster import DEFAULT_SHIFTS
 from portal.services import outbox
 
@@ -43,8 +60,8 @@ class ShiftWindow:
 
 @dataclass(frozen=True)
 class Decision:
-    user: Optional[User]
-    source: Optional[str]  # "shift", "on_call", "manager" or None (nobody)
+    user: User | None
+    source: str | None  # "shift", "on_call", "manager" or None (nobody)
 
 
 # --------------------------------------------------------------------------- the roster at an instant
@@ -61,7 +78,7 @@ def _minute(now: datetime) -> int:
     return now.hour * 60 + now.minute
 
 
-def regions_on_shift(now: datetime, windows: Optional[list[ShiftWindow]] = None) -> list[ShiftRegion]:
+def regions_on_shift(now: datetime, windows: list[ShiftWindow] | None = None) -> list[ShiftRegion]:
     return [w.region for w in (windows or shift_windows()) if w.covers(_minute(now))]
 
 
@@ -72,18 +89,22 @@ def _available(now: datetime):
     return and_(User.is_active_account.is_(True), User.is_approved.is_(True), ~away, ~off)
 
 
-def on_shift_staff(role: Role, now: datetime, regions: Optional[list[ShiftRegion]] = None) -> list[User]:
+def on_shift_staff(role: Role, now: datetime, regions: list[ShiftRegion] | None = None) -> list[User]:
     regions = regions if regions is not None else regions_on_shift(now)
     if not regions:
         return []
-    return list(db.session.scalars(select(User).where(User.role == role, User.shift_region.in_(regions),
-                                                      _available(now)).order_by(User.id)))
+    return list(
+        db.session.scalars(
+            select(User).where(User.role == role, User.shift_region.in_(regions), _available(now)).order_by(User.id)
+        )
+    )
 
 
 def is_available(user: User, now: datetime) -> bool:
     """On shift now (or the on-call person / a rostered manager), not away, not on time off."""
     return db.session.scalar(select(func.count(User.id)).where(User.id == user.id, _available(now))) == 1 and (
-        user.shift_region in regions_on_shift(now) or user.role is Role.manager and user.shift_region is not None)
+        user.shift_region in regions_on_shift(now) or user.role is Role.manager and user.shift_region is not None
+    )
 
 
 def _open_statuses():
@@ -95,9 +116,13 @@ def _open_statuses():
 def _open_load_of_user():
     """Correlated COUNT of ``User``'s open tickets: covering-index range scans per person, measurably cheaper than
     one grouped COUNT over all the candidates (bench/bench_sla.py)."""
-    return (select(func.count()).select_from(Ticket)
-            .where(Ticket.assignee_id == User.id, Ticket.status.in_(_open_statuses()))
-            .correlate(User).scalar_subquery())
+    return (
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.assignee_id == User.id, Ticket.status.in_(_open_statuses()))
+        .correlate(User)
+        .scalar_subquery()
+    )
 
 
 def open_loads(user_ids: list[int]) -> dict[int, int]:
@@ -105,27 +130,39 @@ def open_loads(user_ids: list[int]) -> dict[int, int]:
     if not user_ids:
         return {}
     rows = db.session.execute(select(User.id, _open_load_of_user()).where(User.id.in_(user_ids))).all()
-    return {uid: 0 for uid in user_ids} | {r[0]: r[1] for r in rows}
+    return dict.fromkeys(user_ids, 0) | {r[0]: r[1] for r in rows}
 
 
-def _ranking_data(user_ids: list[int]) -> tuple[dict[int, int], dict[int, Optional[datetime]]]:
+def _ranking_data(user_ids: list[int]) -> tuple[dict[int, int], dict[int, datetime | None]]:
     """Open loads and last assignment instants of ``user_ids`` in one query (the routing decision's hot path)."""
-    rows = db.session.execute(select(User.id, _open_load_of_user(), StaffStatus.last_assigned_at)
-                              .outerjoin(StaffStatus, StaffStatus.user_id == User.id)
-                              .where(User.id.in_(user_ids))).all()
-    loads = {uid: 0 for uid in user_ids} | {r[0]: r[1] for r in rows}
+    rows = db.session.execute(
+        select(User.id, _open_load_of_user(), StaffStatus.last_assigned_at)
+        .outerjoin(StaffStatus, StaffStatus.user_id == User.id)
+        .where(User.id.in_(user_ids))
+    ).all()
+    loads = dict.fromkeys(user_ids, 0) | {r[0]: r[1] for r in rows}
     return loads, {r[0]: r[2] for r in rows}
 
 
 def on_call_now(now: datetime) -> list[User]:
-    return list(db.session.scalars(select(User).join(OnCall, OnCall.user_id == User.id)
-                                   .where(OnCall.starts_at <= now, OnCall.ends_at > now, _available(now))
-                                   .order_by(OnCall.starts_at.desc(), OnCall.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(OnCall, OnCall.user_id == User.id)
+            .where(OnCall.starts_at <= now, OnCall.ends_at > now, _available(now))
+            .order_by(OnCall.starts_at.desc(), OnCall.id)
+        )
+    )
 
 
 def _managers(now: datetime) -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == Role.manager, User.shift_region.is_not(None),
-                                                      _available(now)).order_by(User.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.role == Role.manager, User.shift_region.is_not(None), _available(now))
+            .order_by(User.id)
+        )
+    )
 
 
 # --------------------------------------------------------------------------- the decision
@@ -139,15 +176,22 @@ def tier_for(ticket: Ticket) -> Tier:
     return max(ruled, ticket.tier, key=order.index)
 
 
-def rank(candidates: list[User], category: Optional[str]) -> list[User]:
+def rank(candidates: list[User], category: str | None) -> list[User]:
     """Specialization match first, then the lowest open load, then the least recently assigned, then id."""
     loads, last = _ranking_data([u.id for u in candidates])
     never = datetime.min.replace(tzinfo=utcnow().tzinfo)
-    return sorted(candidates, key=lambda u: (0 if category and category in (u.specializations or []) else 1,
-                                             loads[u.id], last.get(u.id) or never, u.id))
+    return sorted(
+        candidates,
+        key=lambda u: (
+            0 if category and category in (u.specializations or []) else 1,
+            loads[u.id],
+            last.get(u.id) or never,
+            u.id,
+        ),
+    )
 
 
-def decide(ticket: Ticket, now: datetime, *, tier: Optional[Tier] = None, fallback: bool = True) -> Decision:
+def decide(ticket: Ticket, now: datetime, *, tier: Tier | None = None, fallback: bool = True) -> Decision:
     tier = tier or tier_for(ticket)
     role = TIER_ROLES.get(tier, Role.manager)
     category = ticket.category.slug if ticket.category else None
@@ -165,7 +209,7 @@ def decide(ticket: Ticket, now: datetime, *, tier: Optional[Tier] = None, fallba
     return Decision(None, None)
 
 
-def choose_assignee(ticket: Ticket, now: Optional[datetime] = None) -> Optional[User]:
+def choose_assignee(ticket: Ticket, now: datetime | None = None) -> User | None:
     """The person who should get ``ticket`` now (None when nobody can)."""
     return decide(ticket, now or utcnow()).user
 
@@ -181,7 +225,7 @@ def _stamp(user: User, now: datetime) -> None:
 # --------------------------------------------------------------------------- the effects step
 
 
-def on_ticket_changed(change: "TicketChange") -> None:
+def on_ticket_changed(change: TicketChange) -> None:
     """The routing step of ``effects.ticket_changed``: tier rule and auto-assignment on creation, re-routing on
     reopening (when the assignee is not available) and after an escalation to L2 or manager; critical alerts."""
     from portal.services.tickets import FieldChange
@@ -199,21 +243,28 @@ def on_ticket_changed(change: "TicketChange") -> None:
     elif _reopened(change):
         if ticket.assignee is None or not is_available(ticket.assignee, now):
             auto_assign(change, now)
-    elif change.kind == "escalation" and ticket.tier in (Tier.l2, Tier.manager):
-        if ticket.assignee is None or ticket.assignee.tier != ticket.tier.value:
-            auto_assign(change, now)
+    elif (
+        change.kind == "escalation"
+        and ticket.tier in (Tier.l2, Tier.manager)
+        and (ticket.assignee is None or ticket.assignee.tier != ticket.tier.value)
+    ):
+        auto_assign(change, now)
     priority = change.changed("priority")
     if ticket.priority is Priority.critical and (change.kind == "created" or priority is not None):
         alert_critical(ticket, now)
 
 
-def _reopened(change: "TicketChange") -> bool:
+def _reopened(change: TicketChange) -> bool:
     status = change.changed("status")
-    return (change.kind in ("fields", "reply") and status is not None and status.old == Status.solved.value
-            and status.new == Status.open.value)
+    return (
+        change.kind in ("fields", "reply")
+        and status is not None
+        and status.old == Status.solved.value
+        and status.new == Status.open.value
+    )
 
 
-def auto_assign(change: "TicketChange", now: datetime) -> Optional[User]:
+def auto_assign(change: TicketChange, now: datetime) -> User | None:
     """Assign by the algorithm, as the System, inside the current change (no second version bump)."""
     from portal.services.tickets import FieldChange
 
@@ -231,22 +282,35 @@ def auto_assign(change: "TicketChange", now: datetime) -> Optional[User]:
     return user
 
 
-def _system_event(ticket: Ticket, field: str, old: Optional[str], new: Optional[str], now: datetime) -> None:
-    db.session.add(TicketEvent(ticket_id=ticket.id, kind=EventKind.field_change, author_id=None, field=field,
-                               old_value=old, new_value=new, ticket_version=ticket.version, created_at=now))
+def _system_event(ticket: Ticket, field: str, old: str | None, new: str | None, now: datetime) -> None:
+    db.session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            kind=EventKind.field_change,
+            author_id=None,
+            field=field,
+            old_value=old,
+            new_value=new,
+            ticket_version=ticket.version,
+            created_at=now,
+        )
+    )
 
 
 def alert_critical(ticket: Ticket, now: datetime) -> None:
     """A critical ticket also alerts the senior agents (L2) on shift."""
     seniors = on_shift_staff(Role.senior_agent, now)
-    outbox.emit("notify.critical_alert", {"ticket_id": ticket.id, "user_ids": [u.id for u in seniors]},
-                dedupe_key=f"critical:{ticket.id}")
+    outbox.emit(
+        "notify.critical_alert",
+        {"ticket_id": ticket.id, "user_ids": [u.id for u in seniors]},
+        dedupe_key=f"critical:{ticket.id}",
+    )
 
 
 # --------------------------------------------------------------------------- shift hand-over
 
 
-def current_shift(now: datetime) -> Optional[tuple[ShiftWindow, datetime, ShiftWindow]]:
+def current_shift(now: datetime) -> tuple[ShiftWindow, datetime, ShiftWindow] | None:
     """(incoming shift, its start instant, outgoing shift) for ``now``; None when no shift covers ``now``."""
     windows = shift_windows()
     covering = [w for w in windows if w.covers(_minute(now))]
@@ -265,7 +329,7 @@ def current_shift(now: datetime) -> Optional[tuple[ShiftWindow, datetime, ShiftW
     return incoming, start, (outgoing[0] if outgoing else incoming)
 
 
-def run_handover(now: Optional[datetime] = None) -> dict:
+def run_handover(now: datetime | None = None) -> dict:
     """At a shift start: reassign the open critical/high tickets of the people going off shift to the incoming
     shift (or flag them), retry flagged tickets, and send the incoming shift one summary. Once per shift start
     (the summary's dedupe key); running it again does nothing. Flushes; the caller commits."""
@@ -280,10 +344,19 @@ def run_handover(now: Optional[datetime] = None) -> dict:
     if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
         return {"skipped": True, "reason": "already handed over", "shift": incoming.region.value}
     leaving = select(User.id).where(User.shift_region == outgoing.region)
-    tickets = list(db.session.scalars(select(Ticket).where(
-        Ticket.status.in_(OPEN_STATUSES),
-        or_(and_(Ticket.priority.in_(HANDOVER_PRIORITIES), Ticket.assignee_id.in_(leaving)),
-            Ticket.routing_flagged_at.is_not(None))).order_by(Ticket.priority, Ticket.id)))
+    tickets = list(
+        db.session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.status.in_(OPEN_STATUSES),
+                or_(
+                    and_(Ticket.priority.in_(HANDOVER_PRIORITIES), Ticket.assignee_id.in_(leaving)),
+                    Ticket.routing_flagged_at.is_not(None),
+                ),
+            )
+            .order_by(Ticket.priority, Ticket.id)
+        )
+    )
     reassigned, flagged = {}, []
     for ticket in tickets:
         decision = decide(ticket, now, tier=tier_for(ticket), fallback=False)
@@ -297,8 +370,20 @@ def run_handover(now: Optional[datetime] = None) -> dict:
             assign_by_system(ticket, decision.user)
             _stamp(decision.user, now)
             reassigned[str(ticket.id)] = decision.user.id
-    outbox.emit("notify.handover_summary", {"shift": incoming.region.value, "from_shift": outgoing.region.value,
-                                            "reassigned": reassigned, "flagged": flagged}, dedupe_key=key)
+    outbox.emit(
+        "notify.handover_summary",
+        {
+            "shift": incoming.region.value,
+            "from_shift": outgoing.region.value,
+            "reassigned": reassigned,
+            "flagged": flagged,
+        },
+        dedupe_key=key,
+    )
     db.session.flush()
-    return {"shift": incoming.region.value, "from_shift": outgoing.region.value, "reassigned": reassigned,
-            "flagged": flagged}
+    return {
+        "shift": incoming.region.value,
+        "from_shift": outgoing.region.value,
+        "reassigned": reassigned,
+        "flagged": flagged,
+    }

@@ -5,17 +5,29 @@ events once each and tells people through the outbox.
 Every function takes ``now`` (a timezone-aware UTC instant) so tests and the sweep control the clock. The ticket's
 own columns hold the clock; ``SlaEvent`` rows are facts that are never recomputed away.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING, Iterable, Optional
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import OPEN_STATUSES, Priority, SlaEvent, SlaEventKind, SlaPolicy, SlaTargetName, Status, Ticket, utcnow
+from portal.models import (
+    OPEN_STATUSES,
+    Priority,
+    SlaEvent,
+    SlaEventKind,
+    SlaPolicy,
+    SlaTargetName,
+    Status,
+    Ticket,
+    utcnow,
+)
 from portal.models.sla import DEFAULT_AT_RISK_PERCENT, DEFAULT_PAUSE_STATUSES, DEFAULT_TARGETS, Calendar
 from portal.services import outbox
 
@@ -38,7 +50,7 @@ class EffectivePolicy:
     targets: dict[Priority, tuple[int, int]]
     at_risk_percent: int = DEFAULT_AT_RISK_PERCENT
     pause_statuses: frozenset[Status] = frozenset(Status(s) for s in DEFAULT_PAUSE_STATUSES)
-    calendar: Optional[Calendar] = None
+    calendar: Calendar | None = None
 
     def minutes(self, priority: Priority, target: SlaTargetName) -> int:
         first, resolution = self.targets[priority]
@@ -48,25 +60,30 @@ class EffectivePolicy:
 DEFAULT_POLICY = EffectivePolicy(targets=dict(DEFAULT_TARGETS))
 
 
-def policy_for(organization_id: Optional[int], cache: Optional[dict] = None) -> EffectivePolicy:
+def policy_for(organization_id: int | None, cache: dict | None = None) -> EffectivePolicy:
     """The organization's own policy, else the default policy row, else the built-in defaults."""
     if cache is not None and organization_id in cache:
         return cache[organization_id]
-    rows = db.session.scalars(select(SlaPolicy).where(
-        (SlaPolicy.organization_id == organization_id) | SlaPolicy.organization_id.is_(None))).all()
+    rows = db.session.scalars(
+        select(SlaPolicy).where((SlaPolicy.organization_id == organization_id) | SlaPolicy.organization_id.is_(None))
+    ).all()
     row = next((r for r in rows if r.organization_id is not None), None) or next(iter(rows), None)
-    policy = DEFAULT_POLICY if row is None else EffectivePolicy(
-        targets={p: (row.minutes(p, FR), row.minutes(p, RES)) for p in Priority},
-        at_risk_percent=row.at_risk_percent,
-        pause_statuses=frozenset(Status(s) for s in row.pause_statuses if s in Status._value2member_map_),
-        calendar=row.calendar if row.calendar is not None and not row.calendar.always_open else None,
+    policy = (
+        DEFAULT_POLICY
+        if row is None
+        else EffectivePolicy(
+            targets={p: (row.minutes(p, FR), row.minutes(p, RES)) for p in Priority},
+            at_risk_percent=row.at_risk_percent,
+            pause_statuses=frozenset(Status(s) for s in row.pause_statuses if s in Status._value2member_map_),
+            calendar=row.calendar if row.calendar is not None and not row.calendar.always_open else None,
+        )
     )
     if cache is not None:
         cache[organization_id] = policy
     return policy
 
 
-def add_working_time(calendar: Optional[Calendar], start: datetime, minutes: float) -> datetime:
+def add_working_time(calendar: Calendar | None, start: datetime, minutes: float) -> datetime:
     """``start`` plus ``minutes`` of working time. 24/7 without a calendar; otherwise only inside the calendar's
     weekly hours (local wall-clock times in its zone, so DST changes are honoured) and outside its holidays."""
     if calendar is None or calendar.always_open:
@@ -87,14 +104,19 @@ def add_working_time(calendar: Optional[Calendar], start: datetime, minutes: flo
     raise ValueError(f"calendar {calendar.name!r} has no working hours")
 
 
-def _intervals(calendar: Calendar, day: date, zone: ZoneInfo, holidays: set[date]) -> Iterable[tuple[datetime, datetime]]:
+def _intervals(
+    calendar: Calendar, day: date, zone: ZoneInfo, holidays: set[date]
+) -> Iterable[tuple[datetime, datetime]]:
     if day in holidays:
         return []
     result = []
     for opens, closes in (calendar.weekly_hours or {}).get(WEEKDAYS[day.weekday()], []):
-        start = datetime.combine(day, time.fromisoformat(opens), zone).astimezone(timezone.utc)
-        end = (datetime.combine(day + timedelta(days=1), time(0), zone) if closes in ("24:00", "24:00:00")
-               else datetime.combine(day, time.fromisoformat(closes), zone)).astimezone(timezone.utc)
+        start = datetime.combine(day, time.fromisoformat(opens), zone).astimezone(UTC)
+        end = (
+            datetime.combine(day + timedelta(days=1), time(0), zone)
+            if closes in ("24:00", "24:00:00")
+            else datetime.combine(day, time.fromisoformat(closes), zone)
+        ).astimezone(UTC)
         result.append((start, end))
     return sorted(result)
 
@@ -102,7 +124,7 @@ def _intervals(calendar: Calendar, day: date, zone: ZoneInfo, holidays: set[date
 # --------------------------------------------------------------------------- the clock on one ticket
 
 
-def start_clock(ticket: Ticket, now: Optional[datetime] = None, policy: Optional[EffectivePolicy] = None) -> None:
+def start_clock(ticket: Ticket, now: datetime | None = None, policy: EffectivePolicy | None = None) -> None:
     """Set the due times of a new ticket (from its creation instant)."""
     policy = policy or policy_for(ticket.organization_id)
     ticket.paused_seconds = ticket.paused_seconds or 0
@@ -112,7 +134,7 @@ def start_clock(ticket: Ticket, now: Optional[datetime] = None, policy: Optional
     _refresh(ticket, set())
 
 
-def retarget(ticket: Ticket, now: Optional[datetime] = None) -> None:
+def retarget(ticket: Ticket, now: datetime | None = None) -> None:
     """A priority change: recompute the targets from the creation instant (paused time still counts)."""
     _set_targets(ticket, policy_for(ticket.organization_id))
     _refresh(ticket, recorded_events(ticket.id))
@@ -197,34 +219,47 @@ def recorded_events(ticket_id: int) -> set[tuple[SlaTargetName, SlaEventKind]]:
     return pending | {(r[0], r[1]) for r in rows}
 
 
-def _record(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind, at: datetime,
-            recorded: set[tuple[SlaTargetName, SlaEventKind]]) -> bool:
+def _record(
+    ticket: Ticket,
+    target: SlaTargetName,
+    kind: SlaEventKind,
+    at: datetime,
+    recorded: set[tuple[SlaTargetName, SlaEventKind]],
+) -> bool:
     if (target, kind) in recorded:
         return False
     recorded.add((target, kind))
-    db.session.add(SlaEvent(ticket_id=ticket.id, target=target, kind=kind, at=at, due_at=_thresholds(ticket, target)[1]))
+    db.session.add(
+        SlaEvent(ticket_id=ticket.id, target=target, kind=kind, at=at, due_at=_thresholds(ticket, target)[1])
+    )
     return True
 
 
 def _notify(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind) -> None:
     name = "notify.sla_at_risk" if kind is AT_RISK else "notify.sla_breach"
     due = _thresholds(ticket, target)[1]
-    outbox.emit(name, {"ticket_id": ticket.id, "target": target.value,
-                       "due_at": due.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")},
-                dedupe_key=f"sla:{ticket.id}:{target.value}:{name}")
+    outbox.emit(
+        name,
+        {
+            "ticket_id": ticket.id,
+            "target": target.value,
+            "due_at": due.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        },
+        dedupe_key=f"sla:{ticket.id}:{target.value}:{name}",
+    )
 
 
 # --------------------------------------------------------------------------- what the UI and the API show
 
 
-def sla_status(ticket: Ticket, now: Optional[datetime] = None) -> dict[str, Optional[str]]:
+def sla_status(ticket: Ticket, now: datetime | None = None) -> dict[str, str | None]:
     """For each target: ok, at_risk, breached, met or paused (None for tickets without a clock). Reads only the
     ticket's own columns, so a queue page costs no extra query."""
     now = now or utcnow()
     return {FR.value: _first_response_state(ticket, now), RES.value: _resolution_state(ticket, now)}
 
 
-def _first_response_state(ticket: Ticket, now: datetime) -> Optional[str]:
+def _first_response_state(ticket: Ticket, now: datetime) -> str | None:
     due, risk = ticket.first_response_due, ticket.first_response_risk_at
     if due is None:
         return None
@@ -235,7 +270,7 @@ def _first_response_state(ticket: Ticket, now: datetime) -> Optional[str]:
     return "breached" if now >= due else "at_risk" if now >= risk else "ok"
 
 
-def _resolution_state(ticket: Ticket, now: datetime) -> Optional[str]:
+def _resolution_state(ticket: Ticket, now: datetime) -> str | None:
     due, risk = ticket.resolution_due, ticket.resolution_risk_at
     if due is None:
         return None
@@ -246,14 +281,14 @@ def _resolution_state(ticket: Ticket, now: datetime) -> Optional[str]:
     return "breached" if now >= due else "at_risk" if now >= risk else "ok"
 
 
-def remaining(ticket: Ticket, now: Optional[datetime] = None) -> Optional[timedelta]:
+def remaining(ticket: Ticket, now: datetime | None = None) -> timedelta | None:
     """Time left to the next due time (negative when overdue); None when no clock runs."""
     if ticket.next_due_at is None:
         return None
     return ticket.next_due_at - (now or utcnow())
 
 
-def format_remaining(delta: Optional[timedelta]) -> str:
+def format_remaining(delta: timedelta | None) -> str:
     if delta is None:
         return "—"
     seconds = int(delta.total_seconds())
@@ -268,7 +303,7 @@ def format_remaining(delta: Optional[timedelta]) -> str:
 # --------------------------------------------------------------------------- the effects step and the sweep
 
 
-def on_ticket_changed(change: "TicketChange") -> None:
+def on_ticket_changed(change: TicketChange) -> None:
     """The SLA step of ``effects.ticket_changed``: the change's own timestamp is the clock."""
     ticket = change.ticket
     now = ticket.updated_at or utcnow()
@@ -281,18 +316,23 @@ def on_ticket_changed(change: "TicketChange") -> None:
     if status is not None:
         status_changed(ticket, Status(status.old), Status(status.new), now)
     event = change.event
-    if (change.kind == "reply" and event is not None and change.actor is not None and change.actor.is_staff
-            and ticket.first_response_at is not None and ticket.first_response_at == event.created_at):
+    if (
+        change.kind == "reply"
+        and event is not None
+        and change.actor is not None
+        and change.actor.is_staff
+        and ticket.first_response_at is not None
+        and ticket.first_response_at == event.created_at
+    ):
         first_response_made(ticket, ticket.first_response_at)
 
 
 def due_tickets_query(now: datetime, limit: int = SWEEP_BATCH):
     """The sweep's indexed query (``ix_tickets_sla_check_at``): tickets with a threshold at or before ``now``."""
-    return (select(Ticket).where(Ticket.sla_check_at <= now)
-            .order_by(Ticket.sla_check_at, Ticket.id).limit(limit))
+    return select(Ticket).where(Ticket.sla_check_at <= now).order_by(Ticket.sla_check_at, Ticket.id).limit(limit)
 
 
-def run_sweep(now: Optional[datetime] = None) -> dict[str, int]:
+def run_sweep(now: datetime | None = None) -> dict[str, int]:
     """Record at-risk and breach events that are due (once each), notify through the outbox and apply the
     escalation rules. Idempotent: running it again at the same ``now`` records and sends nothing new. Flushes; the
     caller (CLI command, job) commits."""
@@ -344,8 +384,9 @@ def _sweep_keys(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind) -> li
 
 def _recorded_for(ticket_ids: list[int]) -> dict[int, set]:
     result: dict[int, set] = {}
-    rows = db.session.execute(select(SlaEvent.ticket_id, SlaEvent.target, SlaEvent.kind)
-                              .where(SlaEvent.ticket_id.in_(ticket_ids))).all()
+    rows = db.session.execute(
+        select(SlaEvent.ticket_id, SlaEvent.target, SlaEvent.kind).where(SlaEvent.ticket_id.in_(ticket_ids))
+    ).all()
     for ticket_id, target, kind in rows:
         result.setdefault(ticket_id, set()).add((target, kind))
     return result

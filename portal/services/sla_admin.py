@@ -9,15 +9,16 @@ a calendar the clock runs 24/7.
 Every function validates plain form data (strings), raises ``ValidationFailed`` with one message per field, flushes
 and never commits.
 """
+
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Iterable, Mapping, Optional
 from zoneinfo import available_timezones
 
 from sqlalchemy import func, select
@@ -33,7 +34,9 @@ log = logging.getLogger(__name__)
 ADMINISTRATORS = frozenset({Role.admin, Role.manager})
 PAUSABLE_STATUSES = (Status.pending, Status.on_hold, Status.solved)  # closed always stops the clock
 MAX_TARGET_MINUTES = 365 * 24 * 60
-WEEKDAY_LABELS = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
+WEEKDAY_LABELS = dict(
+    zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True)
+)
 INTERVAL_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -51,24 +54,32 @@ class PolicyRow:
     organization_name: str
 
 
-def default_policy() -> Optional[SlaPolicy]:
+def default_policy() -> SlaPolicy | None:
     """The default policy row (the oldest one without an organization), or None when the built-in defaults apply."""
-    return db.session.scalars(select(SlaPolicy).where(SlaPolicy.organization_id.is_(None))
-                              .order_by(SlaPolicy.id).limit(1)).first()
+    return db.session.scalars(
+        select(SlaPolicy).where(SlaPolicy.organization_id.is_(None)).order_by(SlaPolicy.id).limit(1)
+    ).first()
 
 
 def organization_policies() -> list[PolicyRow]:
-    rows = db.session.execute(select(SlaPolicy, Organization.name)
-                              .join(Organization, Organization.id == SlaPolicy.organization_id)
-                              .order_by(func.lower(Organization.name))).all()
+    rows = db.session.execute(
+        select(SlaPolicy, Organization.name)
+        .join(Organization, Organization.id == SlaPolicy.organization_id)
+        .order_by(func.lower(Organization.name))
+    ).all()
     return [PolicyRow(policy, name) for policy, name in rows]
 
 
 def organizations_without_policy() -> list:
     """(id, name) rows of the organizations that may still get an override."""
     taken = select(SlaPolicy.organization_id).where(SlaPolicy.organization_id.is_not(None))
-    return list(db.session.execute(select(Organization.id, Organization.name)
-                                   .where(Organization.id.not_in(taken)).order_by(func.lower(Organization.name))))
+    return list(
+        db.session.execute(
+            select(Organization.id, Organization.name)
+            .where(Organization.id.not_in(taken))
+            .order_by(func.lower(Organization.name))
+        )
+    )
 
 
 def get_policy(policy_id: int) -> SlaPolicy:
@@ -78,13 +89,13 @@ def get_policy(policy_id: int) -> SlaPolicy:
     return policy
 
 
-def organization_of(policy: Optional[SlaPolicy]) -> Optional[Organization]:
+def organization_of(policy: SlaPolicy | None) -> Organization | None:
     if policy is None or policy.organization_id is None:
         return None
     return db.session.get(Organization, policy.organization_id)
 
 
-def targets_of(policy: Optional[SlaPolicy]) -> dict[Priority, tuple[int, int]]:
+def targets_of(policy: SlaPolicy | None) -> dict[Priority, tuple[int, int]]:
     """(first response, resolution) minutes per priority; the built-in defaults without a row."""
     if policy is None:
         return dict(DEFAULT_TARGETS)
@@ -96,12 +107,14 @@ def format_hours(minutes: int) -> str:
     return f"{minutes / 60:.4f}".rstrip("0").rstrip(".")
 
 
-def policy_form_values(policy: Optional[SlaPolicy]) -> dict:
+def policy_form_values(policy: SlaPolicy | None) -> dict:
     """A policy's (or the built-in defaults') values as the policy form shows them."""
-    values: dict = {"name": policy.name if policy else "Default",
-                    "at_risk_percent": str(policy.at_risk_percent if policy else DEFAULT_AT_RISK_PERCENT),
-                    "pause_statuses": list(policy.pause_statuses if policy else DEFAULT_PAUSE_STATUSES),
-                    "calendar_id": str(policy.calendar_id or "") if policy else ""}
+    values: dict = {
+        "name": policy.name if policy else "Default",
+        "at_risk_percent": str(policy.at_risk_percent if policy else DEFAULT_AT_RISK_PERCENT),
+        "pause_statuses": list(policy.pause_statuses if policy else DEFAULT_PAUSE_STATUSES),
+        "calendar_id": str(policy.calendar_id or "") if policy else "",
+    }
     for priority, (first, resolution) in targets_of(policy).items():
         values[f"{priority.value}_first_response"] = str(first)
         values[f"{priority.value}_resolution"] = format_hours(resolution)
@@ -148,14 +161,16 @@ def delete_organization_policy(actor: User, policy: SlaPolicy) -> None:
     """Remove an organization's override: its tickets created afterwards follow the default policy."""
     _require_administrator(actor)
     if policy.organization_id is None:
-        raise ValidationFailed("The default policy cannot be deleted; edit its targets instead.",
-                               {"policy": "The default policy cannot be deleted."})
+        raise ValidationFailed(
+            "The default policy cannot be deleted; edit its targets instead.",
+            {"policy": "The default policy cannot be deleted."},
+        )
     log.info("%s deleted SLA policy %s of organization %s", actor.email, policy.id, policy.organization_id)
     db.session.delete(policy)
     db.session.flush()
 
 
-def _organization(value: object, errors: dict[str, str]) -> Optional[Organization]:
+def _organization(value: object, errors: dict[str, str]) -> Organization | None:
     number = _small_int(value)
     organization = db.session.get(Organization, number) if number is not None else None
     if organization is None:
@@ -175,8 +190,10 @@ def _validated_policy(data: Mapping[str, object], *, default_name: str) -> dict:
         first = _first_response_minutes(data.get(f"{priority.value}_first_response"), priority, errors)
         resolution = _resolution_minutes(data.get(f"{priority.value}_resolution"), priority, errors)
         if first and resolution and first > resolution:
-            errors[f"{priority.value}_resolution"] = (f"{priority.label}: the resolution target must not be shorter "
-                                                      f"than the first response target ({first} minutes).")
+            errors[f"{priority.value}_resolution"] = (
+                f"{priority.label}: the resolution target must not be shorter "
+                f"than the first response target ({first} minutes)."
+            )
         values[f"{priority.value}_first_response"] = first
         values[f"{priority.value}_resolution"] = resolution
     values["at_risk_percent"] = _percent(data.get("at_risk_percent"), errors)
@@ -187,16 +204,18 @@ def _validated_policy(data: Mapping[str, object], *, default_name: str) -> dict:
     return values
 
 
-def _first_response_minutes(value: object, priority: Priority, errors: dict[str, str]) -> Optional[int]:
+def _first_response_minutes(value: object, priority: Priority, errors: dict[str, str]) -> int | None:
     text = str(value or "").strip()
     if not text.isdigit() or not 0 < int(text) <= MAX_TARGET_MINUTES:
-        errors[f"{priority.value}_first_response"] = (f"{priority.label}: enter the first response target as a whole "
-                                                      f"number of minutes greater than 0 (at most a year).")
+        errors[f"{priority.value}_first_response"] = (
+            f"{priority.label}: enter the first response target as a whole "
+            f"number of minutes greater than 0 (at most a year)."
+        )
         return None
     return int(text)
 
 
-def _resolution_minutes(value: object, priority: Priority, errors: dict[str, str]) -> Optional[int]:
+def _resolution_minutes(value: object, priority: Priority, errors: dict[str, str]) -> int | None:
     name = f"{priority.value}_resolution"
     try:
         hours = Decimal(str(value or "").strip().replace(",", "."))
@@ -212,7 +231,7 @@ def _resolution_minutes(value: object, priority: Priority, errors: dict[str, str
     return int(minutes)
 
 
-def _percent(value: object, errors: dict[str, str]) -> Optional[int]:
+def _percent(value: object, errors: dict[str, str]) -> int | None:
     text = str(value or "").strip()
     if not text.isdigit() or not 1 <= int(text) <= 99:
         errors["at_risk_percent"] = "Enter a whole number from 1 to 99."
@@ -225,12 +244,13 @@ def _pause_statuses(values: Iterable[object], errors: dict[str, str]) -> list[st
     allowed = [s.value for s in PAUSABLE_STATUSES]
     unknown = [v for v in chosen if v not in allowed]
     if unknown:
-        errors["pause_statuses"] = (f"Unknown status {', '.join(unknown[:3])!s}: choose from "
-                                    f"{', '.join(s.label for s in PAUSABLE_STATUSES)}.")
+        errors["pause_statuses"] = (
+            f"Unknown status {', '.join(unknown[:3])!s}: choose from {', '.join(s.label for s in PAUSABLE_STATUSES)}."
+        )
     return [s for s in allowed if s in chosen]
 
 
-def _calendar_id(value: object, errors: dict[str, str]) -> Optional[int]:
+def _calendar_id(value: object, errors: dict[str, str]) -> int | None:
     text = str(value or "").strip()
     if not text:
         return None
@@ -241,7 +261,7 @@ def _calendar_id(value: object, errors: dict[str, str]) -> Optional[int]:
     return number
 
 
-def _small_int(value: object) -> Optional[int]:
+def _small_int(value: object) -> int | None:
     """A positive id from a form, or None (non-digits and numbers too large for an id column alike)."""
     text = str(value or "").strip()
     return int(text) if text.isdigit() and len(text) <= 9 else None
@@ -269,18 +289,27 @@ def get_calendar(calendar_id: int) -> Calendar:
     return calendar
 
 
-def calendar_form_values(calendar: Optional[Calendar]) -> dict:
+def calendar_form_values(calendar: Calendar | None) -> dict:
     """A calendar as its form shows it: one "09:00-17:00, 18:00-20:00" line per weekday, one holiday per line."""
     if calendar is None:
-        return {"name": "", "timezone": "UTC", "always_open": False, "holidays": "",
-                **{day: ("09:00-17:00" if day not in ("sat", "sun") else "") for day in WEEKDAYS}}
+        return {
+            "name": "",
+            "timezone": "UTC",
+            "always_open": False,
+            "holidays": "",
+            **{day: ("09:00-17:00" if day not in ("sat", "sun") else "") for day in WEEKDAYS},
+        }
     hours = calendar.weekly_hours or {}
-    return {"name": calendar.name, "timezone": calendar.timezone, "always_open": calendar.always_open,
-            "holidays": "\n".join(f"{h.day.isoformat()} {h.name}".strip() for h in calendar.holidays),
-            **{day: ", ".join(f"{a}-{b}" for a, b in hours.get(day, [])) for day in WEEKDAYS}}
+    return {
+        "name": calendar.name,
+        "timezone": calendar.timezone,
+        "always_open": calendar.always_open,
+        "holidays": "\n".join(f"{h.day.isoformat()} {h.name}".strip() for h in calendar.holidays),
+        **{day: ", ".join(f"{a}-{b}" for a, b in hours.get(day, [])) for day in WEEKDAYS},
+    }
 
 
-def save_calendar(actor: User, calendar: Optional[Calendar], data: Mapping[str, object]) -> Calendar:
+def save_calendar(actor: User, calendar: Calendar | None, data: Mapping[str, object]) -> Calendar:
     """Create (``calendar`` None) or update a business-hours calendar with its weekly hours and holidays."""
     _require_administrator(actor)
     errors: dict[str, str] = {}
@@ -315,7 +344,7 @@ def timezone_choices() -> list[str]:
     return sorted(_zones())
 
 
-def _calendar_name(value: object, calendar: Optional[Calendar], errors: dict[str, str]) -> str:
+def _calendar_name(value: object, calendar: Calendar | None, errors: dict[str, str]) -> str:
     name = " ".join(str(value or "").split())
     if not name:
         errors["name"] = "This field is required."
@@ -331,7 +360,7 @@ def _calendar_name(value: object, calendar: Optional[Calendar], errors: dict[str
 
 
 def _intervals(value: object, day: str, errors: dict[str, str]) -> list[list[str]]:
-    """"09:00-12:00, 13:00-17:00" → [["09:00", "12:00"], ["13:00", "17:00"]]; empty means closed all day."""
+    """ "09:00-12:00, 13:00-17:00" → [["09:00", "12:00"], ["13:00", "17:00"]]; empty means closed all day."""
     spans: list[tuple[int, int]] = []
     for part in [p for p in re.split(r"[,;]", str(value or "")) if p.strip()]:
         match = INTERVAL_RE.match(part)
@@ -345,13 +374,13 @@ def _intervals(value: object, day: str, errors: dict[str, str]) -> list[list[str
             return []
         spans.append((opens, closes))
     spans.sort()
-    if any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])):
+    if any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)):
         errors[day] = f"{WEEKDAY_LABELS[day]}: the intervals overlap."
         return []
     return [[_hhmm(a), _hhmm(b)] for a, b in spans]
 
 
-def _minute(hours: str, minutes: str) -> Optional[int]:
+def _minute(hours: str, minutes: str) -> int | None:
     h, m = int(hours), int(minutes)
     if m > 59 or h > 24 or (h == 24 and m):
         return None

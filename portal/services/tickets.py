@@ -5,17 +5,17 @@ Each public function checks the actor's rights and the transition table, applies
 writes nothing. What must follow a change (SLA clocks, routing, outbox notifications, index updates) is run by
 ``portal.services.effects.ticket_changed`` in the same transaction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.extensions import db
-from portal.services import effects
 from portal.models import (
     CUSTOMER_STATUS_TRANSITIONS,
     STATUS_TRANSITIONS,
@@ -31,6 +31,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.services import effects
 from portal.services.errors import Conflict, Forbidden, ValidationFailed
 
 SUBJECT_MAX = 200
@@ -41,8 +42,8 @@ EDITABLE_FIELDS = ("status", "priority", "category", "tier", "assignee")
 @dataclass(frozen=True)
 class FieldChange:
     field: str
-    old: Optional[str]
-    new: Optional[str]
+    old: str | None
+    new: str | None
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,9 @@ class TicketChange:
     ticket: Ticket
     actor: User
     changes: list[FieldChange]
-    event: Optional[TicketEvent] = None
+    event: TicketEvent | None = None
 
-    def changed(self, field: str) -> Optional[FieldChange]:
+    def changed(self, field: str) -> FieldChange | None:
         return next((c for c in self.changes if c.field == field), None)
 
 
@@ -83,10 +84,10 @@ def create_ticket(
     *,
     subject: str,
     description: str,
-    category: Optional[str] = None,
+    category: str | None = None,
     priority: str | Priority = Priority.medium,
     channel: str | Channel = Channel.web,
-    requester: Optional[User] = None,
+    requester: User | None = None,
 ) -> Ticket:
     """File a ticket. Customers file for themselves within their organization and may only choose the priorities
     in ``CUSTOMER_PRIORITIES``; staff may file on behalf of a customer (``requester``)."""
@@ -106,9 +107,18 @@ def create_ticket(
         raise ValidationFailed("The ticket could not be filed.", errors)
     now = utcnow()
     ticket = Ticket(
-        subject=subject, description=description, category=category_obj, priority=priority_obj,
-        status=Status.new, tier=Tier.l1, channel=channel_obj, requester=requester,
-        organization_id=requester.organization_id, created_at=now, updated_at=now, version=1,
+        subject=subject,
+        description=description,
+        category=category_obj,
+        priority=priority_obj,
+        status=Status.new,
+        tier=Tier.l1,
+        channel=channel_obj,
+        requester=requester,
+        organization_id=requester.organization_id,
+        created_at=now,
+        updated_at=now,
+        version=1,
     )
     db.session.add(ticket)
     db.session.flush()
@@ -122,7 +132,7 @@ def create_ticket(
 
 
 def reply_to_ticket(
-    actor: User, ticket: Ticket, body: str, *, internal: bool = False, status: Optional[str] = None
+    actor: User, ticket: Ticket, body: str, *, internal: bool = False, status: str | None = None
 ) -> TicketEvent | Ticket:
     """Add a public reply (or, for staff, an internal note). Returns the event, or the follow-up ticket when a
     customer replies to a closed ticket. A customer reply reopens a solved or pending ticket; the first public staff
@@ -164,7 +174,9 @@ def reply_to_ticket(
 
 def _create_follow_up(actor: User, closed: Ticket, body: str) -> Ticket:
     follow_up = create_ticket(
-        actor, subject=f"Re: {closed.subject}"[:SUBJECT_MAX], description=body,
+        actor,
+        subject=f"Re: {closed.subject}"[:SUBJECT_MAX],
+        description=body,
         category=closed.category.slug if closed.category else None,
         priority=closed.priority if closed.priority.value in current_app.config["CUSTOMER_PRIORITIES"] else "high",
         channel=closed.channel,
@@ -183,10 +195,15 @@ def update_ticket(actor: User, ticket: Ticket, *, expected_version: int, **field
     changes made; unchanged values make no event and no new version."""
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
-        raise ValidationFailed("Unknown fields.", {name: "This field cannot be changed." for name in sorted(unknown)})
+        raise ValidationFailed("Unknown fields.", dict.fromkeys(sorted(unknown), "This field cannot be changed."))
     check_version(ticket, expected_version)
-    applier = {"status": _apply_status, "priority": _apply_priority, "category": _apply_category,
-               "tier": _apply_tier, "assignee": _apply_assignee}
+    applier = {
+        "status": _apply_status,
+        "priority": _apply_priority,
+        "category": _apply_category,
+        "tier": _apply_tier,
+        "assignee": _apply_assignee,
+    }
     errors: dict[str, str] = {}
     changes: list[FieldChange] = []
     for name in EDITABLE_FIELDS:
@@ -201,8 +218,9 @@ def update_ticket(actor: User, ticket: Ticket, *, expected_version: int, **field
     if errors:
         raise ValidationFailed("Some changes are not allowed.", errors)
     if changes:
-        events = [_add_event(ticket, actor, EventKind.field_change, field=c.field, old=c.old, new=c.new)
-                  for c in changes]
+        events = [
+            _add_event(ticket, actor, EventKind.field_change, field=c.field, old=c.old, new=c.new) for c in changes
+        ]
         _bump(ticket, events)
         _flush(ticket, expected_version)
         effects.ticket_changed(TicketChange("fields", ticket, actor, changes))
@@ -225,7 +243,7 @@ def change_tier(actor: User, ticket: Ticket, tier: str, *, expected_version: int
     return update_ticket(actor, ticket, expected_version=expected_version, tier=tier)
 
 
-def assign_ticket(actor: User, ticket: Ticket, assignee_id: Optional[int], *, expected_version: int) -> list[FieldChange]:
+def assign_ticket(actor: User, ticket: Ticket, assignee_id: int | None, *, expected_version: int) -> list[FieldChange]:
     return update_ticket(actor, ticket, expected_version=expected_version, assignee=assignee_id)
 
 
@@ -238,8 +256,15 @@ def reopen_ticket(actor: User, ticket: Ticket, *, expected_version: int) -> list
     return change_status(actor, ticket, Status.open.value, expected_version=expected_version)
 
 
-def escalate_ticket(actor: Optional[User], ticket: Ticket, *, to_tier: str | Tier, reason: str,
-                    external_ref: Optional[str] = None, expected_version: int) -> FieldChange:
+def escalate_ticket(
+    actor: User | None,
+    ticket: Ticket,
+    *,
+    to_tier: str | Tier,
+    reason: str,
+    external_ref: str | None = None,
+    expected_version: int,
+) -> FieldChange:
     """Move ``ticket`` one tier up (L1 → L2 → manager → engineering) with a reason from DESIGN.md §5's lists and,
     for engineering, an optional external issue reference. ``actor`` None is the system (the SLA sweep's rules).
     Writes a tier event whose body is the reason, bumps the version once and emits ``notify.escalation``."""
@@ -249,9 +274,17 @@ def escalate_ticket(actor: Optional[User], ticket: Ticket, *, to_tier: str | Tie
     tier, label, ref = escalation.check_escalation(actor, ticket, to_tier, reason, external_ref)
     change = FieldChange("tier", ticket.tier.value, tier.value)
     old, ticket.tier = ticket.tier, tier
-    event = TicketEvent(ticket_id=ticket.id, kind=EventKind.field_change, author_id=actor.id if actor else None,
-                        body=label + (f" · external issue {ref}" if ref else ""), field="tier", old_value=old.value,
-                        new_value=tier.value, ticket_version=ticket.version, created_at=utcnow())
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=EventKind.field_change,
+        author_id=actor.id if actor else None,
+        body=label + (f" · external issue {ref}" if ref else ""),
+        field="tier",
+        old_value=old.value,
+        new_value=tier.value,
+        ticket_version=ticket.version,
+        created_at=utcnow(),
+    )
     db.session.add(event)
     _bump(ticket, [event])
     _flush(ticket, expected_version)
@@ -260,17 +293,26 @@ def escalate_ticket(actor: Optional[User], ticket: Ticket, *, to_tier: str | Tie
     return change
 
 
-def assign_by_system(ticket: Ticket, assignee: Optional[User]) -> Optional[FieldChange]:
+def assign_by_system(ticket: Ticket, assignee: User | None) -> FieldChange | None:
     """Routing's own reassignment outside a user's change (e.g. shift hand-over): author None (System), one new
     version, the usual effects."""
     if (assignee.id if assignee else None) == ticket.assignee_id:
         return None
-    change = FieldChange("assignee", ticket.assignee.name if ticket.assignee else None,
-                         assignee.name if assignee else None)
+    change = FieldChange(
+        "assignee", ticket.assignee.name if ticket.assignee else None, assignee.name if assignee else None
+    )
     expected = ticket.version
     ticket.assignee = assignee
-    event = TicketEvent(ticket_id=ticket.id, kind=EventKind.field_change, author_id=None, field="assignee",
-                        old_value=change.old, new_value=change.new, ticket_version=ticket.version, created_at=utcnow())
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=EventKind.field_change,
+        author_id=None,
+        field="assignee",
+        old_value=change.old,
+        new_value=change.new,
+        ticket_version=ticket.version,
+        created_at=utcnow(),
+    )
     db.session.add(event)
     _bump(ticket, [event])
     _flush(ticket, expected)
@@ -288,18 +330,23 @@ def check_version(ticket: Ticket, expected_version: Any) -> None:
     try:
         expected = int(expected_version)
     except (TypeError, ValueError):
-        raise ValidationFailed("A version is required.", {"version": "Send the ticket version you last saw."})
+        raise ValidationFailed("A version is required.", {"version": "Send the ticket version you last saw."}) from None
     if expected != ticket.version:
         raise Conflict(
             f"{ticket.reference} was changed by someone else (version {expected} → {ticket.version}).",
-            ticket_id=ticket.id, expected_version=expected, current_version=ticket.version,
+            ticket_id=ticket.id,
+            expected_version=expected,
+            current_version=ticket.version,
         )
 
 
 def events_since(ticket: Ticket, version: int, *, include_internal: bool) -> list[TicketEvent]:
     """What changed after ``version``: shown to a user whose edit was refused with 409."""
-    stmt = (select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.ticket_version > version)
-            .order_by(TicketEvent.id))
+    stmt = (
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.ticket_version > version)
+        .order_by(TicketEvent.id)
+    )
     if not include_internal:
         stmt = stmt.where(TicketEvent.kind != EventKind.internal_note)
     return list(db.session.scalars(stmt))
@@ -308,7 +355,7 @@ def events_since(ticket: Ticket, version: int, *, include_internal: bool) -> lis
 # --------------------------------------------------------------------------- appliers (no version, no flush)
 
 
-def _apply_status(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+def _apply_status(actor: User, ticket: Ticket, value: Any) -> FieldChange | None:
     errors: dict[str, str] = {}
     status = _parse_enum(Status, value, "status", errors)
     if errors:
@@ -340,7 +387,7 @@ def _set_status(actor: User, ticket: Ticket, status: Status, *, staff_rule: bool
 def _apply_staff_enum(field: str, enum_cls):
     """An applier for a staff-only enum field (priority, tier)."""
 
-    def apply(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+    def apply(actor: User, ticket: Ticket, value: Any) -> FieldChange | None:
         _require_staff(actor, field)
         errors: dict[str, str] = {}
         new = _parse_enum(enum_cls, value, field, errors)
@@ -359,7 +406,7 @@ _apply_priority = _apply_staff_enum("priority", Priority)
 _apply_tier = _apply_staff_enum("tier", Tier)
 
 
-def _apply_category(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+def _apply_category(actor: User, ticket: Ticket, value: Any) -> FieldChange | None:
     _require_staff(actor, "category")
     errors: dict[str, str] = {}
     category = _parse_category(value, errors) if value not in (None, "") else None
@@ -372,16 +419,18 @@ def _apply_category(actor: User, ticket: Ticket, value: Any) -> Optional[FieldCh
     return FieldChange("category", old, category.slug if category else None)
 
 
-def _apply_assignee(actor: User, ticket: Ticket, value: Any) -> Optional[FieldChange]:
+def _apply_assignee(actor: User, ticket: Ticket, value: Any) -> FieldChange | None:
     _require_staff(actor, "assignee")
-    assignee: Optional[User] = None
+    assignee: User | None = None
     if value not in (None, "", 0, "0"):
         try:
             assignee = db.session.get(User, int(value))
         except (TypeError, ValueError):
             assignee = None
         if assignee is None or not assignee.is_staff or not assignee.is_active or assignee.role is Role.admin:
-            raise ValidationFailed("Unknown assignee.", {"assignee": "Choose an active agent, senior agent or manager."})
+            raise ValidationFailed(
+                "Unknown assignee.", {"assignee": "Choose an active agent, senior agent or manager."}
+            )
     if (assignee.id if assignee else None) == ticket.assignee_id:
         return None
     old = ticket.assignee.name if ticket.assignee else None
@@ -416,7 +465,7 @@ def _parse_enum(enum_cls, value: Any, field: str, errors: dict[str, str]):
         return None
 
 
-def _parse_category(value: Any, errors: dict[str, str]) -> Optional[Category]:
+def _parse_category(value: Any, errors: dict[str, str]) -> Category | None:
     if isinstance(value, Category):
         return value
     category = db.session.scalar(select(Category).where(Category.slug == str(value), Category.is_active.is_(True)))
@@ -425,10 +474,27 @@ def _parse_category(value: Any, errors: dict[str, str]) -> Optional[Category]:
     return category
 
 
-def _add_event(ticket: Ticket, actor: User, kind: EventKind, *, body: str = "", field: Optional[str] = None,
-               old: Optional[str] = None, new: Optional[str] = None) -> TicketEvent:
-    event = TicketEvent(ticket_id=ticket.id, kind=kind, author_id=actor.id, body=body, field=field,
-                        old_value=old, new_value=new, ticket_version=ticket.version, created_at=utcnow())
+def _add_event(
+    ticket: Ticket,
+    actor: User,
+    kind: EventKind,
+    *,
+    body: str = "",
+    field: str | None = None,
+    old: str | None = None,
+    new: str | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=kind,
+        author_id=actor.id,
+        body=body,
+        field=field,
+        old_value=old,
+        new_value=new,
+        ticket_version=ticket.version,
+        created_at=utcnow(),
+    )
     db.session.add(event)
     return event
 
@@ -444,5 +510,8 @@ def _flush(ticket: Ticket, expected_version: int) -> None:
     try:
         db.session.flush()
     except StaleDataError:
-        raise Conflict(f"{ticket.reference} was changed by someone else at the same moment.",
-                       ticket_id=ticket.id, expected_version=expected_version)
+        raise Conflict(
+            f"{ticket.reference} was changed by someone else at the same moment.",
+            ticket_id=ticket.id,
+            expected_version=expected_version,
+        ) from None

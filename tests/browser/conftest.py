@@ -4,12 +4,13 @@ The app comes from ``tests/conftest.py`` (a SQLite *file* or PostgreSQL, so the 
 the test); the autouse cleanup there empties the tables after every test. Chromium is ``/usr/bin/chromium``; we never
 run ``playwright install``.
 """
+
 from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from werkzeug.serving import make_server
@@ -26,13 +27,16 @@ def ensure_vendored(path: Path, script: str) -> Path:
     ``path`` is missing, and fail loudly if that cannot be done."""
     if not (path.is_file() and path.stat().st_size):
         try:
-            result = subprocess.run(["bash", str(ROOT / "scripts" / script)], capture_output=True, text=True,
-                                    timeout=300)
+            result = subprocess.run(
+                ["bash", str(ROOT / "scripts" / script)], capture_output=True, text=True, timeout=300
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             pytest.fail(f"{path} is missing and scripts/{script} could not run: {exc}", pytrace=False)
         if result.returncode != 0 or not path.is_file():
-            pytest.fail(f"{path} is missing and scripts/{script} failed (is npm installed?):\n"
-                        f"{result.stdout}{result.stderr}", pytrace=False)
+            pytest.fail(
+                f"{path} is missing and scripts/{script} failed (is npm installed?):\n{result.stdout}{result.stderr}",
+                pytrace=False,
+            )
     return path
 
 

@@ -1,6 +1,7 @@
 """Accessibility in a real browser: axe-core (vendored from its npm package by scripts/vendor-axe.sh) finds no serious
 or critical WCAG 2.2 A/AA violation on the portal's pages, each visited as the role that uses it; and the agent's
 ticket page works from the keyboard alone (skip link first, status changed and saved without a mouse)."""
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,11 @@ def seed(make_org, make_user, make_ticket, run_index_jobs) -> Seed:  # noqa: F81
     customer = make_user(Role.customer, organization=org, name="Carla Customer")
     agent = make_user(Role.agent, name="Alex Agent")
     admin = make_user(Role.admin, name="Ada Admin")
-    ticket = make_ticket(customer, subject="CSV import stops at row 3",
-                         description="Every upload of our 2024 emissions file stops at row 3.")
+    ticket = make_ticket(
+        customer,
+        subject="CSV import stops at row 3",
+        description="Every upload of our 2024 emissions file stops at row 3.",
+    )
     ticket_service.reply_to_ticket(agent, ticket, "Could you send us the file? We will check the importer.")
     ticket_service.reply_to_ticket(agent, ticket, "Importer logs show a date format issue.", internal=True)
     # More tickets so the lists show every status and priority badge (each has its own colours to check).
@@ -54,15 +58,31 @@ def seed(make_org, make_user, make_ticket, run_index_jobs) -> Seed:  # noqa: F81
         if status != "new":
             ticket_service.update_ticket(agent, other, expected_version=other.version, status=status, assignee=agent.id)
     db.session.commit()
-    article = kb_service.create_article(admin, kb_service.ArticleInput(
-        title=ARTICLE, category="data-entry", summary="How to import a CSV file of emissions data.",
-        tags="import, csv", body_markdown="## Before you start\n\nSave the sheet as **CSV (UTF-8)**.\n\n"
-                                          "## Import\n\n1. Open *Data → Import*.\n2. Choose the file.\n"))
+    article = kb_service.create_article(
+        admin,
+        kb_service.ArticleInput(
+            title=ARTICLE,
+            category="data-entry",
+            summary="How to import a CSV file of emissions data.",
+            tags="import, csv",
+            body_markdown="## Before you start\n\nSave the sheet as **CSV (UTF-8)**.\n\n"
+            "## Import\n\n1. Open *Data → Import*.\n2. Choose the file.\n",
+        ),
+    )
     kb_service.publish_article(admin, article)
-    kb_service.create_article(agent, kb_service.ArticleInput(title="Import troubleshooting (draft)", category="data-entry",
-                                                             body_markdown="Work in progress."))
-    kb_service.save_faq(admin, None, category="data-entry", question="Which date format does the import take?",
-                        answer_markdown="Use ISO dates such as `2024-03-31`.")
+    kb_service.create_article(
+        agent,
+        kb_service.ArticleInput(
+            title="Import troubleshooting (draft)", category="data-entry", body_markdown="Work in progress."
+        ),
+    )
+    kb_service.save_faq(
+        admin,
+        None,
+        category="data-entry",
+        question="Which date format does the import take?",
+        answer_markdown="Use ISO dates such as `2024-03-31`.",
+    )
     db.session.commit()
     run_index_jobs()
     return Seed(customer, agent, admin, ticket.reference, article.slug, "data-entry")
@@ -86,17 +106,24 @@ def _axe_violations(page: Page) -> list[str]:
     """Run axe on the page as it is now; one line per serious/critical violation, with the offending targets."""
     page.wait_for_load_state("load")
     assert page.evaluate("() => typeof window.axe !== 'undefined'"), f"axe was not injected into {page.url}"
-    results = page.evaluate("""(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})
+    results = page.evaluate(
+        """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})
         .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary}))})))""", WCAG_TAGS)
-    lines = [f"{page.url} [serious] duplicate referenced id: {target}" for target in page.evaluate(DUPLICATE_REFERENCED_IDS)]
+            nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary}))})))""",
+        WCAG_TAGS,
+    )
+    lines = [
+        f"{page.url} [serious] duplicate referenced id: {target}" for target in page.evaluate(DUPLICATE_REFERENCED_IDS)
+    ]
     for violation in results:
         if violation["impact"] not in BLOCKING:
             continue
         for node in violation["nodes"]:
             summary = " ".join((node["summary"] or "").split())
-            lines.append(f"{page.url} [{violation['impact']}] {violation['id']}: {violation['help']} "
-                         f"-> {node['target']} ({summary[:300]})")
+            lines.append(
+                f"{page.url} [{violation['impact']}] {violation['id']}: {violation['help']} "
+                f"-> {node['target']} ({summary[:300]})"
+            )
     return lines
 
 
@@ -130,8 +157,18 @@ def _wait_for_htmx(page: Page) -> None:
 
 def test_public_pages_have_no_serious_violations(seed, new_context, vendored_axe):
     page = _with_axe(new_context().new_page())
-    found = _check_pages(page, ["/login", "/signup", "/kb/", f"/kb/c/{seed.category_slug}",
-                                f"/kb/a/{seed.article_slug}", "/kb/faq", "/kb/search?q=import"])
+    found = _check_pages(
+        page,
+        [
+            "/login",
+            "/signup",
+            "/kb/",
+            f"/kb/c/{seed.category_slug}",
+            f"/kb/a/{seed.article_slug}",
+            "/kb/faq",
+            "/kb/search?q=import",
+        ],
+    )
     # The same forms showing their validation messages (error colours, aria-invalid, described-by).
     page.goto("/login")
     page.fill("input[name=email]", seed.customer.email)

@@ -1,5 +1,6 @@
 """Acceptance in a real browser: suggestions appear while a customer types a ticket; one customer is helped by an
 article ("This solved my problem": no ticket, a deflection), another ignores the suggestions and files."""
+
 from __future__ import annotations
 
 import re
@@ -19,10 +20,18 @@ def _count(model) -> int:
     return db.session.scalar(db.select(db.func.count()).select_from(model))
 
 
-def test_customer_is_helped_by_a_suggestion_and_another_files(make_org, make_user, make_article,  # noqa: F811
-                                                              run_index_jobs, sign_in):  # noqa: F811
-    make_article(ARTICLE, "Open **Reports → GRI**, choose *Export* and pick Word. The export keeps your tables.",
-                 category="reporting")
+def test_customer_is_helped_by_a_suggestion_and_another_files(
+    make_org,
+    make_user,
+    make_article,  # noqa: F811
+    run_index_jobs,  # noqa: F811  (the fixture imported above)
+    sign_in,
+):
+    make_article(
+        ARTICLE,
+        "Open **Reports → GRI**, choose *Export* and pick Word. The export keeps your tables.",
+        category="reporting",
+    )
     make_article("GRI report internals", "Internal GRI notes for agents.", internal=True)
     run_index_jobs()
     org = make_org()

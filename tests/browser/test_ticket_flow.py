@@ -2,6 +2,7 @@
 
 The agent's inline edits and replies must not load a page: ``window.__marker`` set once survives every step.
 """
+
 from __future__ import annotations
 
 import re
@@ -119,9 +120,12 @@ def test_customer_files_agent_edits_inline_and_replies_customer_confirms(make_or
     assert ticket.status is Status.solved and ticket.solved_at is not None
     assert ticket.priority is Priority.high
     assert ticket.first_response_at is not None
-    events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                                .order_by(TicketEvent.id)).all()
-    steps = [(e.kind, e.field, e.old_value, e.new_value, e.author_id) for e in events if e.kind is EventKind.field_change]
+    events = db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    ).all()
+    steps = [
+        (e.kind, e.field, e.old_value, e.new_value, e.author_id) for e in events if e.kind is EventKind.field_change
+    ]
     assert steps == [
         (EventKind.field_change, "status", "new", "pending", agent.id),
         (EventKind.field_change, "priority", "medium", "high", agent.id),
@@ -168,6 +172,7 @@ def test_stale_inline_edit_shows_conflict_and_changes_nothing(make_org, make_use
     assert ticket.status is Status.new
     assert ticket.priority is Priority.high
     assert ticket.version == 2
-    changes = db.session.scalars(select(TicketEvent.field).where(TicketEvent.ticket_id == ticket.id,
-                                                                 TicketEvent.kind == EventKind.field_change)).all()
+    changes = db.session.scalars(
+        select(TicketEvent.field).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == EventKind.field_change)
+    ).all()
     assert changes == ["priority"]

@@ -1,5 +1,6 @@
 """The help centre and the curation pages over HTTP: who sees what, editing with revisions and conflicts, FAQ
 ordering, feedback, drafting from a ticket, and that hostile Markdown never reaches a page."""
+
 from __future__ import annotations
 
 import re
@@ -16,10 +17,18 @@ from tests.conftest import csrf_from, login
 
 
 def _article(author, *, status="published", internal=False, title="Exporting a GRI report", **extra):
-    article = kb.create_article(author, kb.ArticleInput(
-        title=title, body_markdown=extra.pop("body", "Open **Reports → GRI** and press *Export*."),
-        category=extra.pop("category", "reporting"), summary="How to export", tags=extra.pop("tags", "gri, export"),
-        internal_only=internal, **extra))
+    article = kb.create_article(
+        author,
+        kb.ArticleInput(
+            title=title,
+            body_markdown=extra.pop("body", "Open **Reports → GRI** and press *Export*."),
+            category=extra.pop("category", "reporting"),
+            summary="How to export",
+            tags=extra.pop("tags", "gri, export"),
+            internal_only=internal,
+            **extra,
+        ),
+    )
     if status == "published":
         kb.publish_article(author, article)
     elif status == "archived":
@@ -124,9 +133,9 @@ def test_hostile_markdown_never_reaches_a_page(client, admin, login_as):
     pages = [client.get(f"/kb/a/{article.slug}").text, client.get("/kb/faq").text]
     c, token = login_as(admin)
     pages.append(c.post("/admin/kb/preview", data={"body_markdown": HOSTILE}, headers={"X-CSRFToken": token}).text)
-    pages.append(c.get(f"/admin/kb/{article.id}/edit").text.split("<h2 id=\"preview-h\">", 1)[1])
+    pages.append(c.get(f"/admin/kb/{article.id}/edit").text.split('<h2 id="preview-h">', 1)[1])
     for html in pages:
-        assert "<script>alert" not in html and "<iframe src=\"https://evil" not in html and "<style>" not in html
+        assert "<script>alert" not in html and '<iframe src="https://evil' not in html and "<style>" not in html
         assert not re.search(r"<[^>]+\son\w+\s*=", html.split("<textarea", 1)[0] if "<textarea" in html else html)
         assert not re.search(r"<[^>]*\b(href|src)\s*=\s*\"?\s*(javascript|data):", html, re.I)
         assert 'href="https://example.test/docs"' in html
@@ -136,11 +145,14 @@ def test_hostile_markdown_never_reaches_a_page(client, admin, login_as):
 
 
 def _editor_form(page_html: str, **changes) -> dict:
-    data = {name: value for name, value in re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', page_html)}
-    data["body_markdown"] = re.search(r"<textarea[^>]*name=\"body_markdown\"[^>]*>\n?(.*?)</textarea>", page_html,
-                                      re.S).group(1)
-    data["category"] = re.search(r'<option selected value="([^"]+)"|<option value="([^"]+)" selected',
-                                 page_html).group(1) or "reporting"
+    data = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', page_html))
+    data["body_markdown"] = re.search(
+        r"<textarea[^>]*name=\"body_markdown\"[^>]*>\n?(.*?)</textarea>", page_html, re.S
+    ).group(1)
+    data["category"] = (
+        re.search(r'<option selected value="([^"]+)"|<option value="([^"]+)" selected', page_html).group(1)
+        or "reporting"
+    )
     data.pop("internal_only", None)
     data.update(changes)
     return data
@@ -148,16 +160,31 @@ def _editor_form(page_html: str, **changes) -> dict:
 
 def test_draft_publish_edit_history_diff_restore(client, admin, login_as):
     c, token = login_as(admin)
-    created = c.post("/admin/kb/new", data={"csrf_token": token, "title": "Connecting SAP", "category": "integrations",
-                                            "body_markdown": "Step one.\nStep two.", "tags": "sap, erp"})
+    created = c.post(
+        "/admin/kb/new",
+        data={
+            "csrf_token": token,
+            "title": "Connecting SAP",
+            "category": "integrations",
+            "body_markdown": "Step one.\nStep two.",
+            "tags": "sap, erp",
+        },
+    )
     assert created.status_code == 303
     article = db.session.scalar(select(Article).where(Article.title == "Connecting SAP"))
     assert article.status is ArticleStatus.draft and c.get("/kb/a/connecting-sap").status_code == 404
-    assert c.post(f"/admin/kb/{article.id}/status", data={"csrf_token": token, "version": 1, "action": "publish"}).status_code == 303
+    assert (
+        c.post(
+            f"/admin/kb/{article.id}/status", data={"csrf_token": token, "version": 1, "action": "publish"}
+        ).status_code
+        == 303
+    )
     assert c.get("/kb/a/connecting-sap").status_code == 200
     editor = c.get(f"/admin/kb/{article.id}/edit").text
-    saved = c.post(f"/admin/kb/{article.id}/edit",
-                   data=_editor_form(editor, body_markdown="Step one.\nStep 2, with the RFC user.", note="RFC user"))
+    saved = c.post(
+        f"/admin/kb/{article.id}/edit",
+        data=_editor_form(editor, body_markdown="Step one.\nStep 2, with the RFC user.", note="RFC user"),
+    )
     assert saved.status_code == 303
     db.session.expire_all()
     article = db.session.get(Article, article.id)
@@ -169,12 +196,18 @@ def test_draft_publish_edit_history_diff_restore(client, admin, login_as):
     diff = c.get(f"/admin/kb/{article.id}/revisions/{revisions[0].id}").text
     assert '<div class="del"><span class="visually-hidden">Removed: </span>- Step two.</div>' in diff
     assert '<div class="add"><span class="visually-hidden">Added: </span>+ Step 2, with the RFC user.</div>' in diff
-    restored = c.post(f"/admin/kb/{article.id}/revisions/{revisions[1].id}/restore",
-                      data={"csrf_token": token, "version": 3})
+    restored = c.post(
+        f"/admin/kb/{article.id}/revisions/{revisions[1].id}/restore", data={"csrf_token": token, "version": 3}
+    )
     assert restored.status_code == 303
     db.session.expire_all()
     assert db.session.get(Article, article.id).body_markdown == "Step one.\nStep two."
-    assert c.post(f"/admin/kb/{article.id}/status", data={"csrf_token": token, "version": 4, "action": "archive"}).status_code == 303
+    assert (
+        c.post(
+            f"/admin/kb/{article.id}/status", data={"csrf_token": token, "version": 4, "action": "archive"}
+        ).status_code
+        == 303
+    )
     assert c.get("/kb/a/connecting-sap").status_code == 404
 
 
@@ -182,9 +215,12 @@ def test_stale_save_is_409_with_a_clear_message_and_keeps_the_text(client, admin
     article = _article(admin)
     c, token = login_as(admin)
     editor = c.get(f"/admin/kb/{article.id}/edit").text
-    kb.update_article(admin, db.session.get(Article, article.id), kb.ArticleInput(
-        title=article.title, body_markdown="Someone else's text", category="reporting"),
-        expected_version=article.version)
+    kb.update_article(
+        admin,
+        db.session.get(Article, article.id),
+        kb.ArticleInput(title=article.title, body_markdown="Someone else's text", category="reporting"),
+        expected_version=article.version,
+    )
     db.session.commit()
     response = c.post(f"/admin/kb/{article.id}/edit", data=_editor_form(editor, body_markdown="My careful edit"))
     assert response.status_code == 409
@@ -195,16 +231,31 @@ def test_stale_save_is_409_with_a_clear_message_and_keeps_the_text(client, admin
 
 def test_validation_errors_are_shown_not_500(client, admin, login_as):
     c, token = login_as(admin)
-    response = c.post("/admin/kb/new", data={"csrf_token": token, "title": "Video", "category": "reporting",
-                                             "body_markdown": "x", "video_url": "https://evil.test/v.mp4"})
+    response = c.post(
+        "/admin/kb/new",
+        data={
+            "csrf_token": token,
+            "title": "Video",
+            "category": "reporting",
+            "body_markdown": "x",
+            "video_url": "https://evil.test/v.mp4",
+        },
+    )
     assert response.status_code == 422 and "Use a YouTube" in response.text
 
 
 def test_agents_contribute_drafts_but_cannot_publish_or_curate(client, admin, make_user, login_as):
     agent = make_user(Role.agent)
     c, token = login_as(agent)
-    response = c.post("/admin/kb/new", data={"csrf_token": token, "title": "Agent tip", "category": "troubleshooting",
-                                             "body_markdown": "Clear the cache."})
+    response = c.post(
+        "/admin/kb/new",
+        data={
+            "csrf_token": token,
+            "title": "Agent tip",
+            "category": "troubleshooting",
+            "body_markdown": "Clear the cache.",
+        },
+    )
     assert response.status_code == 303
     article = db.session.scalar(select(Article).where(Article.title == "Agent tip"))
     assert c.get(f"/admin/kb/{article.id}/edit").status_code == 200
@@ -223,9 +274,19 @@ def test_customers_cannot_reach_curation(client, make_user, make_org, login_as):
 def test_faq_management_and_reorder(client, admin, login_as):
     c, token = login_as(admin)
     for q in ("First?", "Second?", "Third?"):
-        assert c.post("/admin/kb/faqs/new", data={"csrf_token": token, "category": "data-entry", "question": q,
-                                                   "answer_markdown": f"Answer to {q}", "is_published": "y"}
-                      ).status_code == 303
+        assert (
+            c.post(
+                "/admin/kb/faqs/new",
+                data={
+                    "csrf_token": token,
+                    "category": "data-entry",
+                    "question": q,
+                    "answer_markdown": f"Answer to {q}",
+                    "is_published": "y",
+                },
+            ).status_code
+            == 303
+        )
     third = db.session.scalar(select(Faq).where(Faq.question == "Third?"))
     assert c.post(f"/admin/kb/faqs/{third.id}/move", data={"csrf_token": token, "direction": "up"}).status_code == 303
     public = c.get("/kb/faq/data-entry").text
@@ -245,8 +306,11 @@ def test_anonymous_feedback_one_vote_per_session_with_reason_and_needs_update_qu
     assert "Thanks — glad it helped" in client.post(url, data={"csrf_token": token, "helpful": "yes"}).text
     client.post(url, data={"csrf_token": token, "helpful": "yes"})
     assert db.session.scalar(select(func.count(ArticleFeedback.id))) == 1
-    response = client.post(url, data={"csrf_token": token, "helpful": "no", "reason": "Screenshots are outdated"},
-                           headers={"HX-Request": "true"})
+    response = client.post(
+        url,
+        data={"csrf_token": token, "helpful": "no", "reason": "Screenshots are outdated"},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200 and "improve this article" in response.text
     db.session.expire_all()
     a = db.session.get(Article, article.id)
@@ -267,8 +331,9 @@ def test_feedback_on_hidden_articles_is_404(client, admin):
 # --------------------------------------------------------------------------- draft from a ticket
 
 
-def test_draft_from_solved_ticket_prefills_question_and_public_answer(client, make_user, make_org, make_ticket,
-                                                                       login_as):
+def test_draft_from_solved_ticket_prefills_question_and_public_answer(
+    client, make_user, make_org, make_ticket, login_as
+):
     org = make_org()
     customer, agent = make_user(Role.customer, organization=org), make_user(Role.agent)
     ticket = make_ticket(customer, subject="GRI export stops at 99%", description="The export never finishes.")

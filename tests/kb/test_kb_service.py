@@ -1,4 +1,5 @@
 """KB curation workflow, reading rules, feedback and FAQ ordering, through the services."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,14 +7,19 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import OutboxMessage, Role
-from portal.models.kb import Article, ArticleRevision, ArticleStatus, Faq
+from portal.models.kb import Article, ArticleStatus, Faq
 from portal.services import kb
 from portal.services.errors import Forbidden, ValidationFailed
 
 
 def _input(**overrides) -> kb.ArticleInput:
-    values = dict(title="Import ESG data from CSV", body_markdown="Use **Data → Import**.", category="data-entry",
-                  summary="Bulk import", tags="Import, CSV, csv")
+    values = dict(
+        title="Import ESG data from CSV",
+        body_markdown="Use **Data → Import**.",
+        category="data-entry",
+        summary="Bulk import",
+        tags="Import, CSV, csv",
+    )
     values.update(overrides)
     return kb.ArticleInput(**values)
 
@@ -22,9 +28,18 @@ def test_create_edit_publish_records_revisions_and_index_jobs(make_user):
     admin = make_user(Role.admin)
     article = kb.create_article(admin, _input())
     assert (article.status, article.version, article.slug, article.tags) == (
-        ArticleStatus.draft, 1, "import-esg-data-from-csv", "import, csv")
-    kb.update_article(admin, article, _input(body_markdown="Use **Data → Import** and check the preview."),
-                      expected_version=1, note="clarified")
+        ArticleStatus.draft,
+        1,
+        "import-esg-data-from-csv",
+        "import, csv",
+    )
+    kb.update_article(
+        admin,
+        article,
+        _input(body_markdown="Use **Data → Import** and check the preview."),
+        expected_version=1,
+        note="clarified",
+    )
     kb.publish_article(admin, article, expected_version=2)
     db.session.commit()
     assert (article.status, article.version) == (ArticleStatus.published, 3)
@@ -70,9 +85,15 @@ def test_validation_and_video_allow_list(make_user):
     assert article.video_url == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
     assert kb.parse_video_url("https://vimeo.com/76979871").embed_url == "https://player.vimeo.com/video/76979871?dnt=1"
     assert kb.parse_video_url("https://www.youtube.com/watch?v=dQw4w9WgXcQ").embed_url.startswith(
-        "https://www.youtube-nocookie.com/embed/")
-    for bad in ("javascript:alert(1)", "https://youtube.com.evil.test/watch?v=dQw4w9WgXcQ",
-                "https://user@youtube.com/watch?v=dQw4w9WgXcQ", "ftp://vimeo.com/1", "https://youtu.be/<x>"):
+        "https://www.youtube-nocookie.com/embed/"
+    )
+    for bad in (
+        "javascript:alert(1)",
+        "https://youtube.com.evil.test/watch?v=dQw4w9WgXcQ",
+        "https://user@youtube.com/watch?v=dQw4w9WgXcQ",
+        "ftp://vimeo.com/1",
+        "https://youtu.be/<x>",
+    ):
         assert kb.parse_video_url(bad) is None, bad
 
 
@@ -94,12 +115,12 @@ def test_feedback_counts_once_per_voter_and_fills_needs_update_queue(make_user):
     article = kb.create_article(admin, _input())
     kb.publish_article(admin, article)
     kb.record_feedback(article, helpful=True, voter_key="s:a")
-    kb.record_feedback(article, helpful=True, voter_key="s:a")           # same voter: still one vote
+    kb.record_feedback(article, helpful=True, voter_key="s:a")  # same voter: still one vote
     assert (article.helpful_yes, article.helpful_no, article.needs_update) == (1, 0, False)
-    kb.record_feedback(article, helpful=False, voter_key="s:a")          # changed their mind
+    kb.record_feedback(article, helpful=False, voter_key="s:a")  # changed their mind
     kb.record_feedback(article, helpful=False, voter_key="s:b")
     assert (article.helpful_yes, article.helpful_no, article.needs_update) == (0, 2, False)
-    kb.record_feedback(article, helpful=False, voter_key="s:c")          # third "no" since the last edit
+    kb.record_feedback(article, helpful=False, voter_key="s:c")  # third "no" since the last edit
     db.session.commit()
     assert article.needs_update and kb.needs_update_queue() == [article]
     kb.clear_needs_update(admin, article)

@@ -1,5 +1,6 @@
 """Real parts for the jobs tests: a private redis-server, an aiosmtpd SMTP server, an HTTP receiver for Slack
 webhooks, and RQ worker subprocesses that use the test database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,7 +38,7 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError("condition not met within %.1fs" % timeout)
+    raise AssertionError(f"condition not met within {timeout:.1f}s")
 
 
 class RedisServer:
@@ -47,9 +48,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "/usr/bin/redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         def ready() -> bool:
             try:
@@ -117,7 +131,7 @@ def smtp_server():
 
 
 class _SlackHandler(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         self.server.received.append(json.loads(self.rfile.read(length)))
         self.send_response(200)
@@ -145,10 +159,16 @@ def slack_receiver():
 def jobs_config(app, monkeypatch, smtp_server, slack_receiver):
     """The app relays after commit to the private Redis and sends to the local SMTP server and Slack receiver."""
     controller, _mailbox = smtp_server
-    values = {"JOBS_RELAY_ON_COMMIT": True, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": controller.port,
-              "MAIL_TIMEOUT": 10.0, "MAIL_FROM": "ESG Support <support@support.test>",
-              "SLACK_WEBHOOK_URL": f"http://127.0.0.1:{slack_receiver.server_port}/services/T0/B0/x",
-              "SLACK_ALLOWED_HOSTS": ("127.0.0.1",), "REDIS_URL": None}
+    values = {
+        "JOBS_RELAY_ON_COMMIT": True,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": controller.port,
+        "MAIL_TIMEOUT": 10.0,
+        "MAIL_FROM": "ESG Support <support@support.test>",
+        "SLACK_WEBHOOK_URL": f"http://127.0.0.1:{slack_receiver.server_port}/services/T0/B0/x",
+        "SLACK_ALLOWED_HOSTS": ("127.0.0.1",),
+        "REDIS_URL": None,
+    }
     for key, value in values.items():
         monkeypatch.setitem(app.config, key, value)
     return values
@@ -163,21 +183,34 @@ def rq_config(app, monkeypatch, jobs_config, redis_up):
 
 def worker_env(config: dict) -> dict:
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
-        "REDIS_URL": config["REDIS_URL"], "PORTAL_ENV": "testing", "SECRET_KEY": "worker-test-key",
-        "MAIL_SERVER": config["MAIL_SERVER"], "MAIL_PORT": str(config["MAIL_PORT"]), "MAIL_TIMEOUT": "30",
-        "MAIL_FROM": config["MAIL_FROM"], "SLACK_WEBHOOK_URL": config["SLACK_WEBHOOK_URL"],
-        "SLACK_ALLOWED_HOSTS": "127.0.0.1", "RATELIMIT_STORAGE_URI": "memory://",
-    })
+    env.update(
+        {
+            "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+            "REDIS_URL": config["REDIS_URL"],
+            "PORTAL_ENV": "testing",
+            "SECRET_KEY": "worker-test-key",
+            "MAIL_SERVER": config["MAIL_SERVER"],
+            "MAIL_PORT": str(config["MAIL_PORT"]),
+            "MAIL_TIMEOUT": "30",
+            "MAIL_FROM": config["MAIL_FROM"],
+            "SLACK_WEBHOOK_URL": config["SLACK_WEBHOOK_URL"],
+            "SLACK_ALLOWED_HOSTS": "127.0.0.1",
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     return env
 
 
 def start_worker(config: dict, *args: str) -> subprocess.Popen:
     """``flask --app wsgi jobs worker ARGS`` as a real process (its own process group, so it can be killed whole)."""
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker", *args],
-                            cwd=ROOT, env=worker_env(config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker", *args],
+        cwd=ROOT,
+        env=worker_env(config),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def run_worker_burst(config: dict, timeout: float = 60) -> str:

@@ -1,5 +1,6 @@
 """End to end with real parts: a request commits, the relay hands the outbox rows to a private Redis, a real RQ
 worker process runs them and the local SMTP server / Slack receiver get exactly one message each."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -7,7 +8,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import NotificationDelivery, OutboxMessage, OutboxStatus, Role
 from tests.conftest import csrf_token, login
-from tests.ops.conftest import kill_worker, run_worker_burst, start_worker, wait_for
+from tests.ops.conftest import kill_worker, run_worker_burst, start_worker
 from workers.relay import relay_due
 
 
@@ -24,8 +25,9 @@ def _statuses(kind):
     return [m.status for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind))]
 
 
-def test_agent_public_reply_sends_exactly_one_threaded_email(client, make_org, make_user, make_ticket, rq_config,
-                                                              smtp_server):
+def test_agent_public_reply_sends_exactly_one_threaded_email(
+    client, make_org, make_user, make_ticket, rq_config, smtp_server
+):
     _controller, mailbox = smtp_server
     org = make_org()
     customer = make_user(Role.customer, organization=org)
@@ -56,14 +58,17 @@ def test_internal_note_sends_no_email(client, make_org, make_user, make_ticket, 
     ticket = make_ticket(customer)
     login(client, agent)
     token = csrf_token(client, f"/agent/tickets/{ticket.reference}")
-    client.post(f"/agent/tickets/{ticket.reference}/replies",
-                data={"body": "Customer uses an old browser", "internal": "y", "csrf_token": token})
+    client.post(
+        f"/agent/tickets/{ticket.reference}/replies",
+        data={"body": "Customer uses an old browser", "internal": "y", "csrf_token": token},
+    )
     run_worker_burst(rq_config)
     assert mailbox.to(customer.email) == []
 
 
-def test_critical_ticket_posts_exactly_one_escaped_slack_message(make_org, make_user, make_ticket, rq_config,
-                                                                  slack_receiver):
+def test_critical_ticket_posts_exactly_one_escaped_slack_message(
+    make_org, make_user, make_ticket, rq_config, slack_receiver
+):
     customer = make_user(Role.customer, organization=make_org(name="Acme <Renewables> & Co"))
     agent = make_user(Role.senior_agent)
     ticket = make_ticket(customer, actor=agent, priority="critical", subject="Reports <script> & exports down")
@@ -76,9 +81,9 @@ def test_critical_ticket_posts_exactly_one_escaped_slack_message(make_org, make_
     assert "Acme &lt;Renewables&gt; &amp; Co" in text
 
 
-def test_redis_down_keeps_rows_then_each_notification_is_delivered_once(client, make_org, make_user, make_ticket,
-                                                                        rq_config, redis_up, smtp_server,
-                                                                        slack_receiver):
+def test_redis_down_keeps_rows_then_each_notification_is_delivered_once(
+    client, make_org, make_user, make_ticket, rq_config, redis_up, smtp_server, slack_receiver
+):
     _controller, mailbox = smtp_server
     customer = make_user(Role.customer, organization=make_org())
     agent = make_user(Role.senior_agent)
@@ -99,8 +104,9 @@ def test_redis_down_keeps_rows_then_each_notification_is_delivered_once(client, 
     assert _statuses("notify.ticket_reply") == _statuses("notify.slack_critical") == [OutboxStatus.done]
 
 
-def test_worker_killed_mid_send_never_sends_twice(client, app, monkeypatch, make_org, make_user, make_ticket,
-                                                  rq_config, smtp_server):
+def test_worker_killed_mid_send_never_sends_twice(
+    client, app, monkeypatch, make_org, make_user, make_ticket, rq_config, smtp_server
+):
     _controller, mailbox = smtp_server
     mailbox.stall_first = True  # the SMTP server holds the first message: the worker sits inside the job
     first_customer = make_user(Role.customer, organization=make_org())
@@ -124,7 +130,7 @@ def test_worker_killed_mid_send_never_sends_twice(client, app, monkeypatch, make
     relay_due()
     run_worker_burst(rq_config)
 
-    assert len(mailbox.to(first_customer.email)) == 1   # the stalled one, received once, never re-sent
+    assert len(mailbox.to(first_customer.email)) == 1  # the stalled one, received once, never re-sent
     assert len(mailbox.to(second_customer.email)) == 1  # the next worker delivered the other one exactly once
     assert _statuses("notify.ticket_reply") == [OutboxStatus.done, OutboxStatus.done]
     states = dict(db.session.execute(select(NotificationDelivery.recipient, NotificationDelivery.state)).all())

@@ -1,5 +1,6 @@
 """The runner, retries and failures, the admin page, preferences, the Slack allow-list and the embedded mode —
 in this process, with the real SMTP server and Slack receiver."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,7 +10,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import NotificationPreference, OutboxMessage, OutboxStatus, Role, utcnow
-from portal.services import notifications, tickets as ticket_service
+from portal.services import notifications
+from portal.services import tickets as ticket_service
 from portal.services.outbox import emit
 from tests.conftest import csrf_token, login
 from tests.ops.conftest import wait_for
@@ -57,7 +59,9 @@ def test_failures_back_off_then_fail_for_good_and_an_admin_retries(app, client, 
     assert page.status_code == 200 and "upstream said no" in page.text and f"job {message.id}" in page.text
     row.payload = {"fail": False}
     db.session.commit()
-    response = client.post(f"/admin/outbox/{message.id}/retry", data={"csrf_token": csrf_token(client, "/admin/outbox")})
+    response = client.post(
+        f"/admin/outbox/{message.id}/retry", data={"csrf_token": csrf_token(client, "/admin/outbox")}
+    )
     assert response.status_code == 303
     assert _row(message.id).status is OutboxStatus.pending
     assert run_pending() == 1 and _row(message.id).status is OutboxStatus.done
@@ -98,8 +102,9 @@ def test_change_notifications_follow_preferences(make_org, make_user, make_ticke
     loud_ticket, quiet_ticket = make_ticket(customer), make_ticket(quiet)
     for ticket in (loud_ticket, quiet_ticket):
         ticket_service.reply_to_ticket(agent, ticket, "We are on it.")
-        ticket_service.update_ticket(agent, ticket, expected_version=ticket.version, status="pending",
-                                     assignee=other.id)
+        ticket_service.update_ticket(
+            agent, ticket, expected_version=ticket.version, status="pending", assignee=other.id
+        )
     db.session.commit()
     run_pending()
     subjects = sorted(m["Subject"] for m in mailbox.to(customer.email))
@@ -110,20 +115,32 @@ def test_change_notifications_follow_preferences(make_org, make_user, make_ticke
     assert len(assigned) == 2 and all("Assigned to you" in m["Subject"] for m in assigned)
 
 
-def test_sla_breach_and_escalation_reach_assignee_managers_and_slack(make_org, make_user, make_ticket, jobs_config,
-                                                                    smtp_server, slack_receiver):
+def test_sla_breach_and_escalation_reach_assignee_managers_and_slack(
+    make_org, make_user, make_ticket, jobs_config, smtp_server, slack_receiver
+):
     _controller, mailbox = smtp_server
     customer = make_user(Role.customer, organization=make_org())
     agent, manager = make_user(Role.agent), make_user(Role.manager)
     ticket = make_ticket(customer, priority="high")
     ticket_service.assign_ticket(manager, ticket, agent.id, expected_version=ticket.version)
     emit("notify.sla_breach", {"ticket_id": ticket.id, "target": "first_response", "due_at": utcnow().isoformat()})
-    emit("notify.escalation", {"ticket_id": ticket.id, "from_tier": "L1", "to_tier": "L2", "reason": "integration",
-                               "actor_id": agent.id, "external_ref": None})
+    emit(
+        "notify.escalation",
+        {
+            "ticket_id": ticket.id,
+            "from_tier": "L1",
+            "to_tier": "L2",
+            "reason": "integration",
+            "actor_id": agent.id,
+            "external_ref": None,
+        },
+    )
     db.session.commit()
     run_pending()
     assert sorted(m["Subject"].split("] ")[1].split(":")[0] for m in mailbox.to(manager.email)) == [
-        "Escalated to L2", "SLA breached (first response)"]
+        "Escalated to L2",
+        "SLA breached (first response)",
+    ]
     assert len(mailbox.to(agent.email)) == 3  # assignment (by the manager), breach, escalation
     assert len(slack_receiver.received) == 2
 
@@ -143,8 +160,7 @@ def test_profile_saves_notification_preferences(app, client, make_user):
     login(client, agent)
     page = client.get("/profile")
     assert 'id="pref-email_sla_alerts"' in page.text and "checked" in page.text
-    response = client.post("/profile/notifications", data={"csrf_token": csrf_token(client),
-                                                           "email_assignments": "1"})
+    response = client.post("/profile/notifications", data={"csrf_token": csrf_token(client), "email_assignments": "1"})
     assert response.status_code == 303
     prefs = db.session.scalar(select(NotificationPreference).where(NotificationPreference.user_id == agent.id))
     assert prefs.email_assignments and not prefs.email_sla_alerts and not prefs.email_ticket_updates
@@ -155,8 +171,9 @@ def test_profile_saves_notification_preferences(app, client, make_user):
     assert "pref-email_ticket_updates" in customer_page.text and "pref-email_sla_alerts" not in customer_page.text
 
 
-def test_embedded_mode_delivers_after_commit_without_redis(app, client, make_org, make_user, make_ticket,
-                                                           jobs_config, smtp_server):
+def test_embedded_mode_delivers_after_commit_without_redis(
+    app, client, make_org, make_user, make_ticket, jobs_config, smtp_server
+):
     _controller, mailbox = smtp_server
     embedded.start(app, scheduler=False)  # what the first request does in the embedded default
     customer = make_user(Role.customer, organization=make_org())

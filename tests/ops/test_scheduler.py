@@ -1,5 +1,6 @@
 """The periodic schedule: RQ's CronScheduler loads workers/cron.py and a real worker runs the relay, the SLA sweep
 and the hand-over; the embedded scheduler runs the same tasks in-process."""
+
 from __future__ import annotations
 
 from redis import Redis
@@ -13,8 +14,9 @@ from tests.ops.conftest import run_worker_burst
 from workers.periodic import SCHEDULE, run_due_tasks
 
 
-def test_rq_cron_runs_the_relay_sweep_and_handover_on_a_real_worker(app, monkeypatch, make_org, make_user,
-                                                                     make_ticket, rq_config, smtp_server):
+def test_rq_cron_runs_the_relay_sweep_and_handover_on_a_real_worker(
+    app, monkeypatch, make_org, make_user, make_ticket, rq_config, smtp_server
+):
     _controller, mailbox = smtp_server
     customer = make_user(Role.customer, organization=make_org())
     ticket = make_ticket(customer)
@@ -26,18 +28,24 @@ def test_rq_cron_runs_the_relay_sweep_and_handover_on_a_real_worker(app, monkeyp
         cron = CronScheduler(connection=connection)
         cron.load_config_from_file("workers.cron")
         assert {job.func_name for job in cron.get_jobs()} == {
-            "workers.periodic.relay_outbox", "workers.periodic.sla_sweep", "workers.periodic.shift_handover"}
+            "workers.periodic.relay_outbox",
+            "workers.periodic.sla_sweep",
+            "workers.periodic.shift_handover",
+        }
         assert len(cron.enqueue_jobs()) == 3
     output = run_worker_burst(rq_config)
     assert "relay_outbox" in output and "sla_sweep" in output and "shift_handover" in output
     assert len(mailbox.to(customer.email)) == 1  # the relay job enqueued the leftover, the worker sent it
     db.session.expire_all()
-    assert db.session.scalar(select(OutboxMessage.status).where(OutboxMessage.kind == "notify.ticket_status")) \
+    assert (
+        db.session.scalar(select(OutboxMessage.status).where(OutboxMessage.kind == "notify.ticket_status"))
         is OutboxStatus.done
+    )
 
 
-def test_embedded_scheduler_tick_runs_due_rows_in_process(app, make_org, make_user, make_ticket, jobs_config,
-                                                          smtp_server):
+def test_embedded_scheduler_tick_runs_due_rows_in_process(
+    app, make_org, make_user, make_ticket, jobs_config, smtp_server
+):
     _controller, mailbox = smtp_server
     customer = make_user(Role.customer, organization=make_org())
     ticket = make_ticket(customer)

@@ -1,5 +1,6 @@
 """Search fixtures: empty Whoosh indexes for every test (the database is emptied after each test and ids restart, so
 documents from an earlier test must not linger), a helper that runs the index jobs, and KB factories."""
+
 from __future__ import annotations
 
 import itertools
@@ -52,12 +53,25 @@ def make_article(kb_category):
     """An article written straight to the database plus an ``index.article`` outbox row (as the KB services do)."""
     from portal.services.outbox import emit
 
-    def make(title: str, body: str, *, status: str = "published", internal: bool = False, tags: str = "",
-             category: str = "troubleshooting") -> Article:
+    def make(
+        title: str,
+        body: str,
+        *,
+        status: str = "published",
+        internal: bool = False,
+        tags: str = "",
+        category: str = "troubleshooting",
+    ) -> Article:
         n = next(_seq)
-        article = Article(slug=f"article-{n}", title=title, body_markdown=body, tags=tags,
-                          category=kb_category(category, category.replace("-", " ").title()),
-                          status=ArticleStatus(status), internal_only=internal)
+        article = Article(
+            slug=f"article-{n}",
+            title=title,
+            body_markdown=body,
+            tags=tags,
+            category=kb_category(category, category.replace("-", " ").title()),
+            status=ArticleStatus(status),
+            internal_only=internal,
+        )
         db.session.add(article)
         db.session.flush()
         emit("index.article", {"article_id": article.id})
@@ -72,8 +86,12 @@ def make_faq(kb_category):
     from portal.services.outbox import emit
 
     def make(question: str, answer: str, *, published: bool = True, category: str = "troubleshooting") -> Faq:
-        faq = Faq(question=question, answer_markdown=answer, is_published=published,
-                  category=kb_category(category, category.replace("-", " ").title()))
+        faq = Faq(
+            question=question,
+            answer_markdown=answer,
+            is_published=published,
+            category=kb_category(category, category.replace("-", " ").title()),
+        )
         db.session.add(faq)
         db.session.flush()
         emit("index.faq", {"faq_id": faq.id})

@@ -1,5 +1,6 @@
 """Two processes writing the same index at once: Whoosh allows one writer per index, ours wait for the lock instead
 of failing, so no update is lost."""
+
 from __future__ import annotations
 
 import subprocess
@@ -33,14 +34,23 @@ CHILD = textwrap.dedent("""
 def test_two_processes_writing_at_once_lose_no_update(app, make_org, make_user, make_ticket):
     customer = make_user(Role.customer, organization=make_org())
     agent = make_user(Role.agent)
-    ids = [make_ticket(customer, subject=f"Concurrent write {n}", description="Penguin sensor drift.").id
-           for n in range(40)]
+    ids = [
+        make_ticket(customer, subject=f"Concurrent write {n}", description="Penguin sensor drift.").id
+        for n in range(40)
+    ]
     db.session.commit()
     url = db.engine.url.render_as_string(hide_password=False)
     index_dir = app.config["INDEX_DIR"]
-    children = [subprocess.Popen([sys.executable, "-c", CHILD, url, index_dir, ",".join(map(str, ids[k::2]))],
-                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for k in (0, 1)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, url, index_dir, ",".join(map(str, ids[k::2]))],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in (0, 1)
+    ]
     for child in children:
         out, err = child.communicate(timeout=300)
         assert child.returncode == 0, err[-3000:]

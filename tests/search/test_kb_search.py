@@ -1,5 +1,6 @@
 """KB search quality on the demo content, visibility rules (pages, API, suggestions), index updates, rebuild and
 check, and the KB API contract."""
+
 from __future__ import annotations
 
 import shutil
@@ -76,19 +77,31 @@ def test_drafts_never_appear_publicly(make_article, make_user, client, run_index
 def test_an_article_edit_is_searchable_after_the_index_job(make_user, kb_category, run_index_jobs):
     admin = make_user(Role.admin)
     kb_category("troubleshooting", "Troubleshooting")
-    article = kb_service.create_article(admin, kb_service.ArticleInput(
-        title="Meter gateway offline", body_markdown="Restart the **gateway** and check the LED.",
-        category="troubleshooting"))
+    article = kb_service.create_article(
+        admin,
+        kb_service.ArticleInput(
+            title="Meter gateway offline",
+            body_markdown="Restart the **gateway** and check the LED.",
+            category="troubleshooting",
+        ),
+    )
     kb_service.publish_article(admin, article)
     run_index_jobs()
     assert _titles(search_kb("gateway")) == ["Meter gateway offline"]
     assert search_kb("firmware").total == 0
 
-    kb_service.update_article(admin, article, kb_service.ArticleInput(
-        title="Meter gateway offline", body_markdown="Update the firmware, then restart.",
-        category="troubleshooting"), expected_version=article.version)
+    kb_service.update_article(
+        admin,
+        article,
+        kb_service.ArticleInput(
+            title="Meter gateway offline",
+            body_markdown="Update the firmware, then restart.",
+            category="troubleshooting",
+        ),
+        expected_version=article.version,
+    )
     db.session.commit()
-    assert search_kb("firmware").total == 0          # not before the job ran
+    assert search_kb("firmware").total == 0  # not before the job ran
     run_index_jobs()
     assert _titles(search_kb("firmware")) == ["Meter gateway offline"]
     assert "<mark>firmware</mark>" in search_kb("firmware").hits[0].snippet
@@ -98,7 +111,7 @@ def test_rebuild_restores_every_document_and_check_reports_drift(demo_kb, runner
     expected = demo_kb["articles"] + demo_kb["faqs"]
     assert check_kb().ok
     close_searchers()
-    shutil.rmtree(index_path(KB_INDEX))            # the index is lost
+    shutil.rmtree(index_path(KB_INDEX))  # the index is lost
     assert search_kb("import").total == 0
     report = check_kb()
     assert len(report.missing) == expected and not report.ok

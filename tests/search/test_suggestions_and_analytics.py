@@ -1,4 +1,5 @@
 """Suggestions while filing, deflections, shown suggestions saved with the ticket, and the admin KB reports."""
+
 from __future__ import annotations
 
 from portal.extensions import db
@@ -7,8 +8,9 @@ from portal.models.kb import Deflection, SearchLog, SearchSource, TicketSuggesti
 from tests.conftest import csrf_from
 
 
-def test_suggest_open_solve_records_a_deflection_and_files_nothing(make_article, make_org, make_user, login_as,
-                                                                  run_index_jobs):
+def test_suggest_open_solve_records_a_deflection_and_files_nothing(
+    make_article, make_org, make_user, login_as, run_index_jobs
+):
     article = make_article("Resetting the boiler meter", "Hold the reset button of the boiler meter for 5 seconds.")
     make_article("Boiler escalation runbook", "Internal boiler runbook for agents.", internal=True)
     run_index_jobs()
@@ -21,22 +23,27 @@ def test_suggest_open_solve_records_a_deflection_and_files_nothing(make_article,
     log = db.session.scalars(db.select(SearchLog)).one()
     assert log.source is SearchSource.suggest and log.result_count == 1
 
-    opened = client.get(f"/portal/tickets/new/suggestions/article:{article.id}",
-                        query_string={"subject": "boiler meter reset", "log": log.id})
+    opened = client.get(
+        f"/portal/tickets/new/suggestions/article:{article.id}",
+        query_string={"subject": "boiler meter reset", "log": log.id},
+    )
     assert opened.status_code == 200 and "This solved my problem" in opened.text and "Still need help" in opened.text
     db.session.expire_all()
     assert db.session.get(SearchLog, log.id).clicked_article_id == article.id
 
-    solved = client.post("/portal/tickets/new/solved", data={"doc": f"article:{article.id}", "text": "boiler meter reset",
-                                                              "csrf_token": csrf_from(opened.text)})
+    solved = client.post(
+        "/portal/tickets/new/solved",
+        data={"doc": f"article:{article.id}", "text": "boiler meter reset", "csrf_token": csrf_from(opened.text)},
+    )
     assert solved.status_code == 303 and solved.headers["Location"].endswith("/portal/")
     deflection = db.session.scalars(db.select(Deflection)).one()
     assert deflection.article_id == article.id and deflection.query == "boiler meter reset"
     assert db.session.scalar(db.select(db.func.count()).select_from(Ticket)) == 0
 
 
-def test_internal_and_draft_documents_cannot_be_opened_or_deflected(make_article, make_user, make_org, login_as,
-                                                                    run_index_jobs):
+def test_internal_and_draft_documents_cannot_be_opened_or_deflected(
+    make_article, make_user, make_org, login_as, run_index_jobs
+):
     internal = make_article("Runbook", "Internal.", internal=True)
     draft = make_article("Draft", "Not yet.", status="draft")
     run_index_jobs()
@@ -47,8 +54,9 @@ def test_internal_and_draft_documents_cannot_be_opened_or_deflected(make_article
     assert db.session.scalar(db.select(db.func.count()).select_from(Deflection)) == 0
 
 
-def test_suggestions_never_show_tickets_or_other_organizations_text(make_article, make_org, make_user, make_ticket,
-                                                                   login_as, run_index_jobs):
+def test_suggestions_never_show_tickets_or_other_organizations_text(
+    make_article, make_org, make_user, make_ticket, login_as, run_index_jobs
+):
     stranger = make_user(Role.customer, organization=make_org())
     make_ticket(stranger, subject="Walrus boiler secret", description="Walrus boiler confidential numbers.")
     make_article("Walrus boiler basics", "Public walrus boiler help.")
@@ -60,8 +68,9 @@ def test_suggestions_never_show_tickets_or_other_organizations_text(make_article
     assert search.status_code == 200 and "0 tickets match" in search.text and "secret" not in search.text
 
 
-def test_filing_after_suggestions_saves_which_were_shown(make_article, make_faq, make_org, make_user, login_as,
-                                                        run_index_jobs):
+def test_filing_after_suggestions_saves_which_were_shown(
+    make_article, make_faq, make_org, make_user, login_as, run_index_jobs
+):
     article = make_article("Export to Excel", "Use the export button.")
     faq = make_faq("Can I export to Excel?", "Yes, from every report.")
     internal = make_article("Export internals", "Internal.", internal=True)
@@ -69,23 +78,36 @@ def test_filing_after_suggestions_saves_which_were_shown(make_article, make_faq,
     client, _ = login_as(make_user(Role.customer, organization=make_org()))
     form = client.get("/portal/tickets/new")
     assert 'id="kb-suggestions"' in form.text and "delay:400ms" in form.text
-    response = client.post("/portal/tickets/new", data={
-        "subject": "Excel export", "description": "I still cannot export.", "category": "data", "priority": "low",
-        "csrf_token": csrf_from(form.text),
-        "suggested": [f"article:{article.id}", f"faq:{faq.id}", f"article:{article.id}", f"article:{internal.id}",
-                      "bogus"]})
+    response = client.post(
+        "/portal/tickets/new",
+        data={
+            "subject": "Excel export",
+            "description": "I still cannot export.",
+            "category": "data",
+            "priority": "low",
+            "csrf_token": csrf_from(form.text),
+            "suggested": [
+                f"article:{article.id}",
+                f"faq:{faq.id}",
+                f"article:{article.id}",
+                f"article:{internal.id}",
+                "bogus",
+            ],
+        },
+    )
     assert response.status_code == 303
     rows = db.session.scalars(db.select(TicketSuggestion).order_by(TicketSuggestion.id)).all()
     assert [(r.article_id, r.faq_id) for r in rows] == [(article.id, None), (None, faq.id)]
 
 
-def test_kb_reports_show_gaps_deflections_and_savings(make_article, make_user, make_org, login_as, client,
-                                                     run_index_jobs):
+def test_kb_reports_show_gaps_deflections_and_savings(
+    make_article, make_user, make_org, login_as, client, run_index_jobs
+):
     article = make_article("Scope 3 supplier survey", "Send the supplier survey from Scope 3.")
     run_index_jobs()
-    client.get("/kb/search?q=hydrogen electrolyser")   # no results: a gap
+    client.get("/kb/search?q=hydrogen electrolyser")  # no results: a gap
     client.get("/kb/search?q=hydrogen electrolysers")  # same question, grouped
-    client.get("/kb/search?q=supplier survey")         # results but no click: a gap too
+    client.get("/kb/search?q=supplier survey")  # results but no click: a gap too
     customer = make_user(Role.customer, organization=make_org())
     db.session.add_all([Deflection(article_id=article.id, user_id=customer.id, query="survey") for _ in range(3)])
     db.session.commit()
@@ -94,7 +116,7 @@ def test_kb_reports_show_gaps_deflections_and_savings(make_article, make_user, m
     page = admin_client.get("/admin/kb/reports")
     assert page.status_code == 200
     assert "hydrogen electrolyser" in page.text and "supplier survey" in page.text
-    assert "$570" in page.text and "Scope 3 supplier survey" in page.text   # 3 × $190
+    assert "$570" in page.text and "Scope 3 supplier survey" in page.text  # 3 × $190
     from portal.search.analytics import kb_gaps
 
     gaps = {row.query: row.searches for row in kb_gaps()}

@@ -1,5 +1,6 @@
 """Ticket search: full text over every reply and note for staff, own organization and public text for customers,
 with the access rule inside the Whoosh query."""
+
 from __future__ import annotations
 
 from portal.extensions import db
@@ -39,8 +40,7 @@ def test_stemming_and_identifier_parts(make_org, make_user, make_ticket, run_ind
     assert _ids(search_tickets(agent, "SSO_SAML")) == [sso.id]
 
 
-def test_customers_never_see_other_organizations_or_internal_notes(make_org, make_user, make_ticket,
-                                                                   run_index_jobs):
+def test_customers_never_see_other_organizations_or_internal_notes(make_org, make_user, make_ticket, run_index_jobs):
     ours, theirs = make_org(), make_org()
     me = make_user(Role.customer, organization=ours)
     colleague = make_user(Role.customer, organization=ours)
@@ -54,8 +54,8 @@ def test_customers_never_see_other_organizations_or_internal_notes(make_org, mak
 
     assert sorted(_ids(search_tickets(me, "boiler"))) == sorted([mine.id, colleagues.id])
     assert _ids(search_tickets(stranger, "boiler")) == [foreign.id]
-    assert search_tickets(me, "zebracode").total == 0           # internal note text
-    assert _ids(search_tickets(agent, "zebracode")) == [mine.id]   # staff search notes
+    assert search_tickets(me, "zebracode").total == 0  # internal note text
+    assert _ids(search_tickets(agent, "zebracode")) == [mine.id]  # staff search notes
     assert search_tickets(agent, "boiler").total == 3
     # Snippets for customers never come from the internal field
     assert all(hit.matched_in != "internal_text" for hit in search_tickets(me, "boiler workaround").hits)

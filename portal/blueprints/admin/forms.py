@@ -1,9 +1,18 @@
 """Admin forms. Choices come from the services (roles the actor may grant, organizations, category slugs)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -50,7 +59,6 @@ class _UserFields(FlaskForm):
         self.shift_region.choices = [("", "— None —")] + [(s.value, s.value) for s in ShiftRegion]
         self.specializations.choices = [(c.slug, c.name) for c in admin_service.all_categories()]
 
-
     @property
     def organization(self) -> int | None:
         """The chosen organization's id (the select carries strings; "" is none)."""
@@ -59,14 +67,18 @@ class _UserFields(FlaskForm):
 
 class NewUserForm(_UserFields):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)], render_kw={"autocomplete": "off"})
-    password = PasswordField("Initial password", validators=[DataRequired(), Length(min=10, max=200)],
-                             render_kw={"autocomplete": "new-password"})
+    password = PasswordField(
+        "Initial password",
+        validators=[DataRequired(), Length(min=10, max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class EditUserForm(_UserFields):
     is_active_account = BooleanField("Account is active (can sign in)")
-    new_password = PasswordField("New password", validators=[Optional(), Length(min=10, max=200)],
-                                 render_kw={"autocomplete": "new-password"})
+    new_password = PasswordField(
+        "New password", validators=[Optional(), Length(min=10, max=200)], render_kw={"autocomplete": "new-password"}
+    )
 
     def __init__(self, *args, actor: User, user: User, **kwargs):
         super().__init__(*args, actor=actor, user=user, **kwargs)
@@ -82,7 +94,6 @@ class ApproveForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.organization_id.choices = organization_select_choices()
-
 
     @property
     def organization(self) -> int | None:

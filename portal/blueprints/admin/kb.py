@@ -1,5 +1,6 @@
 """KB curation under /admin/kb. Admins and managers curate (publish, archive, restore, FAQs, needs-update queue);
 agents contribute drafts: they may create articles, edit their own drafts and draft one from a solved ticket."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -27,19 +28,30 @@ def kb_articles():
     number = page_number()
     status, category = request.args.get("status", ""), request.args.get("category", "")
     needs_update = request.args.get("needs_update") == "1"
-    rows = kb_service.list_articles(status=status, category=category, needs_update=needs_update, page=number,
-                                    size=LIST_SIZE)
-    return render_template("admin/kb/articles.html", page=make_page(rows, number, LIST_SIZE), status=status,
-                           category=category, needs_update=needs_update, counts=kb_service.status_counts(),
-                           categories=kb_service.list_categories(), statuses=list(ArticleStatus))
+    rows = kb_service.list_articles(
+        status=status, category=category, needs_update=needs_update, page=number, size=LIST_SIZE
+    )
+    return render_template(
+        "admin/kb/articles.html",
+        page=make_page(rows, number, LIST_SIZE),
+        status=status,
+        category=category,
+        needs_update=needs_update,
+        counts=kb_service.status_counts(),
+        categories=kb_service.list_categories(),
+        statuses=list(ArticleStatus),
+    )
 
 
 @bp.get("/kb/needs-update")
 @admin_required
 def kb_needs_update():
     articles = kb_service.needs_update_queue()
-    return render_template("admin/kb/needs_update.html", articles=articles,
-                           feedback={a.id: kb_service.negative_feedback(a, 5) for a in articles})
+    return render_template(
+        "admin/kb/needs_update.html",
+        articles=articles,
+        feedback={a.id: kb_service.negative_feedback(a, 5) for a in articles},
+    )
 
 
 @bp.route("/kb/new", methods=["GET", "POST"])
@@ -49,8 +61,9 @@ def kb_new():
     if form.validate_on_submit():
         source = get_ticket_for(current_user, form.source_ticket.data) if form.source_ticket.data else None
         try:
-            article = kb_service.create_article(current_user, form.to_input(), note=form.note.data or "Created",
-                                                source_ticket=source)
+            article = kb_service.create_article(
+                current_user, form.to_input(), note=form.note.data or "Created", source_ticket=source
+            )
         except ValidationFailed as exc:
             return _editor(form, None, exc)
         flash(f"Draft “{article.title}” saved.", "success")
@@ -65,8 +78,9 @@ def kb_from_ticket(reference: str):
     if ticket.status not in (Status.solved, Status.closed):
         abort(409, "Draft articles from solved tickets only.")
     data = kb_service.draft_from_ticket(current_user, ticket)
-    form = ArticleForm(formdata=None, data=dict(vars(data), source_ticket=ticket.reference,
-                                                note=f"Drafted from {ticket.reference}"))
+    form = ArticleForm(
+        formdata=None, data=dict(vars(data), source_ticket=ticket.reference, note=f"Drafted from {ticket.reference}")
+    )
     return _editor(form, None)
 
 
@@ -77,8 +91,13 @@ def kb_edit(article_id: int):
     form = ArticleForm(data=_article_data(article))
     if form.validate_on_submit():
         try:
-            kb_service.update_article(current_user, article, form.to_input(), note=form.note.data or "",
-                                      expected_version=form.version.data if form.version.data is not None else -1)
+            kb_service.update_article(
+                current_user,
+                article,
+                form.to_input(),
+                note=form.note.data or "",
+                expected_version=form.version.data if form.version.data is not None else -1,
+            )
         except ValidationFailed as exc:
             return _editor(form, article, exc)
         except kb_service.ArticleConflict as exc:
@@ -91,12 +110,18 @@ def kb_edit(article_id: int):
 @bp.post("/kb/preview")
 @staff_required
 def kb_preview():
-    return render_template("admin/kb/partials/_preview.html", html=render_markdown(request.form.get("body_markdown", "")),
-                           video=kb_service.parse_video_url(request.form.get("video_url", "")))
+    return render_template(
+        "admin/kb/partials/_preview.html",
+        html=render_markdown(request.form.get("body_markdown", "")),
+        video=kb_service.parse_video_url(request.form.get("video_url", "")),
+    )
 
 
-STATUS_ACTIONS = {"publish": kb_service.publish_article, "archive": kb_service.archive_article,
-                  "draft": kb_service.unpublish_article}
+STATUS_ACTIONS = {
+    "publish": kb_service.publish_article,
+    "archive": kb_service.archive_article,
+    "draft": kb_service.unpublish_article,
+}
 
 
 @bp.post("/kb/<int:article_id>/status")
@@ -124,8 +149,12 @@ def kb_reviewed(article_id: int):
 def kb_history(article_id: int):
     article = kb_service.get_article_by_id(article_id)
     _require_staff_view(article)
-    return render_template("admin/kb/history.html", article=article, revisions=kb_service.revisions(article),
-                           can_edit=kb_service.can_edit(current_user, article))
+    return render_template(
+        "admin/kb/history.html",
+        article=article,
+        revisions=kb_service.revisions(article),
+        can_edit=kb_service.can_edit(current_user, article),
+    )
 
 
 @bp.get("/kb/<int:article_id>/revisions/<int:revision_id>")
@@ -135,9 +164,15 @@ def kb_revision(article_id: int, revision_id: int):
     _require_staff_view(article)
     revision = kb_service.get_revision(article, revision_id)
     previous = kb_service.previous_revision(revision)
-    return render_template("admin/kb/revision.html", article=article, revision=revision, previous=previous,
-                           diff=kb_service.revision_diff(previous, revision), form=VersionForm(),
-                           can_edit=kb_service.can_edit(current_user, article))
+    return render_template(
+        "admin/kb/revision.html",
+        article=article,
+        revision=revision,
+        previous=previous,
+        diff=kb_service.revision_diff(previous, revision),
+        form=VersionForm(),
+        can_edit=kb_service.can_edit(current_user, article),
+    )
 
 
 @bp.post("/kb/<int:article_id>/revisions/<int:revision_id>/restore")
@@ -163,19 +198,33 @@ def _require_staff_view(article) -> None:
 
 
 def _article_data(article) -> dict:
-    return dict(title=article.title, slug=article.slug, category=article.category.slug, summary=article.summary,
-                tags=article.tags, video_url=article.video_url or "", internal_only=article.internal_only,
-                body_markdown=article.body_markdown, version=article.version, note="")
+    return dict(
+        title=article.title,
+        slug=article.slug,
+        category=article.category.slug,
+        summary=article.summary,
+        tags=article.tags,
+        video_url=article.video_url or "",
+        internal_only=article.internal_only,
+        body_markdown=article.body_markdown,
+        version=article.version,
+        note="",
+    )
 
 
 def _editor(form: ArticleForm, article, exc: ValidationFailed | None = None, conflict=None):
-    for name, message in (exc.fields.items() if exc else ()):
+    for name, message in exc.fields.items() if exc else ():
         if name in form:
             form[name].errors = list(form[name].errors) + [message]
     status = 409 if conflict else (422 if exc or form.errors else 200)
-    return render_template("admin/kb/editor.html", form=form, article=article, conflict=conflict,
-                           preview=render_markdown(form.body_markdown.data or ""),
-                           status_form=VersionForm(formdata=None)), status
+    return render_template(
+        "admin/kb/editor.html",
+        form=form,
+        article=article,
+        conflict=conflict,
+        preview=render_markdown(form.body_markdown.data or ""),
+        status_form=VersionForm(formdata=None),
+    ), status
 
 
 # --------------------------------------------------------------------------- FAQs
@@ -195,8 +244,14 @@ def kb_faq(faq_id: int | None):
     form = FaqForm(obj=faq, data={"category": faq.category.slug} if faq and request.method == "GET" else None)
     if form.validate_on_submit():
         try:
-            kb_service.save_faq(current_user, faq, category=form.category.data, question=form.question.data,
-                                answer_markdown=form.answer_markdown.data, is_published=form.is_published.data)
+            kb_service.save_faq(
+                current_user,
+                faq,
+                category=form.category.data,
+                question=form.question.data,
+                answer_markdown=form.answer_markdown.data,
+                is_published=form.is_published.data,
+            )
         except ValidationFailed as exc:
             for name, message in exc.fields.items():
                 form[name].errors = list(form[name].errors) + [message]

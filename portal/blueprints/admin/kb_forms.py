@@ -1,4 +1,5 @@
 """Forms of the KB curation pages."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -31,9 +32,15 @@ class ArticleForm(FlaskForm):
 
     def to_input(self) -> kb_service.ArticleInput:
         return kb_service.ArticleInput(
-            title=self.title.data or "", body_markdown=self.body_markdown.data or "", category=self.category.data,
-            summary=self.summary.data or "", tags=self.tags.data or "", internal_only=bool(self.internal_only.data),
-            video_url=self.video_url.data or "", slug=self.slug.data or "")
+            title=self.title.data or "",
+            body_markdown=self.body_markdown.data or "",
+            category=self.category.data,
+            summary=self.summary.data or "",
+            tags=self.tags.data or "",
+            internal_only=bool(self.internal_only.data),
+            video_url=self.video_url.data or "",
+            slug=self.slug.data or "",
+        )
 
 
 class FaqForm(FlaskForm):

@@ -1,5 +1,6 @@
 """KB analytics for admins and managers: top searches, KB gaps, deflections and the ticket cost they saved,
 article helpfulness (issue 4 part B)."""
+
 from __future__ import annotations
 
 from flask import current_app, render_template, request
@@ -18,9 +19,16 @@ def kb_reports():
     days = days if days in PERIODS else 30
     count, saved = analytics.deflection_totals(days)
     return render_template(
-        "admin/kb_reports.html", days=days, periods=PERIODS, top=analytics.top_searches(days),
-        gaps=analytics.kb_gaps(days), by_article=analytics.deflections_by_article(days),
-        by_week=analytics.deflections_by_week(days), deflections=count, saved=saved,
-        cost=current_app.config.get("KB_COST_PER_TICKET", 190), helpfulness=analytics.helpfulness(),
+        "admin/kb_reports.html",
+        days=days,
+        periods=PERIODS,
+        top=analytics.top_searches(days),
+        gaps=analytics.kb_gaps(days),
+        by_article=analytics.deflections_by_article(days),
+        by_week=analytics.deflections_by_week(days),
+        deflections=count,
+        saved=saved,
+        cost=current_app.config.get("KB_COST_PER_TICKET", 190),
+        helpfulness=analytics.helpfulness(),
         suggested=analytics.suggestion_stats(days),
     )

@@ -1,4 +1,5 @@
 """Admin: background jobs — outbox rows by status, permanent failures with a retry button, uncertain sends."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
@@ -13,9 +14,13 @@ from portal.services.errors import ValidationFailed
 @bp.get("/outbox")
 @admin_required
 def outbox():
-    return render_template("admin/outbox.html", counts=jobs_admin.outbox_counts(),
-                           failed=jobs_admin.failed_messages(), retrying=jobs_admin.retrying_messages(),
-                           uncertain=jobs_admin.uncertain_deliveries())
+    return render_template(
+        "admin/outbox.html",
+        counts=jobs_admin.outbox_counts(),
+        failed=jobs_admin.failed_messages(),
+        retrying=jobs_admin.retrying_messages(),
+        uncertain=jobs_admin.uncertain_deliveries(),
+    )
 
 
 @bp.post("/outbox/<int:message_id>/retry")

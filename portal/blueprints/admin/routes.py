@@ -1,11 +1,18 @@
 """Admin (admins and managers): overview and sign-up approval, organizations, users and roles, categories."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.blueprints.admin.forms import (ROLE_FILTERS, ApproveForm, CategoryForm, EditUserForm, NewUserForm,
-                                          OrganizationForm)
+from portal.blueprints.admin.forms import (
+    ROLE_FILTERS,
+    ApproveForm,
+    CategoryForm,
+    EditUserForm,
+    NewUserForm,
+    OrganizationForm,
+)
 from portal.blueprints.common import admin_required, make_page, page_number
 from portal.models import Role
 from portal.services import admin as admin_service
@@ -30,8 +37,9 @@ def approve(user_id: int):
     user = admin_service.get_user(user_id)
     form = ApproveForm()
     if not form.validate_on_submit():
-        return _render_overview(error=f"Could not approve {user.name}: choose an organization from the list.",
-                                status=422)
+        return _render_overview(
+            error=f"Could not approve {user.name}: choose an organization from the list.", status=422
+        )
     try:
         admin_service.approve_pending_user(current_user, user, form.organization)
     except ValidationFailed as exc:
@@ -43,7 +51,10 @@ def approve(user_id: int):
 def _render_overview(*, error: str | None = None, status: int = 200):
     pending = admin_service.pending_users()
     return render_template(
-        "admin/index.html", counts=admin_service.overview_counts(), pending=pending, error=error,
+        "admin/index.html",
+        counts=admin_service.overview_counts(),
+        pending=pending,
+        error=error,
         organizations=admin_service.organization_choices(),
         suggestions={u.id: admin_service.suggested_organization(u) for u in pending},
     ), status
@@ -88,8 +99,13 @@ def organization(organization_id: int):
 
 
 def _organization_data(form: OrganizationForm) -> dict:
-    return {"name": form.name.data, "email_domains": form.email_domains.data, "region": form.region.data,
-            "plan": form.plan.data, "notes": form.notes.data}
+    return {
+        "name": form.name.data,
+        "email_domains": form.email_domains.data,
+        "region": form.region.data,
+        "plan": form.plan.data,
+        "notes": form.notes.data,
+    }
 
 
 def _render_organization(form, org, exc: ValidationFailed | None = None):
@@ -119,8 +135,9 @@ def new_user():
     form = NewUserForm(actor=current_user)
     if form.validate_on_submit():
         try:
-            user = admin_service.create_user(current_user, email=form.email.data, password=form.password.data,
-                                             **_user_data(form))
+            user = admin_service.create_user(
+                current_user, email=form.email.data, password=form.password.data, **_user_data(form)
+            )
         except ValidationFailed as exc:
             return _render_user(form, None, exc)
         flash(f"Account for {user.name} created. Give them the initial password through a safe channel.", "success")
@@ -135,8 +152,13 @@ def user(user_id: int):
     form = EditUserForm(obj=user, actor=current_user, user=user)
     if form.validate_on_submit():
         try:
-            admin_service.update_user(current_user, user, is_active_account=form.is_active_account.data,
-                                      new_password=form.new_password.data or "", **_user_data(form))
+            admin_service.update_user(
+                current_user,
+                user,
+                is_active_account=form.is_active_account.data,
+                new_password=form.new_password.data or "",
+                **_user_data(form),
+            )
         except ValidationFailed as exc:
             return _render_user(form, user, exc)
         flash(f"Account of {user.name} saved.", "success")
@@ -145,9 +167,14 @@ def user(user_id: int):
 
 
 def _user_data(form) -> dict:
-    return {"name": form.name.data, "role": form.role.data, "organization_id": form.organization,
-            "timezone": form.timezone.data, "shift_region": form.shift_region.data,
-            "specializations": form.specializations.data or []}
+    return {
+        "name": form.name.data,
+        "role": form.role.data,
+        "organization_id": form.organization,
+        "timezone": form.timezone.data,
+        "shift_region": form.shift_region.data,
+        "specializations": form.specializations.data or [],
+    }
 
 
 def _render_user(form, user, exc: ValidationFailed | None = None):
@@ -206,21 +233,28 @@ def activate_category(category_id: int):
 def _set_category_active(category_id: int, active: bool):
     category = admin_service.get_category(category_id)
     admin_service.set_category_active(current_user, category, active)
-    flash(f"Category {category.name} is {'offered again' if active else 'no longer offered'} for new tickets.",
-          "success")
+    flash(
+        f"Category {category.name} is {'offered again' if active else 'no longer offered'} for new tickets.", "success"
+    )
     return redirect(url_for("admin.categories"), 303)
 
 
 def _category_data(form: CategoryForm) -> dict:
-    return {"slug": form.slug.data, "name": form.name.data, "description": form.description.data or "",
-            "position": form.position.data or 0, "is_active": form.is_active.data}
+    return {
+        "slug": form.slug.data,
+        "name": form.name.data,
+        "description": form.description.data or "",
+        "position": form.position.data or 0,
+        "is_active": form.is_active.data,
+    }
 
 
 def _render_categories(form, exc: ValidationFailed | None = None):
     if exc is not None:
         _form_errors(form, exc)
-    return render_template("admin/categories.html", form=form, categories=admin_service.all_categories(),
-                           usage=category_usage()), _status(form, exc)
+    return render_template(
+        "admin/categories.html", form=form, categories=admin_service.all_categories(), usage=category_usage()
+    ), _status(form, exc)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -247,7 +281,7 @@ def _status(form, exc: ValidationFailed | None = None) -> int:
     return 422 if exc is not None or form.errors else 200
 
 
-from portal.blueprints.admin import outbox as _outbox_routes  # noqa: E402,F401  (background jobs pages)
 from portal.blueprints.admin import kb as _kb_routes  # noqa: E402,F401  (KB curation routes, attached to this blueprint)
 from portal.blueprints.admin import kb_reports as _kb_reports  # noqa: E402,F401  (KB analytics reports)
+from portal.blueprints.admin import outbox as _outbox_routes  # noqa: E402,F401  (background jobs pages)
 from portal.blueprints.admin import sla as _sla_routes  # noqa: E402,F401  (SLA policies and calendars)

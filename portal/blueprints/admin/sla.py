@@ -1,4 +1,5 @@
 """Admin: SLA policies (the default one and organization overrides) and business-hours calendars."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -24,10 +25,15 @@ def _calendar_data() -> dict:
 @admin_required
 def sla():
     default = sla_admin.default_policy()
-    return render_template("admin/sla/index.html", default=default, targets=sla_admin.targets_of(default),
-                           overrides=sla_admin.organization_policies(), calendars=sla_admin.list_calendars(),
-                           can_add_override=bool(sla_admin.organizations_without_policy()),
-                           format_hours=sla_admin.format_hours)
+    return render_template(
+        "admin/sla/index.html",
+        default=default,
+        targets=sla_admin.targets_of(default),
+        overrides=sla_admin.organization_policies(),
+        calendars=sla_admin.list_calendars(),
+        can_add_override=bool(sla_admin.organizations_without_policy()),
+        format_hours=sla_admin.format_hours,
+    )
 
 
 @bp.route("/sla/default", methods=["GET", "POST"])
@@ -47,8 +53,9 @@ def sla_default_policy():
 def sla_new_policy():
     if request.method == "POST":
         try:
-            policy = sla_admin.create_organization_policy(current_user, request.form.get("organization_id"),
-                                                          _policy_data())
+            policy = sla_admin.create_organization_policy(
+                current_user, request.form.get("organization_id"), _policy_data()
+            )
         except ValidationFailed as exc:
             return _render_policy(None, _policy_data(), exc)
         return _saved(f"Policy {policy.name} is saved for its organization's new tickets.")
@@ -117,17 +124,28 @@ def _saved(message: str):
 def _render_policy(policy, values: dict, exc: ValidationFailed | None = None, *, is_default: bool = False):
     if exc is not None:
         db.session.rollback()  # nothing was changed; start the page from a clean session
-    return render_template("admin/sla/policy.html", policy=policy, values=values, is_default=is_default,
-                           organization=sla_admin.organization_of(policy),
-                           errors=exc.fields if exc else {}, priorities=list(Priority),
-                           pausable=sla_admin.PAUSABLE_STATUSES, calendars=sla_admin.list_calendars(),
-                           organizations=sla_admin.organizations_without_policy() if policy is None else []
-                           ), 422 if exc else 200
+    return render_template(
+        "admin/sla/policy.html",
+        policy=policy,
+        values=values,
+        is_default=is_default,
+        organization=sla_admin.organization_of(policy),
+        errors=exc.fields if exc else {},
+        priorities=list(Priority),
+        pausable=sla_admin.PAUSABLE_STATUSES,
+        calendars=sla_admin.list_calendars(),
+        organizations=sla_admin.organizations_without_policy() if policy is None else [],
+    ), 422 if exc else 200
 
 
 def _render_calendar(calendar, values: dict, exc: ValidationFailed | None = None):
     if exc is not None:
         db.session.rollback()
-    return render_template("admin/sla/calendar.html", calendar=calendar, values=values,
-                           errors=exc.fields if exc else {}, weekdays=sla_admin.WEEKDAY_LABELS,
-                           zones=sla_admin.timezone_choices()), 422 if exc else 200
+    return render_template(
+        "admin/sla/calendar.html",
+        calendar=calendar,
+        values=values,
+        errors=exc.fields if exc else {},
+        weekdays=sla_admin.WEEKDAY_LABELS,
+        zones=sla_admin.timezone_choices(),
+    ), 422 if exc else 200

@@ -1,4 +1,5 @@
 """Agent workspace: the queue and the ticket page with inline htmx edits."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -38,16 +39,26 @@ def queue():
     page = make_page(list_tickets(current_user, filters, number, size), number, size)
     if htmx and not htmx.boosted:
         return render_template("agent/partials/_queue_results.html", page=page, filters=filters)
-    return render_template("agent/queue.html", page=page, filters=filters, views=queue_views(current_user),
-                           categories=active_categories(), staff=assignable_staff(),
-                           organizations=organization_choices())
+    return render_template(
+        "agent/queue.html",
+        page=page,
+        filters=filters,
+        views=queue_views(current_user),
+        categories=active_categories(),
+        staff=assignable_staff(),
+        organizations=organization_choices(),
+    )
 
 
 @bp.get("/queue/counts")
 @staff_required
 def counts():
-    return render_template("agent/partials/_queue_counts.html", counts=queue_counts(current_user),
-                           views=queue_views(current_user), current_view=request.args.get("view", ""))
+    return render_template(
+        "agent/partials/_queue_counts.html",
+        counts=queue_counts(current_user),
+        views=queue_views(current_user),
+        current_view=request.args.get("view", ""),
+    )
 
 
 @bp.get("/tickets/<reference>")
@@ -91,12 +102,15 @@ def update_fields(reference: str):
 def reply(reference: str):
     ticket = get_ticket_for(current_user, reference)
     form = AgentReplyForm()
-    form.status.choices = [("", "—")] + [(s.value, s.short_label) for s in ticket_service.allowed_statuses(current_user, ticket)]
+    form.status.choices = [("", "—")] + [
+        (s.value, s.short_label) for s in ticket_service.allowed_statuses(current_user, ticket)
+    ]
     if not form.validate_on_submit():
         return _reply_response(ticket, form, status=422)
     try:
-        ticket_service.reply_to_ticket(current_user, ticket, form.body.data, internal=form.internal.data,
-                                       status=form.status.data or None)
+        ticket_service.reply_to_ticket(
+            current_user, ticket, form.body.data, internal=form.internal.data, status=form.status.data or None
+        )
     except Conflict:
         db.session.rollback()
         ticket = get_ticket_for(current_user, reference)
@@ -118,9 +132,16 @@ def _ticket_context(ticket: Ticket, *, reply_form=None, conflict=None, errors=No
     form = reply_form or AgentReplyForm(formdata=None)
     allowed = ticket_service.allowed_statuses(current_user, ticket)
     form.status.choices = [("", "—")] + [(s.value, s.short_label) for s in allowed]
-    return dict(ticket=ticket, events=visible_events(current_user, ticket), allowed=allowed,
-                categories=active_categories(), staff=assignable_staff(), reply_form=form,
-                conflict=conflict, errors=errors or {})
+    return dict(
+        ticket=ticket,
+        events=visible_events(current_user, ticket),
+        allowed=allowed,
+        categories=active_categories(),
+        staff=assignable_staff(),
+        reply_form=form,
+        conflict=conflict,
+        errors=errors or {},
+    )
 
 
 def _inline_response(ticket: Ticket, *, status: int = 200, conflict=None, errors=None):

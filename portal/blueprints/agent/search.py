@@ -1,5 +1,6 @@
 """Staff ticket search ``/agent/search``: subject, description, every public reply and internal note, with filters
 (status, priority, category, organization, assignee) and highlighted snippets."""
+
 from __future__ import annotations
 
 from flask import render_template, request
@@ -24,5 +25,10 @@ def search():
     if htmx and not htmx.boosted:
         return render_template("search/_ticket_results.html", **context)
     organizations = db.session.scalars(db.select(Organization).order_by(Organization.name)).all()
-    return render_template("agent/search.html", categories=active_categories(), staff=assignable_staff(),
-                           organizations=organizations, **context)
+    return render_template(
+        "agent/search.html",
+        categories=active_categories(),
+        staff=assignable_staff(),
+        organizations=organizations,
+        **context,
+    )

@@ -4,10 +4,11 @@
 ``{"total", "page", "results": [{"title", "url", "snippet", "category", "type"}]}``. A token is optional: without one
 the caller sees public published content only; a staff token adds internal articles. A token that is sent but
 invalid is a 401 (never a silent downgrade)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from flask import g, jsonify, request, url_for
 
@@ -24,6 +25,7 @@ MAX_SUGGEST_TEXT = 5_000
 
 def token_optional(view: Callable) -> Callable:
     """Like ``token_required``, but an absent Authorization header means an anonymous caller (``g.api_user`` None)."""
+
     @wraps(view)
     def wrapper(*args, **kwargs):
         header = request.headers.get("Authorization", "")
@@ -51,13 +53,16 @@ def _json(results: KbResults, source: SearchSource):
     body = {
         "total": results.total,
         "page": results.page,
-        "results": [{
-            "title": hit.title,
-            "url": url_for("kb.search_click", t=analytics.click_token(log.id, hit.doc_id), _external=True),
-            "snippet": str(hit.snippet),
-            "category": hit.category,
-            "type": hit.type,
-        } for hit in results.hits],
+        "results": [
+            {
+                "title": hit.title,
+                "url": url_for("kb.search_click", t=analytics.click_token(log.id, hit.doc_id), _external=True),
+                "snippet": str(hit.snippet),
+                "category": hit.category,
+                "type": hit.type,
+            }
+            for hit in results.hits
+        ],
     }
     if results.did_you_mean:
         body["did_you_mean"] = results.did_you_mean
@@ -70,7 +75,7 @@ def kb_search():
     try:
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
-        raise ValidationFailed("page must be a positive integer.", {"page": "Use a positive integer."})
+        raise ValidationFailed("page must be a positive integer.", {"page": "Use a positive integer."}) from None
     category = (request.args.get("category") or "").strip()[:50] or None
     return _json(search_kb(request.args.get("q", ""), staff=_staff(), category=category, page=page), SearchSource.api)
 

@@ -1,9 +1,11 @@
 """JSON API v1 — the base of the in-app support button. Bearer tokens only (never cookies), same services and
 access rules as the pages. Errors: ``{"error": {"code", "message", "fields"}}``."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable, Optional
+from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 
@@ -47,16 +49,21 @@ def _json_body(allowed: set[str]) -> dict[str, Any]:
         raise ValidationFailed("Send a JSON object with Content-Type: application/json.", {})
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ValidationFailed("Unknown fields.", {name: "Unknown or not allowed field." for name in unknown})
+        raise ValidationFailed("Unknown fields.", dict.fromkeys(unknown, "Unknown or not allowed field."))
     return data
 
 
-def _person(user) -> Optional[dict]:
-    return None if user is None else {"id": user.id, "name": user.name, "email": user.email} if g.api_user.is_staff \
+def _person(user) -> dict | None:
+    return (
+        None
+        if user is None
+        else {"id": user.id, "name": user.name, "email": user.email}
+        if g.api_user.is_staff
         else {"id": user.id, "name": user.name}
+    )
 
 
-def _iso(value) -> Optional[str]:
+def _iso(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -72,7 +79,9 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "channel": ticket.channel.value,
         "category": ticket.category.slug if ticket.category else None,
         "requester": _person(ticket.requester),
-        "organization": {"id": ticket.organization.id, "name": ticket.organization.name} if ticket.organization else None,
+        "organization": {"id": ticket.organization.id, "name": ticket.organization.name}
+        if ticket.organization
+        else None,
         "assignee": _person(ticket.assignee),
         "follow_up_of": format_reference(ticket.follow_up_of_id) if ticket.follow_up_of_id else None,
         "created_at": _iso(ticket.created_at),
@@ -88,8 +97,13 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
 
 
 def event_json(event: TicketEvent) -> dict[str, Any]:
-    data = {"id": event.id, "kind": event.kind.value, "author": _person(event.author), "created_at": _iso(event.created_at),
-            "ticket_version": event.ticket_version}
+    data = {
+        "id": event.id,
+        "kind": event.kind.value,
+        "author": _person(event.author),
+        "created_at": _iso(event.created_at),
+        "ticket_version": event.ticket_version,
+    }
     if event.kind.value == "field_change":
         data.update(field=event.field, old=event.old_value, new=event.new_value)
     else:
@@ -108,8 +122,12 @@ def create_ticket():
         if requester is None:
             raise ValidationFailed("Unknown requester.", {"requester_email": "No user with this email."})
     ticket = ticket_service.create_ticket(
-        actor, subject=data.get("subject"), description=data.get("description"), category=data.get("category"),
-        priority=data.get("priority", Priority.medium.value), channel=data.get("channel", Channel.api.value),
+        actor,
+        subject=data.get("subject"),
+        description=data.get("description"),
+        category=data.get("category"),
+        priority=data.get("priority", Priority.medium.value),
+        channel=data.get("channel", Channel.api.value),
         requester=requester,
     )
     response = jsonify({"ticket": ticket_json(ticket)})
@@ -123,7 +141,9 @@ def list_tickets_():
     actor = g.api_user
     for name in ("status", "priority"):
         value = request.args.get(name)
-        allowed = [m.value for m in (Status if name == "status" else Priority)] + (["open_any"] if name == "status" else [])
+        allowed = [m.value for m in (Status if name == "status" else Priority)] + (
+            ["open_any"] if name == "status" else []
+        )
         if value and value not in allowed:
             raise ValidationFailed(f"Unknown {name}.", {name: "Choose one of: " + ", ".join(allowed) + "."})
     filters = TicketFilters.from_args(request.args, default_view="all")
@@ -133,18 +153,25 @@ def list_tickets_():
         page = max(1, int(request.args.get("page", 1)))
         per_page = max(1, min(int(request.args.get("per_page", 25)), MAX_PER_PAGE))
     except ValueError:
-        raise ValidationFailed("page and per_page must be integers.", {"page": "Use a positive integer."})
+        raise ValidationFailed("page and per_page must be integers.", {"page": "Use a positive integer."}) from None
     rows = list_tickets(actor, filters, page, per_page, full=True)
-    return jsonify({"tickets": [ticket_json(t) for t in rows[:per_page]], "page": page, "per_page": per_page,
-                    "has_next": len(rows) > per_page})
+    return jsonify(
+        {
+            "tickets": [ticket_json(t) for t in rows[:per_page]],
+            "page": page,
+            "per_page": per_page,
+            "has_next": len(rows) > per_page,
+        }
+    )
 
 
 @bp.get("/tickets/<reference>")
 @token_required
 def get_ticket(reference: str):
     ticket = get_ticket_for(g.api_user, reference)
-    return jsonify({"ticket": ticket_json(ticket),
-                    "events": [event_json(e) for e in visible_events(g.api_user, ticket)]})
+    return jsonify(
+        {"ticket": ticket_json(ticket), "events": [event_json(e) for e in visible_events(g.api_user, ticket)]}
+    )
 
 
 @bp.post("/tickets/<reference>/replies")
@@ -156,7 +183,9 @@ def reply(reference: str):
     internal = data.get("internal", False)
     if not isinstance(internal, bool):
         raise ValidationFailed("internal must be true or false.", {"internal": "Use a boolean."})
-    result = ticket_service.reply_to_ticket(actor, ticket, data.get("body"), internal=internal, status=data.get("status"))
+    result = ticket_service.reply_to_ticket(
+        actor, ticket, data.get("body"), internal=internal, status=data.get("status")
+    )
     if isinstance(result, Ticket):  # a reply to a closed ticket opened a follow-up
         return jsonify({"ticket": ticket_json(result), "follow_up_of": ticket.reference}), 201
     return jsonify({"event": event_json(result), "ticket": ticket_json(ticket)}), 201
@@ -172,8 +201,9 @@ def update_ticket(reference: str):
         raise ValidationFailed("version is required.", {"version": "Send the integer version you last read."})
     version = data.pop("version")
     changes = ticket_service.update_ticket(actor, ticket, expected_version=version, **data)
-    return jsonify({"ticket": ticket_json(ticket),
-                    "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes]})
+    return jsonify(
+        {"ticket": ticket_json(ticket), "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes]}
+    )
 
 
 from portal.blueprints.api import kb  # noqa: E402,F401  (KB search and suggestions, token optional)

@@ -1,4 +1,5 @@
 """Profile: which notification emails the signed-in user receives."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
@@ -16,8 +17,11 @@ _STAFF_ONLY = {"email_assignments", "email_sla_alerts", "email_escalations", "em
 def preference_rows() -> list[tuple[str, str, bool]]:
     """(name, label, on) for the signed-in user: the profile partial renders these."""
     prefs = notifications.preferences_for(current_user)
-    return [(name, label, bool(getattr(prefs, name))) for name, label in PREFERENCE_FIELDS
-            if current_user.is_staff or name not in _STAFF_ONLY]
+    return [
+        (name, label, bool(getattr(prefs, name)))
+        for name, label in PREFERENCE_FIELDS
+        if current_user.is_staff or name not in _STAFF_ONLY
+    ]
 
 
 @bp.app_context_processor

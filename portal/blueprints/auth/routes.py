@@ -1,4 +1,5 @@
 """Sign in, sign out, sign up and the profile page (time zone, password, API tokens)."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -62,15 +63,22 @@ def signup():
     form = SignupForm()
     if form.validate_on_submit():
         try:
-            accounts.register_customer(name=form.name.data, email=form.email.data, password=form.password.data,
-                                       timezone=form.timezone.data or "UTC")
+            accounts.register_customer(
+                name=form.name.data,
+                email=form.email.data,
+                password=form.password.data,
+                timezone=form.timezone.data or "UTC",
+            )
         except ValidationFailed as exc:
             for name, message in exc.fields.items():
                 getattr(form, name).errors = [message] if hasattr(form, name) else []
             return render_template("auth/signup.html", form=form), 422
         # The same answer whether or not the address already had an account.
-        flash("Thank you. If your email domain belongs to a customer organization you can sign in now; "
-              "otherwise our team will approve your account shortly.", "success")
+        flash(
+            "Thank you. If your email domain belongs to a customer organization you can sign in now; "
+            "otherwise our team will approve your account shortly.",
+            "success",
+        )
         return redirect(url_for("auth.login"))
     return render_template("auth/signup.html", form=form), (422 if form.errors else 200)
 
@@ -126,11 +134,16 @@ def revoke_token(token_id: int):
 
 
 def _render_profile(*, form=None, password_form=None, token_form=None, new_token=None, status=200):
-    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id,
-                                                       ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)).all()
+    tokens = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)
+    ).all()
     return render_template(
-        "auth/profile.html", form=form or ProfileForm(obj=current_user), password_form=password_form or PasswordForm(),
-        token_form=token_form or TokenForm(), tokens=tokens, new_token=new_token,
+        "auth/profile.html",
+        form=form or ProfileForm(obj=current_user),
+        password_form=password_form or PasswordForm(),
+        token_form=token_form or TokenForm(),
+        tokens=tokens,
+        new_token=new_token,
     ), status
 
 

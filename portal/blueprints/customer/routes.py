@@ -1,4 +1,5 @@
 """Customer portal: file tickets, follow them, reply, confirm a solution, reopen."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -7,8 +8,8 @@ from flask_login import current_user
 from portal.blueprints.common import customer_required, make_page, page_number
 from portal.blueprints.customer.forms import NewTicketForm, ReplyForm, VersionForm
 from portal.extensions import htmx
-from portal.search.analytics import record_ticket_suggestions
 from portal.models import Status, Ticket
+from portal.search.analytics import record_ticket_suggestions
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
 from portal.services.errors import Conflict, ValidationFailed
@@ -31,8 +32,11 @@ def new_ticket():
     if form.validate_on_submit():
         try:
             ticket = ticket_service.create_ticket(
-                current_user, subject=form.subject.data, description=form.description.data,
-                category=form.category.data, priority=form.priority.data,
+                current_user,
+                subject=form.subject.data,
+                description=form.description.data,
+                category=form.category.data,
+                priority=form.priority.data,
             )
         except ValidationFailed as exc:
             _form_errors(form, exc)
@@ -113,8 +117,12 @@ def _render_conflict(reference: str):
 def _render_ticket(ticket: Ticket, *, reply_form=None, conflict: bool = False, status: int = 200):
     events = visible_events(current_user, ticket)
     return render_template(
-        "customer/ticket.html", ticket=ticket, events=events, reply_form=reply_form or ReplyForm(),
-        allowed=ticket_service.allowed_statuses(current_user, ticket), conflict=conflict,
+        "customer/ticket.html",
+        ticket=ticket,
+        events=events,
+        reply_form=reply_form or ReplyForm(),
+        allowed=ticket_service.allowed_statuses(current_user, ticket),
+        conflict=conflict,
     ), status
 
 

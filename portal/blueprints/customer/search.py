@@ -1,5 +1,6 @@
 """Customer ticket search ``/portal/search``: their organization's tickets (their own without one), public text only.
 The organization/requester rule is part of the Whoosh query (``portal.search.tickets``)."""
+
 from __future__ import annotations
 
 from flask import render_template, request
@@ -19,5 +20,11 @@ def search():
     results = search_tickets(current_user, text, filters, page_number()) if text else None
     rows = load_hits(current_user, results) if results else []
     template = "search/_ticket_results.html" if htmx and not htmx.boosted else "customer/search.html"
-    return render_template(template, results=results, rows=rows, filters=filters, endpoint="customer.search",
-                           ticket_endpoint="customer.ticket")
+    return render_template(
+        template,
+        results=results,
+        rows=rows,
+        filters=filters,
+        endpoint="customer.search",
+        ticket_endpoint="customer.ticket",
+    )

@@ -1,5 +1,6 @@
 """Suggestions while a customer writes a ticket (issue 4 part B): matching articles and FAQs, opened in place, with
 "This solved my problem" (a deflection, no ticket) and "Still need help" (back to the untouched form)."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -14,8 +15,9 @@ from portal.search.kb import suggest_kb
 
 
 def _typed_text() -> str:
-    return " ".join(part for part in (request.values.get("subject", ""), request.values.get("description", ""))
-                    if part.strip())
+    return " ".join(
+        part for part in (request.values.get("subject", ""), request.values.get("description", "")) if part.strip()
+    )
 
 
 def _shown() -> list[str]:
@@ -31,8 +33,11 @@ def suggestions():
     if results is not None and results.query:
         log_id = analytics.log_search(SearchSource.suggest, results.query, results.total, current_user).id
     shown = list(dict.fromkeys(_shown() + [hit.doc_id for hit in (results.hits if results else [])]))[:20]
-    return render_template("customer/partials/_suggestions.html", results=results, log_id=log_id, shown=shown,
-                           oob=True), 200, {"Vary": "HX-Request"}
+    return (
+        render_template("customer/partials/_suggestions.html", results=results, log_id=log_id, shown=shown, oob=True),
+        200,
+        {"Vary": "HX-Request"},
+    )
 
 
 @bp.get("/tickets/new/suggestions/<doc_id>")
@@ -43,8 +48,13 @@ def suggestion(doc_id: str):
         abort(404)
     if request.args.get("log", "").isdigit():
         analytics.record_click(int(request.args["log"]), doc)
-    return render_template("customer/partials/_suggestion_open.html", doc=doc, doc_id=doc_id,
-                           is_article=isinstance(doc, Article), text=_typed_text())
+    return render_template(
+        "customer/partials/_suggestion_open.html",
+        doc=doc,
+        doc_id=doc_id,
+        is_article=isinstance(doc, Article),
+        text=_typed_text(),
+    )
 
 
 @bp.post("/tickets/new/solved")

@@ -3,6 +3,7 @@
 No login needed for public published articles; internal-only articles only for staff; drafts and archived articles
 are a 404 here whoever asks (curators preview them under /admin/kb). Search (``kb.search``) lives in search.py.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -41,10 +42,13 @@ def _kb_search_url() -> str:
 
 @bp.get("/")
 def home():
-    return render_template("kb/home.html", categories=kb_service.list_categories(),
-                           counts=kb_service.category_counts(current_user),
-                           popular=kb_service.popular_articles(current_user),
-                           faqs=kb_service.published_faqs()[:6])
+    return render_template(
+        "kb/home.html",
+        categories=kb_service.list_categories(),
+        counts=kb_service.category_counts(current_user),
+        popular=kb_service.popular_articles(current_user),
+        faqs=kb_service.published_faqs()[:6],
+    )
 
 
 @bp.get("/c/<slug>")
@@ -52,16 +56,25 @@ def category(slug: str):
     category = kb_service.get_category(slug)
     number = page_number()
     rows = kb_service.category_articles(current_user, category, number, CATEGORY_PAGE_SIZE)
-    return render_template("kb/category.html", category=category, page=make_page(rows, number, CATEGORY_PAGE_SIZE),
-                           categories=kb_service.list_categories(), faqs=kb_service.published_faqs(category))
+    return render_template(
+        "kb/category.html",
+        category=category,
+        page=make_page(rows, number, CATEGORY_PAGE_SIZE),
+        categories=kb_service.list_categories(),
+        faqs=kb_service.published_faqs(category),
+    )
 
 
 @bp.get("/a/<slug>")
 def article(slug: str):
     article = kb_service.get_article_for(current_user, slug)
     kb_service.record_view(article)
-    return render_template("kb/article.html", article=article,
-                           related=kb_service.related_articles(current_user, article), vote=_my_vote(article))
+    return render_template(
+        "kb/article.html",
+        article=article,
+        related=kb_service.related_articles(current_user, article),
+        vote=_my_vote(article),
+    )
 
 
 @bp.post("/a/<slug>/feedback")
@@ -71,23 +84,32 @@ def feedback(slug: str):
     choice = request.form.get("helpful")
     if choice not in ("yes", "no"):
         abort(400, "Choose yes or no.")
-    vote = kb_service.record_feedback(article, helpful=choice == "yes", reason=request.form.get("reason", ""),
-                                      user=current_user if current_user.is_authenticated else None,
-                                      voter_key=_voter_key())
+    vote = kb_service.record_feedback(
+        article,
+        helpful=choice == "yes",
+        reason=request.form.get("reason", ""),
+        user=current_user if current_user.is_authenticated else None,
+        voter_key=_voter_key(),
+    )
     return render_template("kb/partials/_feedback.html", article=article, vote=vote, thanked=True)
 
 
 @bp.get("/faq")
 def faqs():
-    return render_template("kb/faqs.html", category=None, categories=kb_service.list_categories(),
-                           faqs=kb_service.published_faqs())
+    return render_template(
+        "kb/faqs.html", category=None, categories=kb_service.list_categories(), faqs=kb_service.published_faqs()
+    )
 
 
 @bp.get("/faq/<slug>")
 def category_faqs(slug: str):
     category = kb_service.get_category(slug)
-    return render_template("kb/faqs.html", category=category, categories=kb_service.list_categories(),
-                           faqs=kb_service.published_faqs(category))
+    return render_template(
+        "kb/faqs.html",
+        category=category,
+        categories=kb_service.list_categories(),
+        faqs=kb_service.published_faqs(category),
+    )
 
 
 @bp.get("/videos")
@@ -103,8 +125,11 @@ def _voter_key() -> str:
 
 
 def _my_vote(article):
-    key = f"u:{current_user.id}" if current_user.is_authenticated else (
-        "s:" + session["kb_voter"] if "kb_voter" in session else None)
+    key = (
+        f"u:{current_user.id}"
+        if current_user.is_authenticated
+        else ("s:" + session["kb_voter"] if "kb_voter" in session else None)
+    )
     return kb_service.vote_of(article, key) if key else None
 
 

@@ -2,6 +2,7 @@
 
 Anonymous visitors and customers search public published content; staff also internal articles. The rule is part
 of the Whoosh query (``portal.search.kb``)."""
+
 from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
@@ -33,8 +34,9 @@ def search():
     if results is not None and results.problem is None and results.page == 1:
         log_id = analytics.log_search(SearchSource.kb, text, results.total, current_user).id
     template = "kb/partials/_search_results.html" if htmx and not htmx.boosted else "kb/search.html"
-    response = render_template(template, results=results, category=category, log_id=log_id,
-                               categories=kb_service.list_categories())
+    response = render_template(
+        template, results=results, category=category, log_id=log_id, categories=kb_service.list_categories()
+    )
     return response, 200, {"Vary": "HX-Request"}
 
 

@@ -1,4 +1,5 @@
 """Start page and health check."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, render_template, url_for

@@ -1,4 +1,6 @@
-"""Operations: who is on shift now (staff), roster editing (admins and managers), and escalation from the ticket page."""
+"""Operations: who is on shift now (staff), roster editing (admins and managers), and escalation from the ticket
+page."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -7,7 +9,7 @@ from markupsafe import Markup
 
 from portal.blueprints.common import admin_required, staff_required
 from portal.extensions import db, htmx
-from portal.models import OnCall, TimeOff, Ticket, utcnow
+from portal.models import OnCall, Ticket, TimeOff, utcnow
 from portal.services import escalation, roster, sla
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
@@ -32,8 +34,15 @@ def sla_badge(ticket: Ticket) -> Markup:
     Built in Python because it is rendered once per row of every queue page."""
     states = sla.sla_status(ticket)
     values = states.values()
-    worst = ("breached" if "breached" in values else "at_risk" if "at_risk" in values
-             else "paused" if states.get("resolution") == "paused" else "ok")
+    worst = (
+        "breached"
+        if "breached" in values
+        else "at_risk"
+        if "at_risk" in values
+        else "paused"
+        if states.get("resolution") == "paused"
+        else "ok"
+    )
     if ticket.next_due_at is None:
         if states.get("resolution") == "paused":
             return Markup('<span class="badge sla-paused" data-sla="paused">Paused</span>')
@@ -41,7 +50,8 @@ def sla_badge(ticket: Ticket) -> Markup:
     remaining = sla.format_remaining(sla.remaining(ticket)).lstrip("-")
     title = ticket.next_due_at.strftime("Next due %Y-%m-%d %H:%M UTC")
     return Markup('<span class="badge sla-{0}" data-sla="{0}" title="{1}">{2} {3}</span>').format(
-        worst, title, BADGE_LABELS[worst], remaining)
+        worst, title, BADGE_LABELS[worst], remaining
+    )
 
 
 @bp.app_template_global("now_utc")
@@ -78,9 +88,14 @@ def manage():
 
 
 def _render_manage(errors: dict | None = None, status: int = 200):
-    return render_template("ops/manage.html", rows=roster.roster_now(), staff=assignable_staff(),
-                           time_off=roster.upcoming(TimeOff), on_call=roster.upcoming(OnCall),
-                           errors=errors or {}), status
+    return render_template(
+        "ops/manage.html",
+        rows=roster.roster_now(),
+        staff=assignable_staff(),
+        time_off=roster.upcoming(TimeOff),
+        on_call=roster.upcoming(OnCall),
+        errors=errors or {},
+    ), status
 
 
 def _saved(message: str):
@@ -92,7 +107,9 @@ def _saved(message: str):
 @admin_required
 def save_shift():
     try:
-        shift = roster.save_shift(request.form.get("region", ""), request.form.get("start", ""), request.form.get("end", ""))
+        shift = roster.save_shift(
+            request.form.get("region", ""), request.form.get("start", ""), request.form.get("end", "")
+        )
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_manage(exc.fields, 422)
@@ -111,8 +128,13 @@ def set_away(user_id: int):
 @admin_required
 def add_time_off():
     try:
-        roster.add_time_off(request.form.get("user_id"), request.form.get("starts_at", ""),
-                            request.form.get("ends_at", ""), request.form.get("note", ""), zone=current_user.timezone)
+        roster.add_time_off(
+            request.form.get("user_id"),
+            request.form.get("starts_at", ""),
+            request.form.get("ends_at", ""),
+            request.form.get("note", ""),
+            zone=current_user.timezone,
+        )
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_manage(exc.fields, 422)
@@ -123,8 +145,12 @@ def add_time_off():
 @admin_required
 def add_on_call():
     try:
-        roster.add_on_call(request.form.get("user_id"), request.form.get("starts_at", ""),
-                           request.form.get("ends_at", ""), zone=current_user.timezone)
+        roster.add_on_call(
+            request.form.get("user_id"),
+            request.form.get("starts_at", ""),
+            request.form.get("ends_at", ""),
+            zone=current_user.timezone,
+        )
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_manage(exc.fields, 422)
@@ -147,9 +173,14 @@ def escalate(reference: str):
     ticket = get_ticket_for(current_user, reference)
     errors = {}
     try:
-        escalation.escalate(current_user, ticket, to_tier=request.form.get("to_tier", ""),
-                            reason=request.form.get("reason", ""), external_ref=request.form.get("external_ref"),
-                            expected_version=request.form.get("version"))
+        escalation.escalate(
+            current_user,
+            ticket,
+            to_tier=request.form.get("to_tier", ""),
+            reason=request.form.get("reason", ""),
+            external_ref=request.form.get("external_ref"),
+            expected_version=request.form.get("version"),
+        )
     except (ValidationFailed, Forbidden, Conflict) as exc:
         db.session.rollback()
         ticket = get_ticket_for(current_user, reference)
@@ -160,7 +191,14 @@ def escalate(reference: str):
         if errors:
             flash("Not escalated: " + " ".join(errors.values()), "error")
         return redirect(url_for("agent.ticket", reference=ticket.reference), 303)
-    return render_template("ops/partials/_escalate_update.html", ticket=ticket, escalate_errors=errors,
-                           events=visible_events(current_user, ticket), allowed=ticket_service.allowed_statuses(
-                               current_user, ticket), categories=active_categories(), staff=assignable_staff(),
-                           conflict=None, errors={}), status
+    return render_template(
+        "ops/partials/_escalate_update.html",
+        ticket=ticket,
+        escalate_errors=errors,
+        events=visible_events(current_user, ticket),
+        allowed=ticket_service.allowed_statuses(current_user, ticket),
+        categories=active_categories(),
+        staff=assignable_staff(),
+        conflict=None,
+        errors={},
+    ), status
