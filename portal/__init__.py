@@ -57,25 +57,18 @@ def _check_secret_key(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.blueprints.admin.routes import bp as admin_bp
-    from portal.blueprints.agent.routes import bp as agent_bp
-    from portal.blueprints.api.routes import bp as api_bp
-    from portal.blueprints.auth.routes import bp as auth_bp
-    from portal.blueprints.customer.routes import bp as customer_bp
-    from portal.blueprints.kb.routes import bp as kb_bp
-    from portal.blueprints.main.routes import bp as main_bp
-    from portal.blueprints.ops.routes import bp as ops_bp
+    from portal.blueprints import admin, agent, api, auth, customer, kb, main, ops
     from portal.extensions import csrf
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(customer_bp, url_prefix="/portal")
-    app.register_blueprint(agent_bp, url_prefix="/agent")
-    app.register_blueprint(admin_bp, url_prefix="/admin")
-    app.register_blueprint(kb_bp, url_prefix="/kb")
-    app.register_blueprint(ops_bp, url_prefix="/ops")
-    csrf.exempt(api_bp)  # bearer tokens only, never cookies: no CSRF exposure
-    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(customer.bp, url_prefix="/portal")
+    app.register_blueprint(agent.bp, url_prefix="/agent")
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(kb.bp, url_prefix="/kb")
+    app.register_blueprint(ops.bp, url_prefix="/ops")
+    csrf.exempt(api.bp)  # bearer tokens only, never cookies: no CSRF exposure
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
 
 
 __all__ = ["create_app"]

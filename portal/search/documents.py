@@ -38,7 +38,7 @@ def ticket_document(ticket: Ticket, events: Iterable[TicketEvent]) -> dict[str, 
 
 
 def article_document(article: Article) -> dict[str, Any]:
-    from portal.services.markdown import markdown_to_text
+    from portal.markdown import markdown_to_text
 
     body = " ".join(part for part in (article.summary, markdown_to_text(article.body_markdown)) if part)
     tags = " ".join(article.tag_list)
@@ -62,7 +62,7 @@ def article_document(article: Article) -> dict[str, Any]:
 
 
 def faq_document(faq: Faq) -> dict[str, Any]:
-    from portal.services.markdown import markdown_to_text
+    from portal.markdown import markdown_to_text
 
     answer = markdown_to_text(faq.answer_markdown)[:TEXT_LIMIT]
     return {

@@ -71,5 +71,19 @@ def save_preferences(user: User, values: Mapping[str, bool]) -> NotificationPref
     return prefs
 
 
+# What each role can receive (customers get ticket updates only).
+STAFF_ONLY_PREFERENCES = frozenset({"email_assignments", "email_sla_alerts", "email_escalations", "email_handover"})
+
+
+def preference_rows(user: User) -> list[tuple[str, str, bool]]:
+    """(name, label, on) of every preference ``user`` may set: the profile page renders these."""
+    prefs = preferences_for(user)
+    return [
+        (name, label, bool(getattr(prefs, name)))
+        for name, label in PREFERENCE_FIELDS
+        if user.is_staff or name not in STAFF_ONLY_PREFERENCES
+    ]
+
+
 def wants_email(user: User, preference: str) -> bool:
     return bool(user.email) and user.is_active and getattr(preferences_for(user), preference)

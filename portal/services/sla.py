@@ -288,6 +288,32 @@ def remaining(ticket: Ticket, now: datetime | None = None) -> timedelta | None:
     return ticket.next_due_at - (now or utcnow())
 
 
+@dataclass(frozen=True)
+class Badge:
+    """What the queue's SLA badge shows: the worst state of the ticket's clocks and the time to (or past) its next due
+    time. ``due`` is None for a paused clock without a next due time."""
+
+    state: str
+    label: str
+    remaining: str
+    due: datetime | None
+
+
+BADGE_LABELS = {"breached": "Overdue", "at_risk": "At risk", "paused": "Paused", "ok": "Due in"}
+
+
+def badge(ticket: Ticket, now: datetime | None = None) -> Badge | None:
+    """The SLA badge of a queue row (no clock running and not paused: None). Reads only the ticket's columns."""
+    states = sla_status(ticket, now)
+    values = states.values()
+    paused = states.get(RES.value) == "paused"
+    if ticket.next_due_at is None:
+        return Badge("paused", BADGE_LABELS["paused"], "", None) if paused else None
+    worst = "breached" if "breached" in values else "at_risk" if "at_risk" in values else "paused" if paused else "ok"
+    left = format_remaining(remaining(ticket, now)).lstrip("-")
+    return Badge(worst, BADGE_LABELS[worst], left, ticket.next_due_at)
+
+
 def format_remaining(delta: timedelta | None) -> str:
     if delta is None:
         return "—"

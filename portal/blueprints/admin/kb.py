@@ -7,14 +7,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.admin.kb_forms import ArticleForm, FaqForm, VersionForm
-from portal.blueprints.admin.routes import bp
 from portal.blueprints.common import admin_required, make_page, page_number, staff_required
+from portal.markdown import render_markdown
 from portal.models import Status
 from portal.models.kb import ArticleStatus
 from portal.services import kb as kb_service
 from portal.services.access import get_ticket_for
 from portal.services.errors import ValidationFailed
-from portal.services.markdown import render_markdown
 
 LIST_SIZE = 50
 
@@ -22,7 +21,6 @@ LIST_SIZE = 50
 # --------------------------------------------------------------------------- articles
 
 
-@bp.get("/kb/")
 @admin_required
 def kb_articles():
     number = page_number()
@@ -43,7 +41,6 @@ def kb_articles():
     )
 
 
-@bp.get("/kb/needs-update")
 @admin_required
 def kb_needs_update():
     articles = kb_service.needs_update_queue()
@@ -54,7 +51,6 @@ def kb_needs_update():
     )
 
 
-@bp.route("/kb/new", methods=["GET", "POST"])
 @staff_required
 def kb_new():
     form = ArticleForm()
@@ -71,7 +67,6 @@ def kb_new():
     return _editor(form, None)
 
 
-@bp.get("/kb/from-ticket/<reference>")
 @staff_required
 def kb_from_ticket(reference: str):
     ticket = get_ticket_for(current_user, reference)
@@ -84,7 +79,6 @@ def kb_from_ticket(reference: str):
     return _editor(form, None)
 
 
-@bp.route("/kb/<int:article_id>/edit", methods=["GET", "POST"])
 @staff_required
 def kb_edit(article_id: int):
     article = _editable(article_id)
@@ -107,7 +101,6 @@ def kb_edit(article_id: int):
     return _editor(form, article)
 
 
-@bp.post("/kb/preview")
 @staff_required
 def kb_preview():
     return render_template(
@@ -124,7 +117,6 @@ STATUS_ACTIONS = {
 }
 
 
-@bp.post("/kb/<int:article_id>/status")
 @admin_required
 def kb_set_status(article_id: int):
     article = kb_service.get_article_by_id(article_id)
@@ -136,7 +128,6 @@ def kb_set_status(article_id: int):
     return redirect(url_for("admin.kb_edit", article_id=article.id), 303)
 
 
-@bp.post("/kb/<int:article_id>/reviewed")
 @admin_required
 def kb_reviewed(article_id: int):
     kb_service.clear_needs_update(current_user, kb_service.get_article_by_id(article_id))
@@ -144,7 +135,6 @@ def kb_reviewed(article_id: int):
     return redirect(url_for("admin.kb_needs_update"), 303)
 
 
-@bp.get("/kb/<int:article_id>/history")
 @staff_required
 def kb_history(article_id: int):
     article = kb_service.get_article_by_id(article_id)
@@ -157,7 +147,6 @@ def kb_history(article_id: int):
     )
 
 
-@bp.get("/kb/<int:article_id>/revisions/<int:revision_id>")
 @staff_required
 def kb_revision(article_id: int, revision_id: int):
     article = kb_service.get_article_by_id(article_id)
@@ -175,7 +164,6 @@ def kb_revision(article_id: int, revision_id: int):
     )
 
 
-@bp.post("/kb/<int:article_id>/revisions/<int:revision_id>/restore")
 @staff_required
 def kb_restore(article_id: int, revision_id: int):
     article = kb_service.get_article_by_id(article_id)
@@ -230,14 +218,11 @@ def _editor(form: ArticleForm, article, exc: ValidationFailed | None = None, con
 # --------------------------------------------------------------------------- FAQs
 
 
-@bp.get("/kb/faqs")
 @admin_required
 def kb_faqs():
     return render_template("admin/kb/faqs.html", faqs=kb_service.all_faqs(), form=VersionForm())
 
 
-@bp.route("/kb/faqs/new", methods=["GET", "POST"], defaults={"faq_id": None})
-@bp.route("/kb/faqs/<int:faq_id>", methods=["GET", "POST"])
 @admin_required
 def kb_faq(faq_id: int | None):
     faq = kb_service.get_faq(faq_id) if faq_id else None
@@ -261,14 +246,12 @@ def kb_faq(faq_id: int | None):
     return render_template("admin/kb/faq.html", form=form, faq=faq), 422 if form.errors else 200
 
 
-@bp.post("/kb/faqs/<int:faq_id>/move")
 @admin_required
 def kb_faq_move(faq_id: int):
     kb_service.move_faq(current_user, kb_service.get_faq(faq_id), request.form.get("direction", ""))
     return redirect(url_for("admin.kb_faqs", _anchor=f"faq-{faq_id}"), 303)
 
 
-@bp.post("/kb/faqs/<int:faq_id>/delete")
 @admin_required
 def kb_faq_delete(faq_id: int):
     kb_service.delete_faq(current_user, kb_service.get_faq(faq_id))

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request
 
-from portal.blueprints.admin.routes import bp
 from portal.blueprints.common import admin_required
 from portal.search import analytics
 
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days", 365: "Last year"}
 
 
-@bp.get("/kb/reports")
 @admin_required
 def kb_reports():
     days = request.args.get("days", type=int)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from portal.blueprints.admin.routes import bp
 from portal.blueprints.common import admin_required
 from portal.services import jobs_admin
 from portal.services.errors import ValidationFailed
 
 
-@bp.get("/outbox")
 @admin_required
 def outbox():
     return render_template(
@@ -23,7 +21,6 @@ def outbox():
     )
 
 
-@bp.post("/outbox/<int:message_id>/retry")
 @admin_required
 def retry_outbox(message_id: int):
     try:

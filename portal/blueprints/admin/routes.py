@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.admin.forms import (
@@ -19,19 +19,14 @@ from portal.services import admin as admin_service
 from portal.services.catalog import category_usage, save_category
 from portal.services.errors import ValidationFailed
 
-bp = Blueprint("admin", __name__)
-
-
 # --------------------------------------------------------------------------- overview and approval
 
 
-@bp.get("/")
 @admin_required
 def index():
     return _render_overview()
 
 
-@bp.post("/users/<int:user_id>/approve")
 @admin_required
 def approve(user_id: int):
     user = admin_service.get_user(user_id)
@@ -63,13 +58,11 @@ def _render_overview(*, error: str | None = None, status: int = 200):
 # --------------------------------------------------------------------------- organizations
 
 
-@bp.get("/organizations")
 @admin_required
 def organizations():
     return render_template("admin/organizations.html", rows=admin_service.list_organizations())
 
 
-@bp.route("/organizations/new", methods=["GET", "POST"])
 @admin_required
 def new_organization():
     form = OrganizationForm()
@@ -83,7 +76,6 @@ def new_organization():
     return _render_organization(form, None)
 
 
-@bp.route("/organizations/<int:organization_id>", methods=["GET", "POST"])
 @admin_required
 def organization(organization_id: int):
     org = admin_service.get_organization(organization_id)
@@ -119,7 +111,6 @@ def _render_organization(form, org, exc: ValidationFailed | None = None):
 # --------------------------------------------------------------------------- users
 
 
-@bp.get("/users")
 @admin_required
 def users():
     role = _role_filter(request.args.get("role", ""))
@@ -129,7 +120,6 @@ def users():
     return render_template("admin/users.html", page=page, role=role, query=query, role_filters=ROLE_FILTERS)
 
 
-@bp.route("/users/new", methods=["GET", "POST"])
 @admin_required
 def new_user():
     form = NewUserForm(actor=current_user)
@@ -145,7 +135,6 @@ def new_user():
     return _render_user(form, None)
 
 
-@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @admin_required
 def user(user_id: int):
     user = admin_service.get_user(user_id)
@@ -188,7 +177,6 @@ def _render_user(form, user, exc: ValidationFailed | None = None):
 # --------------------------------------------------------------------------- categories
 
 
-@bp.route("/categories", methods=["GET", "POST"])
 @admin_required
 def categories():
     form = CategoryForm(position=admin_service.next_category_position())
@@ -202,7 +190,6 @@ def categories():
     return _render_categories(form)
 
 
-@bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
 @admin_required
 def category(category_id: int):
     category = admin_service.get_category(category_id)
@@ -218,13 +205,11 @@ def category(category_id: int):
     return render_template("admin/category.html", form=form, category=category), _status(form)
 
 
-@bp.post("/categories/<int:category_id>/deactivate")
 @admin_required
 def deactivate_category(category_id: int):
     return _set_category_active(category_id, False)
 
 
-@bp.post("/categories/<int:category_id>/activate")
 @admin_required
 def activate_category(category_id: int):
     return _set_category_active(category_id, True)
@@ -279,9 +264,3 @@ def _role_filter(value: str) -> Role | None:
 
 def _status(form, exc: ValidationFailed | None = None) -> int:
     return 422 if exc is not None or form.errors else 200
-
-
-from portal.blueprints.admin import kb as _kb_routes  # noqa: E402,F401  (KB curation routes, attached to this blueprint)
-from portal.blueprints.admin import kb_reports as _kb_reports  # noqa: E402,F401  (KB analytics reports)
-from portal.blueprints.admin import outbox as _outbox_routes  # noqa: E402,F401  (background jobs pages)
-from portal.blueprints.admin import sla as _sla_routes  # noqa: E402,F401  (SLA policies and calendars)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.blueprints.admin.routes import bp
 from portal.blueprints.common import admin_required
 from portal.extensions import db
 from portal.models import Priority
@@ -21,7 +20,6 @@ def _calendar_data() -> dict:
     return request.form.to_dict()
 
 
-@bp.get("/sla")
 @admin_required
 def sla():
     default = sla_admin.default_policy()
@@ -36,7 +34,6 @@ def sla():
     )
 
 
-@bp.route("/sla/default", methods=["GET", "POST"])
 @admin_required
 def sla_default_policy():
     if request.method == "POST":
@@ -48,7 +45,6 @@ def sla_default_policy():
     return _render_policy(None, sla_admin.policy_form_values(sla_admin.default_policy()), is_default=True)
 
 
-@bp.route("/sla/policies/new", methods=["GET", "POST"])
 @admin_required
 def sla_new_policy():
     if request.method == "POST":
@@ -63,7 +59,6 @@ def sla_new_policy():
     return _render_policy(None, values)
 
 
-@bp.route("/sla/policies/<int:policy_id>", methods=["GET", "POST"])
 @admin_required
 def sla_policy(policy_id: int):
     policy = sla_admin.get_policy(policy_id)
@@ -76,7 +71,6 @@ def sla_policy(policy_id: int):
     return _render_policy(policy, sla_admin.policy_form_values(policy), is_default=policy.organization_id is None)
 
 
-@bp.post("/sla/policies/<int:policy_id>/delete")
 @admin_required
 def sla_delete_policy(policy_id: int):
     policy = sla_admin.get_policy(policy_id)
@@ -88,7 +82,6 @@ def sla_delete_policy(policy_id: int):
     return _saved("The organization's policy is removed; its new tickets follow the default policy.")
 
 
-@bp.route("/sla/calendars/new", methods=["GET", "POST"])
 @admin_required
 def sla_new_calendar():
     if request.method == "POST":
@@ -100,7 +93,6 @@ def sla_new_calendar():
     return _render_calendar(None, sla_admin.calendar_form_values(None))
 
 
-@bp.route("/sla/calendars/<int:calendar_id>", methods=["GET", "POST"])
 @admin_required
 def sla_calendar(calendar_id: int):
     calendar = sla_admin.get_calendar(calendar_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.agent.forms import AgentReplyForm
@@ -22,16 +22,12 @@ from portal.services.queries import (
     queue_views,
 )
 
-bp = Blueprint("agent", __name__)
 
-
-@bp.get("/")
 @staff_required
 def index():
     return redirect(url_for("agent.queue"))
 
 
-@bp.get("/queue")
 @staff_required
 def queue():
     filters = TicketFilters.from_args(request.args, default_view="open", views=queue_views(current_user))
@@ -50,7 +46,6 @@ def queue():
     )
 
 
-@bp.get("/queue/counts")
 @staff_required
 def counts():
     return render_template(
@@ -61,21 +56,18 @@ def counts():
     )
 
 
-@bp.get("/tickets/<reference>")
 @staff_required
 def ticket(reference: str):
     ticket = get_ticket_for(current_user, reference)
     return render_template("agent/ticket.html", **_ticket_context(ticket))
 
 
-@bp.get("/tickets/<reference>/timeline")
 @staff_required
 def timeline(reference: str):
     ticket = get_ticket_for(current_user, reference)
     return render_template("partials/_timeline.html", events=visible_events(current_user, ticket))
 
 
-@bp.post("/tickets/<reference>/fields")
 @staff_required
 def update_fields(reference: str):
     """Inline edit of one or more of status, priority, category, tier and assignee against the version shown."""
@@ -97,7 +89,6 @@ def update_fields(reference: str):
     return _inline_response(ticket)
 
 
-@bp.post("/tickets/<reference>/replies")
 @staff_required
 def reply(reference: str):
     ticket = get_ticket_for(current_user, reference)
@@ -156,6 +147,3 @@ def _reply_response(ticket: Ticket, form: AgentReplyForm, *, status: int = 200):
     context = _ticket_context(ticket, reply_form=form)
     context.update(counts=queue_counts(current_user), views=queue_views(current_user), current_view="")
     return render_template("agent/partials/_reply_update.html", **context), status
-
-
-from portal.blueprints.agent import search  # noqa: E402,F401  (full-text ticket search)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user
 
-from portal.blueprints.agent.routes import bp
 from portal.blueprints.common import page_number, staff_required
 from portal.extensions import db, htmx
 from portal.models import Organization
@@ -14,7 +13,6 @@ from portal.search.tickets import TicketSearchFilters, load_hits, search_tickets
 from portal.services.queries import active_categories, assignable_staff
 
 
-@bp.get("/search")
 @staff_required
 def search():
     text = (request.args.get("q") or "").strip()

@@ -1,0 +1,17 @@
+"""The ``api`` blueprint: its URL map, in one place (views live in the modules imported here)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from portal.blueprints.api import kb, routes
+
+bp = Blueprint("api", __name__)
+
+bp.add_url_rule("/kb/search", view_func=kb.kb_search, methods=["GET"])
+bp.add_url_rule("/kb/suggest", view_func=kb.kb_suggest, methods=["GET"])
+bp.add_url_rule("/tickets", view_func=routes.create_ticket, methods=["POST"])
+bp.add_url_rule("/tickets", view_func=routes.list_tickets_, methods=["GET"])
+bp.add_url_rule("/tickets/<reference>", view_func=routes.get_ticket, methods=["GET"])
+bp.add_url_rule("/tickets/<reference>/replies", view_func=routes.reply, methods=["POST"])
+bp.add_url_rule("/tickets/<reference>", view_func=routes.update_ticket, methods=["PATCH"])

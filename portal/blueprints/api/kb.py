@@ -12,7 +12,6 @@ from functools import wraps
 
 from flask import g, jsonify, request, url_for
 
-from portal.blueprints.api.routes import bp
 from portal.errors import json_error
 from portal.models.kb import SearchSource
 from portal.search import analytics
@@ -69,7 +68,6 @@ def _json(results: KbResults, source: SearchSource):
     return jsonify(body)
 
 
-@bp.get("/kb/search")
 @token_optional
 def kb_search():
     try:
@@ -80,7 +78,6 @@ def kb_search():
     return _json(search_kb(request.args.get("q", ""), staff=_staff(), category=category, page=page), SearchSource.api)
 
 
-@bp.get("/kb/suggest")
 @token_optional
 def kb_suggest():
     text = request.args.get("text", "")

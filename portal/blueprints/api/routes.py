@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import g, jsonify, request, url_for
 
 from portal.errors import json_error
 from portal.models import Channel, Priority, Status, Ticket, TicketEvent, format_reference
@@ -17,8 +17,6 @@ from portal.services.accounts import find_user_by_email, user_for_token
 from portal.services.errors import ValidationFailed
 from portal.services.queries import TicketFilters, list_tickets
 from portal.services.sla import sla_status
-
-bp = Blueprint("api", __name__)
 
 CREATE_FIELDS = {"subject", "description", "category", "priority"}
 STAFF_CREATE_FIELDS = CREATE_FIELDS | {"requester_email", "channel"}
@@ -111,7 +109,6 @@ def event_json(event: TicketEvent) -> dict[str, Any]:
     return data
 
 
-@bp.post("/tickets")
 @token_required
 def create_ticket():
     actor = g.api_user
@@ -135,7 +132,6 @@ def create_ticket():
     return response, 201
 
 
-@bp.get("/tickets")
 @token_required
 def list_tickets_():
     actor = g.api_user
@@ -165,7 +161,6 @@ def list_tickets_():
     )
 
 
-@bp.get("/tickets/<reference>")
 @token_required
 def get_ticket(reference: str):
     ticket = get_ticket_for(g.api_user, reference)
@@ -174,7 +169,6 @@ def get_ticket(reference: str):
     )
 
 
-@bp.post("/tickets/<reference>/replies")
 @token_required
 def reply(reference: str):
     actor = g.api_user
@@ -191,7 +185,6 @@ def reply(reference: str):
     return jsonify({"event": event_json(result), "ticket": ticket_json(ticket)}), 201
 
 
-@bp.patch("/tickets/<reference>")
 @token_required
 def update_ticket(reference: str):
     actor = g.api_user
@@ -204,6 +197,3 @@ def update_ticket(reference: str):
     return jsonify(
         {"ticket": ticket_json(ticket), "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes]}
     )
-
-
-from portal.blueprints.api import kb  # noqa: E402,F401  (KB search and suggestions, token optional)

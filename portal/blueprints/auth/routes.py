@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
@@ -13,8 +13,6 @@ from portal.extensions import db, limiter
 from portal.models import ApiToken
 from portal.services import accounts
 from portal.services.errors import ValidationFailed
-
-bp = Blueprint("auth", __name__)
 
 
 def _login_limit() -> str:
@@ -30,7 +28,6 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-@bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
@@ -50,14 +47,12 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
-@bp.post("/logout")
 def logout():
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
 
-@bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def signup():
     form = SignupForm()
@@ -83,7 +78,6 @@ def signup():
     return render_template("auth/signup.html", form=form), (422 if form.errors else 200)
 
 
-@bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile():
     form = ProfileForm(obj=current_user)
@@ -99,7 +93,6 @@ def profile():
     return _render_profile(form=form, status=422 if form.errors else 200)
 
 
-@bp.post("/profile/password")
 @login_required
 def change_password():
     form = PasswordForm()
@@ -115,7 +108,6 @@ def change_password():
     return _render_profile(password_form=form, status=422)
 
 
-@bp.post("/profile/tokens")
 @login_required
 def create_token():
     form = TokenForm()
@@ -125,7 +117,6 @@ def create_token():
     return _render_profile(new_token=plain)
 
 
-@bp.post("/profile/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     accounts.revoke_api_token(current_user, token_id)
@@ -145,6 +136,3 @@ def _render_profile(*, form=None, password_form=None, token_form=None, new_token
         tokens=tokens,
         new_token=new_token,
     ), status
-
-
-from portal.blueprints.auth import notifications as _notification_routes  # noqa: E402,F401  (profile section)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.common import customer_required, make_page, page_number
@@ -15,17 +15,13 @@ from portal.services.access import get_ticket_for, visible_events
 from portal.services.errors import Conflict, ValidationFailed
 from portal.services.queries import TicketFilters, customer_counts, list_tickets
 
-bp = Blueprint("customer", __name__)
 
-
-@bp.get("/")
 @customer_required
 def home():
     recent = list_tickets(current_user, TicketFilters(view="org", sort="updated"), 1, 5)
     return render_template("customer/home.html", recent=recent[:5], counts=customer_counts(current_user))
 
 
-@bp.route("/tickets/new", methods=["GET", "POST"])
 @customer_required
 def new_ticket():
     form = NewTicketForm()
@@ -47,7 +43,6 @@ def new_ticket():
     return render_template("customer/new_ticket.html", form=form), (422 if form.errors else 200)
 
 
-@bp.get("/tickets")
 @customer_required
 def tickets():
     filters = TicketFilters.from_args(request.args, default_view="org")
@@ -59,14 +54,12 @@ def tickets():
     return render_template(template, page=page, filters=filters)
 
 
-@bp.get("/tickets/<reference>")
 @customer_required
 def ticket(reference: str):
     ticket = get_ticket_for(current_user, reference)
     return _render_ticket(ticket)
 
 
-@bp.post("/tickets/<reference>/replies")
 @customer_required
 def reply(reference: str):
     ticket = get_ticket_for(current_user, reference)
@@ -81,13 +74,11 @@ def reply(reference: str):
     return redirect(url_for("customer.ticket", reference=ticket.reference), 303)
 
 
-@bp.post("/tickets/<reference>/solve")
 @customer_required
 def solve(reference: str):
     return _status_action(reference, Status.solved, "Thanks for confirming — the ticket is solved.")
 
 
-@bp.post("/tickets/<reference>/reopen")
 @customer_required
 def reopen(reference: str):
     return _status_action(reference, Status.open, "The ticket is open again; we will be back to you.")
@@ -130,6 +121,3 @@ def _form_errors(form, exc: ValidationFailed) -> None:
     for name, message in exc.fields.items():
         if hasattr(form, name):
             getattr(form, name).errors = [message]
-
-
-from portal.blueprints.customer import search, suggest  # noqa: E402,F401  (KB suggestions, ticket search)

@@ -7,12 +7,10 @@ from flask import render_template, request
 from flask_login import current_user
 
 from portal.blueprints.common import customer_required, page_number
-from portal.blueprints.customer.routes import bp
 from portal.extensions import htmx
 from portal.search.tickets import TicketSearchFilters, load_hits, search_tickets
 
 
-@bp.get("/search")
 @customer_required
 def search():
     text = (request.args.get("q") or "").strip()

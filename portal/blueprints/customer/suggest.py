@@ -7,7 +7,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.common import customer_required
-from portal.blueprints.customer.routes import bp
 from portal.extensions import htmx
 from portal.models.kb import Article, SearchSource
 from portal.search import analytics
@@ -24,7 +23,6 @@ def _shown() -> list[str]:
     return [d for d in dict.fromkeys(request.values.getlist("suggested")) if analytics.parse_doc_id(d)][:20]
 
 
-@bp.get("/tickets/new/suggestions")
 @customer_required
 def suggestions():
     text = _typed_text()
@@ -40,7 +38,6 @@ def suggestions():
     )
 
 
-@bp.get("/tickets/new/suggestions/<doc_id>")
 @customer_required
 def suggestion(doc_id: str):
     doc = analytics.suggestable(doc_id)
@@ -57,7 +54,6 @@ def suggestion(doc_id: str):
     )
 
 
-@bp.post("/tickets/new/solved")
 @customer_required
 def solved_by_suggestion():
     """ "This solved my problem": record the deflection and leave without filing a ticket."""

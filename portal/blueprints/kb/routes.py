@@ -8,39 +8,16 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, render_template, request, session, url_for
+from flask import abort, render_template, request, session
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from portal.blueprints.common import make_page, page_number
 from portal.extensions import limiter
 from portal.services import kb as kb_service
-from portal.services.markdown import render_markdown
 
-bp = Blueprint("kb", __name__)
 CATEGORY_PAGE_SIZE = 20
 
 
-@bp.app_template_filter("markdown")
-def _markdown_filter(source: str):
-    return render_markdown(source)
-
-
-@bp.app_template_global("kb_video")
-def _kb_video(url: str | None):
-    return kb_service.parse_video_url(url) if url else None
-
-
-@bp.app_template_global("kb_search_url")
-def _kb_search_url() -> str:
-    """The KB search page (``kb.search``, built in search.py); /kb/search until that route is registered."""
-    try:
-        return url_for("kb.search")
-    except BuildError:
-        return url_for("kb.home") + "search"
-
-
-@bp.get("/")
 def home():
     return render_template(
         "kb/home.html",
@@ -51,7 +28,6 @@ def home():
     )
 
 
-@bp.get("/c/<slug>")
 def category(slug: str):
     category = kb_service.get_category(slug)
     number = page_number()
@@ -65,7 +41,6 @@ def category(slug: str):
     )
 
 
-@bp.get("/a/<slug>")
 def article(slug: str):
     article = kb_service.get_article_for(current_user, slug)
     kb_service.record_view(article)
@@ -77,7 +52,6 @@ def article(slug: str):
     )
 
 
-@bp.post("/a/<slug>/feedback")
 @limiter.limit("20 per minute")
 def feedback(slug: str):
     article = kb_service.get_article_for(current_user, slug)
@@ -94,14 +68,12 @@ def feedback(slug: str):
     return render_template("kb/partials/_feedback.html", article=article, vote=vote, thanked=True)
 
 
-@bp.get("/faq")
 def faqs():
     return render_template(
         "kb/faqs.html", category=None, categories=kb_service.list_categories(), faqs=kb_service.published_faqs()
     )
 
 
-@bp.get("/faq/<slug>")
 def category_faqs(slug: str):
     category = kb_service.get_category(slug)
     return render_template(
@@ -112,7 +84,6 @@ def category_faqs(slug: str):
     )
 
 
-@bp.get("/videos")
 def videos():
     return render_template("kb/videos.html", articles=kb_service.video_articles(current_user))
 
@@ -131,6 +102,3 @@ def _my_vote(article):
         else ("s:" + session["kb_voter"] if "kb_voter" in session else None)
     )
     return kb_service.vote_of(article, key) if key else None
-
-
-from portal.blueprints.kb import search  # noqa: E402,F401  (part B attaches kb.search to this blueprint)

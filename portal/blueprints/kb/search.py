@@ -9,7 +9,6 @@ from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.common import page_number
-from portal.blueprints.kb.routes import bp
 from portal.extensions import htmx
 from portal.models.kb import SearchSource
 from portal.search import analytics
@@ -17,16 +16,10 @@ from portal.search.kb import search_kb
 from portal.services import kb as kb_service
 
 
-@bp.app_template_global("kb_click_token")
-def _kb_click_token(log_id: int, doc_id: str) -> str:
-    return analytics.click_token(log_id, doc_id)
-
-
 def viewer_is_staff() -> bool:
     return bool(current_user.is_authenticated and current_user.is_staff)
 
 
-@bp.get("/search")
 def search():
     text, category = (request.args.get("q") or "").strip(), (request.args.get("category") or "").strip()[:50]
     results = search_kb(text, staff=viewer_is_staff(), category=category or None, page=page_number()) if text else None
@@ -40,7 +33,6 @@ def search():
     return response, 200, {"Vary": "HX-Request"}
 
 
-@bp.get("/search/go")
 def search_click():
     """Follow a search result: note the click on its search (for the KB-gap report), then go to the result."""
     clicked = analytics.read_click_token(request.args.get("t", ""))

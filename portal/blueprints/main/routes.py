@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask import jsonify, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
 from portal.extensions import db
 
-bp = Blueprint("main", __name__)
 
-
-@bp.get("/")
 def index():
     if current_user.is_authenticated:
         return redirect(url_for("agent.queue" if current_user.is_staff else "customer.home"))
     return render_template("main/index.html")
 
 
-@bp.get("/healthz")
 def healthz():
     try:
         db.session.execute(text("SELECT 1"))

@@ -3,85 +3,24 @@ page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from markupsafe import Markup
 
 from portal.blueprints.common import admin_required, staff_required
 from portal.extensions import db, htmx
-from portal.models import OnCall, Ticket, TimeOff, utcnow
-from portal.services import escalation, roster, sla
+from portal.models import OnCall, TimeOff
+from portal.services import escalation, roster
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
 from portal.services.errors import Conflict, Forbidden, ValidationFailed
 from portal.services.queries import active_categories, assignable_staff
 
-bp = Blueprint("ops", __name__)
 
-
-@bp.app_template_global("sla_info")
-def sla_info(ticket: Ticket) -> dict:
-    """SLA states and the time left to the next due time, for badges and panels (no extra query)."""
-    return {"states": sla.sla_status(ticket), "remaining": sla.format_remaining(sla.remaining(ticket))}
-
-
-BADGE_LABELS = {"breached": "Overdue", "at_risk": "At risk", "paused": "Paused", "ok": "Due in"}
-
-
-@bp.app_template_global("sla_badge")
-def sla_badge(ticket: Ticket) -> Markup:
-    """The queue's SLA badge: the worst state of the ticket's clocks and the time to (or past) its next due time.
-    Built in Python because it is rendered once per row of every queue page."""
-    states = sla.sla_status(ticket)
-    values = states.values()
-    worst = (
-        "breached"
-        if "breached" in values
-        else "at_risk"
-        if "at_risk" in values
-        else "paused"
-        if states.get("resolution") == "paused"
-        else "ok"
-    )
-    if ticket.next_due_at is None:
-        if states.get("resolution") == "paused":
-            return Markup('<span class="badge sla-paused" data-sla="paused">Paused</span>')
-        return Markup("—")
-    remaining = sla.format_remaining(sla.remaining(ticket)).lstrip("-")
-    title = ticket.next_due_at.strftime("Next due %Y-%m-%d %H:%M UTC")
-    return Markup('<span class="badge sla-{0}" data-sla="{0}" title="{1}">{2} {3}</span>').format(
-        worst, title, BADGE_LABELS[worst], remaining
-    )
-
-
-@bp.app_template_global("now_utc")
-def now_utc():
-    return utcnow()
-
-
-@bp.app_template_global("tier_time")
-def tier_time(ticket: Ticket) -> list:
-    return escalation.tier_time(ticket)
-
-
-@bp.app_template_global("escalation_reasons")
-def escalation_reasons(ticket: Ticket):
-    tier = escalation.next_tier(ticket)
-    return {"tier": tier, "choices": escalation.reasons_for(ticket)} if tier else None
-
-
-@bp.app_template_global("can_escalate")
-def can_escalate(ticket: Ticket) -> bool:
-    return escalation.can_escalate(current_user, ticket)
-
-
-@bp.get("/roster")
 @staff_required
 def roster_page():
     return render_template("ops/roster.html", rows=roster.roster_now())
 
 
-@bp.get("/roster/manage")
 @admin_required
 def manage():
     return _render_manage()
@@ -103,7 +42,6 @@ def _saved(message: str):
     return redirect(url_for("ops.manage"), 303)
 
 
-@bp.post("/roster/shifts")
 @admin_required
 def save_shift():
     try:
@@ -116,7 +54,6 @@ def save_shift():
     return _saved(f"{shift.region.value} shift is now {shift.label}.")
 
 
-@bp.post("/roster/people/<int:user_id>/away")
 @admin_required
 def set_away(user_id: int):
     user = roster.staff_member(user_id)
@@ -124,7 +61,6 @@ def set_away(user_id: int):
     return _saved(f"{user.name} is {'away' if request.form.get('away') == '1' else 'available'}.")
 
 
-@bp.post("/roster/time-off")
 @admin_required
 def add_time_off():
     try:
@@ -141,7 +77,6 @@ def add_time_off():
     return _saved("Time off added.")
 
 
-@bp.post("/roster/on-call")
 @admin_required
 def add_on_call():
     try:
@@ -157,7 +92,6 @@ def add_on_call():
     return _saved("On-call entry added.")
 
 
-@bp.post("/roster/<kind>/<int:entry_id>/delete")
 @admin_required
 def delete_entry(kind: str, entry_id: int):
     model = {"time-off": TimeOff, "on-call": OnCall}.get(kind)
@@ -167,7 +101,6 @@ def delete_entry(kind: str, entry_id: int):
     return _saved("Entry removed.")
 
 
-@bp.post("/tickets/<reference>/escalate")
 @staff_required
 def escalate(reference: str):
     ticket = get_ticket_for(current_user, reference)
