@@ -379,7 +379,9 @@ def generate(args) -> None:
             "manager": by_role[Role.manager],
             "engineering": by_role[Role.senior_agent] + by_role[Role.manager],
         }
-        staff_names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_([s for s, _ in staff]))))
+        staff_names = dict(
+            db.session.execute(select(User.id, User.name).where(User.id.in_([s for s, _ in staff]))).all()
+        )
         categories = {slug: cid for cid, slug in db.session.execute(select(Category.id, Category.slug))}
         cat_items = [(categories[s], w) for s, w in CATEGORY_WEIGHTS.items() if s in categories]
         cat_items.append((None, NO_CATEGORY_WEIGHT))
