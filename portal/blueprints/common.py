@@ -58,8 +58,3 @@ def page_number(default: int = 1) -> int:
 def make_page(rows: Iterable, number: int, size: int) -> Page:
     rows = list(rows)
     return Page(items=rows[:size], number=number, size=size, has_next=len(rows) > size)
-
-
-def args_without(*names: str) -> dict:
-    """The current query arguments minus ``names`` (for building pager and filter links)."""
-    return {k: v for k, v in request.args.items() if k not in names and v != ""}
