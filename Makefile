@@ -19,16 +19,19 @@ vendor:
 
 setup: $(BIN)/.installed vendor
 
+# The embedded default is a developer machine: PORTAL_ENV=development (a fixed secret key is allowed there only).
+DEV := PORTAL_ENV=development
+
 db: setup
-	@$(BIN)/flask --app wsgi db upgrade heads
+	@$(DEV) $(BIN)/flask --app wsgi db upgrade heads
 
 seed: db
-	@$(BIN)/flask --app wsgi demo seed
-	@$(BIN)/flask --app wsgi search rebuild
+	@$(DEV) $(BIN)/flask --app wsgi demo seed
+	@$(DEV) $(BIN)/flask --app wsgi search rebuild
 
 run: seed
 	@echo "Serving the portal on http://$(HOST):$(PORT)  (demo password: demo-pass-2026)"
-	@$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+	@$(DEV) $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 test: setup
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)

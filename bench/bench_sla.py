@@ -119,16 +119,16 @@ def main(argv=None) -> None:
     with app.app_context():
         from portal.extensions import db
         from portal.models import Ticket
-        from portal.services import routing, sla
+        from portal.services import routing, sla_sweep
 
         print(f"Building {args.tickets} open tickets on {db.engine.dialect.name}...")
         build(app, args.tickets)
         due_minute = db.session.scalar(
             select(text("count(*)")).select_from(Ticket).where(Ticket.sla_check_at <= NOW + timedelta(minutes=2))
         )
-        idle, stats0 = timed(lambda: sla.run_sweep(NOW), 5)
-        minute, stats1 = timed(lambda: sla.run_sweep(NOW + timedelta(minutes=2)), 5)
-        hour, stats2 = timed(lambda: sla.run_sweep(NOW + timedelta(hours=1)), 3)
+        idle, stats0 = timed(lambda: sla_sweep.run_sweep(NOW), 5)
+        minute, stats1 = timed(lambda: sla_sweep.run_sweep(NOW + timedelta(minutes=2)), 5)
+        hour, stats2 = timed(lambda: sla_sweep.run_sweep(NOW + timedelta(hours=1)), 3)
         ticket = db.session.scalar(select(Ticket).where(Ticket.category_id.is_not(None)).limit(1))
         routing.decide(ticket, NOW)  # warm up
         decisions = []

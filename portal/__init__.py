@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from portal.config import INSTANCE_DIR, Config
+from portal.config import INSTANCE_DIR, Config, check_secret_key
 from portal.models.tickets import set_reference_prefix
 
 
@@ -19,12 +19,13 @@ def create_app(config: type | dict | None = None) -> Flask:
         app.config.from_object(config)
     else:
         app.config.from_pyfile("config.py", silent=True)
-    _check_secret_key(app)
+    check_secret_key(app.config)
     set_reference_prefix(app.config["TICKET_PREFIX"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from portal import cli, database, errors, web
     from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from workers import init_app as init_workers
 
     db.init_app(app)
     database.init_app(app)
@@ -42,18 +43,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     web.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    __import__("workers").init_app(app)  # outbox relay, `flask jobs`, embedded job threads
+    init_workers(app)  # outbox relay, `flask jobs`, embedded job threads
     _register_blueprints(app)
     return app
-
-
-def _check_secret_key(app: Flask) -> None:
-    if app.config.get("SECRET_KEY"):
-        return
-    if app.config.get("ENV_NAME") in ("development", "testing") or app.debug:
-        app.config["SECRET_KEY"] = "dev-only-insecure-key"  # never used outside development
-        return
-    raise RuntimeError("SECRET_KEY must be set outside development (PORTAL_ENV={}).".format(app.config.get("ENV_NAME")))
 
 
 def _register_blueprints(app: Flask) -> None:

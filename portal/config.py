@@ -27,10 +27,46 @@ def _database_url() -> str:
     return url
 
 
-class Config:
-    """Production-safe defaults; development gets a fixed key only when FLASK_DEBUG/PORTAL_ENV says so."""
+DEVELOPMENT_KEY = "dev-only-insecure-key"
+# Placeholders people copy from examples; never a production key.
+KNOWN_WEAK_KEYS = frozenset(
+    {DEVELOPMENT_KEY, "change-me-to-a-long-random-string", "changeme", "change-me", "secret", "dev", "development"}
+)
+MIN_SECRET_KEY_LENGTH = 32
 
-    ENV_NAME = os.environ.get("PORTAL_ENV", "development")
+
+class InsecureSecretKey(RuntimeError):
+    """Start-up refused: outside development the secret key is missing, a known placeholder or too weak."""
+
+
+def check_secret_key(config: dict) -> None:
+    """Outside development and tests, refuse to start without a strong ``SECRET_KEY`` (sessions and CSRF tokens
+    are signed with it). Development without a key gets a fixed one that production refuses."""
+    key, env = config.get("SECRET_KEY"), config.get("ENV_NAME")
+    relaxed = env in ("development", "testing") or config.get("TESTING") or config.get("DEBUG")
+    if relaxed:
+        config["SECRET_KEY"] = key or DEVELOPMENT_KEY
+        return
+    if not key:
+        problem = "SECRET_KEY is not set"
+    elif key in KNOWN_WEAK_KEYS:
+        problem = "SECRET_KEY is a development or example placeholder"
+    elif len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < 10:
+        problem = f"SECRET_KEY is too weak (use at least {MIN_SECRET_KEY_LENGTH} random characters)"
+    else:
+        return
+    raise InsecureSecretKey(
+        f"Refusing to start: {problem} (PORTAL_ENV={env}). Set SECRET_KEY to a long random value, e.g. "
+        '`python -c "import secrets; print(secrets.token_urlsafe(48))"`, or set PORTAL_ENV=development on a '
+        "developer machine."
+    )
+
+
+class Config:
+    """Production-safe defaults: without ``PORTAL_ENV=development`` the portal runs as production and needs a
+    strong ``SECRET_KEY``."""
+
+    ENV_NAME = os.environ.get("PORTAL_ENV", "production")
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}

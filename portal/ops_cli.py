@@ -1,5 +1,5 @@
 """``flask --app wsgi sla sweep`` and ``flask --app wsgi roster handover`` (cron, systemd and the RQ scheduler call the
-same functions: ``portal.services.sla.run_sweep`` and ``portal.services.routing.run_handover``)."""
+same functions: ``portal.services.sla_sweep.run_sweep`` and ``portal.services.handover.run_handover``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import click
 from flask.cli import AppGroup
 
 from portal.extensions import db
+from portal.services.handover import run_handover
+from portal.services.sla_sweep import run_sweep
 
 sla_cli = AppGroup("sla", help="SLA clocks.")
 roster_cli = AppGroup("roster", help="Shifts and hand-over.")
@@ -29,8 +31,6 @@ def _instant(value: str | None) -> datetime | None:
 @click.option("--now", help="Pretend it is this UTC instant (ISO 8601).")
 def sla_sweep(now: str | None) -> None:
     """Record at-risk and breached tickets (once each), notify and apply the escalation rules."""
-    from portal.services.sla import run_sweep
-
     stats = run_sweep(_instant(now))
     db.session.commit()
     click.echo("SLA sweep: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
@@ -40,8 +40,6 @@ def sla_sweep(now: str | None) -> None:
 @click.option("--now", help="Pretend it is this UTC instant (ISO 8601).")
 def roster_handover(now: str | None) -> None:
     """Hand the outgoing shift's open critical/high tickets to the incoming shift and send the summary."""
-    from portal.services.routing import run_handover
-
     result = run_handover(_instant(now))
     db.session.commit()
     click.echo("Hand-over: " + json.dumps(result, sort_keys=True))

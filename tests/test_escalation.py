@@ -30,13 +30,13 @@ def world(make_org, make_user, make_ticket, monkeypatch):
 def test_escalation_chain_with_reasons_and_tier_time(world):
     people, ticket, clock = world
     clock["now"] = T0 + timedelta(minutes=30)
-    escalation.escalate(people["agent"], ticket, to_tier="L2", reason="data_corruption", expected_version=1)
+    svc.escalate_ticket(people["agent"], ticket, to_tier="L2", reason="data_corruption", expected_version=1)
     clock["now"] = T0 + timedelta(hours=2)
-    escalation.escalate(
+    svc.escalate_ticket(
         people["senior_agent"], ticket, to_tier="manager", reason="customer_escalation", expected_version=2
     )
     clock["now"] = T0 + timedelta(hours=3)
-    escalation.escalate(
+    svc.escalate_ticket(
         people["manager"], ticket, to_tier="engineering", reason="bug", external_ref="ENG-4711", expected_version=3
     )
     db.session.commit()
@@ -79,19 +79,19 @@ def test_escalation_chain_with_reasons_and_tier_time(world):
 def test_invalid_escalations_write_nothing(world, actor, to_tier, reason, ref, error):
     people, ticket, _ = world
     with pytest.raises(error):
-        escalation.escalate(people[actor], ticket, to_tier=to_tier, reason=reason, external_ref=ref, expected_version=1)
+        svc.escalate_ticket(people[actor], ticket, to_tier=to_tier, reason=reason, external_ref=ref, expected_version=1)
     db.session.rollback()
     assert db.session.get(Ticket, ticket.id).version == 1
 
 
 def test_rights_and_stale_version(world):
     people, ticket, _ = world
-    escalation.escalate(people["agent"], ticket, to_tier="L2", reason="integration", expected_version=1)
+    svc.escalate_ticket(people["agent"], ticket, to_tier="L2", reason="integration", expected_version=1)
     db.session.commit()
     with pytest.raises(Forbidden):  # an L1 agent cannot escalate an L2 ticket to the manager
-        escalation.escalate(people["agent"], ticket, to_tier="manager", reason="sla_at_risk", expected_version=2)
+        svc.escalate_ticket(people["agent"], ticket, to_tier="manager", reason="sla_at_risk", expected_version=2)
     with pytest.raises(Conflict):
-        escalation.escalate(people["senior_agent"], ticket, to_tier="manager", reason="sla_at_risk", expected_version=1)
+        svc.escalate_ticket(people["senior_agent"], ticket, to_tier="manager", reason="sla_at_risk", expected_version=1)
 
 
 def test_escalate_form_on_agent_page(world, client):
@@ -101,13 +101,13 @@ def test_escalate_form_on_agent_page(world, client):
     assert 'id="sla-panel"' in page and "Escalate to L2" in page and "Technical complexity" in page
     token = csrf_token(client)
     bad = client.post(
-        f"/ops/tickets/{ticket.reference}/escalate",
+        f"/agent/tickets/{ticket.reference}/escalate",
         headers={**HX, "X-CSRFToken": token},
         data={"version": 1, "to_tier": "L2", "reason": "nonsense"},
     )
     assert bad.status_code == 422 and "Choose one of" in bad.text
     ok = client.post(
-        f"/ops/tickets/{ticket.reference}/escalate",
+        f"/agent/tickets/{ticket.reference}/escalate",
         headers={**HX, "X-CSRFToken": token},
         data={"version": 1, "to_tier": "L2", "reason": "technical_complexity"},
     )
@@ -116,7 +116,7 @@ def test_escalate_form_on_agent_page(world, client):
     assert 'id="ticket-header"' in ok.text and 'data-version="2"' in ok.text  # header refreshed out of band
     assert "Escalate to" not in ok.text  # an L1 agent cannot take it further
     stale = client.post(
-        f"/ops/tickets/{ticket.reference}/escalate",
+        f"/agent/tickets/{ticket.reference}/escalate",
         headers={**HX, "X-CSRFToken": token},
         data={"version": 1, "to_tier": "manager", "reason": "sla_at_risk"},
     )

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 
 from portal.extensions import db
 from portal.models import Calendar, Holiday, OutboxMessage, SlaEvent, SlaPolicy, TierSpan
-from portal.services import sla
+from portal.services import sla, sla_sweep
 from portal.services import tickets as svc
 from tests.conftest import login
 
@@ -108,7 +108,7 @@ def test_pending_pauses_resolution_and_resume_adds_paused_time(clock, people):
     clock.advance(hours=1)
     svc.change_status(people["agent"], ticket, "pending", expected_version=ticket.version)
     db.session.commit()
-    assert sla.run_sweep(T0 + timedelta(hours=40))["breached"] == 0
+    assert sla_sweep.run_sweep(T0 + timedelta(hours=40))["breached"] == 0
 
 
 def test_priority_change_retargets_from_creation(clock, people):
@@ -118,7 +118,7 @@ def test_priority_change_retargets_from_creation(clock, people):
     db.session.commit()
     assert ticket.first_response_due == T0 + timedelta(minutes=15)  # from creation, already overdue
     assert ticket.resolution_due == T0 + timedelta(hours=4)
-    assert sla.run_sweep(clock.now)["breached"] == 1
+    assert sla_sweep.run_sweep(clock.now)["breached"] == 1
     assert {(e.target.value, e.kind.value) for e in db.session.scalars(select(SlaEvent))} == {
         ("first_response", "at_risk"),
         ("first_response", "breached"),
@@ -204,7 +204,7 @@ def test_sweep_records_at_risk_and_breach_once_and_emits_one_outbox_row_each(clo
     counts = []
     for minutes in range(0, 6 * 60, 7):  # a sweep every 7 minutes for six hours, several runs each time
         for _ in range(2):
-            counts.append(sla.run_sweep(T0 + timedelta(minutes=minutes)))
+            counts.append(sla_sweep.run_sweep(T0 + timedelta(minutes=minutes)))
             db.session.commit()
     events = db.session.scalars(select(SlaEvent).order_by(SlaEvent.id)).all()
     assert [(e.target.value, e.kind.value, e.at) for e in events] == [
@@ -229,11 +229,11 @@ def test_sweep_records_at_risk_and_breach_once_and_emits_one_outbox_row_each(clo
 
 def test_breach_escalates_one_tier_and_high_at_risk_alerts_manager(clock, people):
     ticket = new_ticket(people, "high")
-    sla.run_sweep(T0 + timedelta(minutes=50))
+    sla_sweep.run_sweep(T0 + timedelta(minutes=50))
     db.session.commit()
     alert = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "notify.sla_manager_alert"))
     assert alert is not None and alert.payload["ticket_id"] == ticket.id
-    stats = sla.run_sweep(T0 + timedelta(minutes=61))
+    stats = sla_sweep.run_sweep(T0 + timedelta(minutes=61))
     db.session.commit()
     assert stats["escalated"] == 1 and ticket.tier.value == "L2"
     escalation = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "notify.escalation"))
@@ -250,7 +250,7 @@ def test_breach_escalates_one_tier_and_high_at_risk_alerts_manager(clock, people
         ("L1", T0, ticket.updated_at),
         ("L2", ticket.updated_at, None),
     ]
-    assert sla.run_sweep(T0 + timedelta(hours=2))["escalated"] == 0  # nothing new crossed
+    assert sla_sweep.run_sweep(T0 + timedelta(hours=2))["escalated"] == 0  # nothing new crossed
 
 
 def test_api_ticket_json_has_due_times_and_states(clock, people, client):

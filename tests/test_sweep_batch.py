@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import OutboxMessage, SlaEvent, TierSpan
-from portal.services import outbox, sla
+from portal.services import outbox, sla_sweep
 from tests.test_sla import T0, clock, new_ticket, people  # noqa: F401 (fixtures)
 
 
@@ -32,7 +32,7 @@ def test_known_dedupe_keys_answers_from_one_lookup_and_remembers_new_rows():
 def test_backlog_sweep_escalates_twice_records_each_fact_once_and_is_idempotent(clock, people):  # noqa: F811
     critical = new_ticket(people, "critical")
     medium = new_ticket(people, "medium")
-    stats = sla.run_sweep(T0 + timedelta(hours=5))  # critical: both targets at risk and breached; medium: FR only
+    stats = sla_sweep.run_sweep(T0 + timedelta(hours=5))  # critical: both targets at risk and breached; medium: FR only
     db.session.commit()
     assert stats == {"checked": 2, "at_risk": 3, "breached": 3, "escalated": 3}
     assert critical.tier.value == "manager" and medium.tier.value == "L2"
@@ -47,7 +47,7 @@ def test_backlog_sweep_escalates_twice_records_each_fact_once_and_is_idempotent(
     assert [s.tier.value for s in spans] == ["L1", "L2", "manager"]
     assert [s.ended_at is None for s in spans] == [False, False, True]
     rows = db.session.scalar(select(func.count(OutboxMessage.id)))
-    assert sla.run_sweep(T0 + timedelta(hours=5)) == {"checked": 0, "at_risk": 0, "breached": 0, "escalated": 0}
+    assert sla_sweep.run_sweep(T0 + timedelta(hours=5)) == {"checked": 0, "at_risk": 0, "breached": 0, "escalated": 0}
     db.session.commit()
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == rows
     assert db.session.scalar(select(func.count(SlaEvent.id))) == 6

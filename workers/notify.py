@@ -3,8 +3,7 @@
 Payloads: ticket_reply {ticket_id, event_id, actor_id}; ticket_status {ticket_id, old, new, actor_id}; assignment
 {ticket_id, assignee_id, actor_id}; sla_at_risk / sla_breach {ticket_id, target, due_at}; escalation {ticket_id,
 from_tier, to_tier, reason, actor_id, external_ref}; handover_summary {shift, from_shift, reassigned, flagged};
-critical_alert {ticket_id, user_ids?} (Slack + the on-shift L2); sla_manager_alert {ticket_id, target, priority};
-slack_critical {ticket_id, version} (Slack).
+critical_alert {ticket_id, user_ids} (Slack + the on-shift L2); sla_manager_alert {ticket_id, target, priority}.
 """
 
 from __future__ import annotations
@@ -18,15 +17,13 @@ from flask import current_app, render_template, url_for
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import OutboxMessage, Role, ShiftRegion, Ticket, TicketEvent, User
+from portal.models import OutboxMessage, Role, Ticket, TicketEvent, User
+from portal.services import routing
+from portal.services.escalation import reason_label
 from portal.services.notifications import wants_email
 from workers import senders
 from workers.registry import handler
 from workers.runner import PermanentFailure
-
-# Default shift windows (UTC hours) used to find "who is on shift now" for critical alerts.
-_SHIFT_HOURS = {ShiftRegion.apac: range(0, 8), ShiftRegion.emea: range(8, 16), ShiftRegion.amer: range(16, 24)}
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -241,7 +238,8 @@ def sla_manager_alert(payload: dict[str, Any], message_id: int) -> None:
 @handler("notify.escalation")
 def escalation(payload: dict[str, Any], message_id: int) -> None:
     ticket = _ticket(payload)
-    context = {k: payload.get(k) for k in ("from_tier", "to_tier", "reason", "external_ref")}
+    context = {k: payload.get(k) for k in ("from_tier", "to_tier", "external_ref")}
+    context["reason"] = reason_label(payload.get("reason"))
     _email_each(
         message_id,
         "notify.escalation",
@@ -278,7 +276,7 @@ def handover_summary(payload: dict[str, Any], message_id: int) -> None:
     flagged = [int(t) for t in payload.get("flagged") or []]
     tickets = {t.id: t for t in db.session.scalars(select(Ticket).where(Ticket.id.in_([*reassigned, *flagged])))}
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(set(reassigned.values()))))}
-    rows = [(tickets.get(t), users.get(u)) for t, u in reassigned.items() if t in tickets]
+    rows = [(tickets[t], users.get(u)) for t, u in reassigned.items() if t in tickets and t not in flagged]
     _email_each(
         message_id,
         "notify.handover_summary",
@@ -304,33 +302,20 @@ def _critical_slack(ticket: Ticket, message_id: int) -> bool:
 
 @handler("notify.slack_critical")
 def slack_critical(payload: dict[str, Any], message_id: int) -> None:
+    """Rows of this kind queued by earlier versions (critical alerts are now one ``notify.critical_alert`` row)."""
     _critical_slack(_ticket(payload), message_id)
 
 
 @handler("notify.critical_alert")
 def critical_alert(payload: dict[str, Any], message_id: int) -> None:
-    """Page the on-shift L2 by email; post to Slack unless a ``notify.slack_critical`` row covers this ticket."""
+    """A ticket filed as (or raised to) critical: page the senior agents on shift by email and post to Slack."""
     ticket = _ticket(payload)
-    if payload.get("user_ids") is not None:  # the routing service says who is on shift
+    if payload.get("user_ids") is not None:  # who was on shift when the ticket became critical
         on_shift = [u for u in (_user(i) for i in payload["user_ids"]) if u is not None and u.is_active]
     else:
-        hour = datetime.now(UTC).hour
-        on_shift = [
-            u
-            for u in db.session.scalars(select(User).where(User.role == Role.senior_agent).order_by(User.id))
-            if u.is_active and u.shift_region in _SHIFT_HOURS and hour in _SHIFT_HOURS[u.shift_region]
-        ]
+        on_shift = routing.on_shift_staff(Role.senior_agent, datetime.now(UTC))
     for user in on_shift:  # an alert for a critical ticket is not optional
         _email(
             message_id, "notify.critical_alert", user, "critical_alert", f"CRITICAL: {ticket.subject}", ticket=ticket
         )
-    covered = db.session.scalar(
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.kind == "notify.slack_critical",
-            OutboxMessage.dedupe_key.like(f"notify.slack_critical:{ticket.id}:%"),
-        )
-        .limit(1)
-    )
-    if covered is None:
-        _critical_slack(ticket, message_id)
+    _critical_slack(ticket, message_id)

@@ -1,36 +1,25 @@
 """Periodic work, shared by ``rq cron`` (workers/cron.py) and the embedded scheduler thread.
 
 Each task runs in its own application context and commits its own work; outbox rows it writes are handed over after
-that commit like any others. Tasks owned by other parts (SLA sweep, shift hand-over) are imported lazily and skipped
-while their module does not exist yet.
+that commit like any others.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 
 from flask import Flask, current_app
 
 from portal.extensions import db
+from portal.services.handover import run_handover
+from portal.services.sla_sweep import run_sweep
 from workers.context import job_context
-
-
-def _call_optional(module: str, function: str):
-    try:
-        fn: Callable = getattr(importlib.import_module(module), function)
-    except (ImportError, AttributeError):
-        return f"skipped: {module}.{function} is not available"
-    result = fn()
-    db.session.commit()
-    return result
+from workers.relay import relay_due
 
 
 def relay_outbox():
     """Hand over due and lost outbox rows (every 30 s)."""
-    from workers.relay import relay_due
-
     with job_context():
         return relay_due()
 
@@ -38,13 +27,17 @@ def relay_outbox():
 def sla_sweep():
     """At-risk and breach detection and automatic escalation (every minute)."""
     with job_context():
-        return _call_optional("portal.services.sla", "run_sweep")
+        stats = run_sweep()
+        db.session.commit()
+        return stats
 
 
 def shift_handover():
     """Hand open critical/high tickets of an ending shift to the next one (checked every minute)."""
     with job_context():
-        return _call_optional("portal.services.routing", "run_handover")
+        result = run_handover()
+        db.session.commit()
+        return result
 
 
 # (task, every N seconds, queue) — the one schedule, read by workers/cron.py and the embedded scheduler.

@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
+from typing import TypeVar
 
 from flask import abort, request
 from flask_login import current_user, login_required
 
-from portal.models import Role
+from portal.extensions import db
+from portal.models import Role, Ticket
+from portal.services.access import get_ticket_for
+from portal.services.errors import ServiceError
+
+T = TypeVar("T")
 
 
 def roles_required(*roles: Role) -> Callable:
@@ -58,3 +64,23 @@ def page_number(default: int = 1) -> int:
 def make_page(rows: Iterable, number: int, size: int) -> Page:
     rows = list(rows)
     return Page(items=rows[:size], number=number, size=size, has_next=len(rows) > size)
+
+
+def attempt(call: Callable[[], T]) -> tuple[T | None, ServiceError | None]:
+    """Run one service call for a view. When the service refuses (invalid input, not allowed, a stale version),
+    nothing it did is kept: the session is rolled back and the refusal returned for the view to re-render."""
+    try:
+        return call(), None
+    except ServiceError as exc:
+        db.session.rollback()
+        return None, exc
+
+
+def attempt_on_ticket(reference: str, change: Callable[[Ticket], T]) -> tuple[Ticket, T | None, ServiceError | None]:
+    """Load ``reference`` for the signed-in user (404/403 as for any page) and run one service change on it. On a
+    refusal the session is rolled back and the ticket reloaded, so the view re-renders the fresh state."""
+    ticket = get_ticket_for(current_user, reference)
+    result, refused = attempt(lambda: change(ticket))
+    if refused is not None:
+        ticket = get_ticket_for(current_user, reference)
+    return ticket, result, refused

@@ -5,6 +5,7 @@ A user's region is ``users.shift_region``; specializations are ``users.specializ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String
@@ -13,12 +14,37 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.models.accounts import ShiftRegion, User, _enum
 from portal.models.base import Base, utcnow
 
-# region → (start, end) in minutes after 00:00 UTC; end may be 1440
+# The follow-the-sun shifts, the one definition of their hours: region → (start, end) in minutes after 00:00 UTC
+# (end may be 1440). Admins may move them (``Shift`` rows); these are the defaults.
 DEFAULT_SHIFTS: dict[ShiftRegion, tuple[int, int]] = {
     ShiftRegion.apac: (0, 8 * 60),
     ShiftRegion.emea: (8 * 60, 16 * 60),
     ShiftRegion.amer: (16 * 60, 24 * 60),
 }
+
+
+def minute_of_day(instant: datetime) -> int:
+    """Minutes after 00:00 UTC of a UTC instant."""
+    return instant.hour * 60 + instant.minute
+
+
+def covers(start_minute: int, end_minute: int, minute: int) -> bool:
+    """Whether a shift from ``start_minute`` to ``end_minute`` (UTC; it may wrap past midnight) covers ``minute``."""
+    if start_minute <= end_minute:
+        return start_minute <= minute < end_minute
+    return minute >= start_minute or minute < end_minute
+
+
+@dataclass(frozen=True)
+class ShiftWindow:
+    """A shift's hours as plain data (a configured ``Shift`` row or the default)."""
+
+    region: ShiftRegion
+    start_minute: int
+    end_minute: int
+
+    def covers(self, minute: int) -> bool:
+        return covers(self.start_minute, self.end_minute, minute)
 
 
 class Shift(Base):
@@ -31,10 +57,8 @@ class Shift(Base):
     start_minute: Mapped[int] = mapped_column(default=0)
     end_minute: Mapped[int] = mapped_column(default=480)
 
-    def covers(self, minute_of_day: int) -> bool:
-        if self.start_minute <= self.end_minute:
-            return self.start_minute <= minute_of_day < self.end_minute
-        return minute_of_day >= self.start_minute or minute_of_day < self.end_minute
+    def covers(self, minute: int) -> bool:
+        return covers(self.start_minute, self.end_minute, minute)
 
     @property
     def label(self) -> str:

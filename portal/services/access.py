@@ -51,9 +51,21 @@ def get_ticket_for(actor: User, reference: str | int, *, for_update: bool = Fals
     return ticket
 
 
+CUSTOMER_VISIBLE_FIELDS = ("status",)
+
+
 def visible_events(actor: User, ticket: Ticket) -> list[TicketEvent]:
-    """The ticket's timeline as ``actor`` may see it: customers never get internal notes."""
+    """The ticket's timeline as ``actor`` may see it. Staff see everything; customers see what is theirs: the
+    conversation (never internal notes), status changes and their own actions — not the desk's internal routing
+    (tier, assignee, priority or category changes made by staff or the system)."""
     stmt = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
     if not actor.is_staff:
-        stmt = stmt.where(TicketEvent.kind != EventKind.internal_note)
+        stmt = stmt.where(
+            TicketEvent.kind != EventKind.internal_note,
+            or_(
+                TicketEvent.kind != EventKind.field_change,
+                TicketEvent.field.in_(CUSTOMER_VISIBLE_FIELDS),
+                TicketEvent.author_id == actor.id,
+            ),
+        )
     return list(db.session.scalars(stmt.options(selectinload(TicketEvent.author))))

@@ -1,21 +1,19 @@
-"""Escalation tiers (DESIGN.md §5): L1 → L2 → manager → engineering, each step with a reason from its list; the rules
-the SLA sweep applies automatically; and the time each tier held a ticket (``TierSpan``)."""
+"""Escalation tiers: L1 → L2 → manager → engineering, each step with a reason from its list (who may take it, and
+its validation); the escalation notification; and the time each tier held a ticket (``TierSpan``, an effects step).
+The escalation itself is ``tickets.escalate_ticket``; the automatic rules are in ``sla_sweep``."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Priority, Role, SlaEventKind, SlaTargetName, Status, Ticket, Tier, TierSpan, User, utcnow
+from portal.models import Role, Status, Ticket, Tier, TierSpan, User, utcnow
 from portal.services import outbox
+from portal.services.changes import TicketChange
 from portal.services.errors import Forbidden, ValidationFailed
-
-if TYPE_CHECKING:
-    from portal.services.tickets import TicketChange
 
 NEXT_TIER = {Tier.l1: Tier.l2, Tier.l2: Tier.manager, Tier.manager: Tier.engineering}
 REASONS: dict[Tier, dict[str, str]] = {  # keyed by the tier escalated TO
@@ -46,8 +44,14 @@ ESCALATORS = {
     Tier.manager: {Role.manager, Role.admin},
 }
 EXTERNAL_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:#/?=&+-]{0,149}$")
-AT_RISK_ALERT_PRIORITIES = (Priority.critical, Priority.high)
-AUTO_ESCALATE_UP_TO = Tier.manager  # a breach never hands a ticket to engineering by itself
+
+
+def reason_label(code: str | None) -> str:
+    """The label of an escalation reason code (the code itself when unknown, e.g. from an older release)."""
+    for labels in (*REASONS.values(), SYSTEM_REASONS):
+        if code in labels:
+            return labels[code]
+    return code or ""
 
 
 def next_tier(ticket: Ticket) -> Tier | None:
@@ -106,23 +110,6 @@ def check_escalation(
     return tier, labels[reason], ref
 
 
-def escalate(
-    actor: User | None,
-    ticket: Ticket,
-    *,
-    to_tier: str | Tier,
-    reason: str,
-    external_ref: str | None = None,
-    expected_version,
-) -> None:
-    """Escalate ``ticket`` one tier (``actor`` None = the system). Goes through ``tickets.escalate_ticket``."""
-    from portal.services.tickets import escalate_ticket
-
-    escalate_ticket(
-        actor, ticket, to_tier=to_tier, reason=reason, external_ref=external_ref, expected_version=expected_version
-    )
-
-
 def emit_escalation(
     ticket: Ticket, old: Tier, new: Tier, reason: str, actor: User | None, external_ref: str | None
 ) -> None:
@@ -137,24 +124,6 @@ def emit_escalation(
             "external_ref": external_ref,
         },
     )
-
-
-# --------------------------------------------------------------------------- automatic rules (run by the SLA sweep)
-
-
-def apply_sla_rules(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind, now: datetime) -> int:
-    """High/critical at risk → the manager is alerted; a breach → escalate one tier (up to manager). Returns the
-    number of escalations made."""
-    if kind is SlaEventKind.at_risk and ticket.priority in AT_RISK_ALERT_PRIORITIES:
-        outbox.emit(
-            "notify.sla_manager_alert",
-            {"ticket_id": ticket.id, "target": target.value, "priority": ticket.priority.value},
-            dedupe_key=f"sla:{ticket.id}:{target.value}:manager_alert",
-        )
-    if kind is SlaEventKind.breached and ticket.tier in (Tier.l1, Tier.l2):
-        escalate(None, ticket, to_tier=NEXT_TIER[ticket.tier], reason="sla_breached", expected_version=ticket.version)
-        return 1
-    return 0
 
 
 # --------------------------------------------------------------------------- tier time

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import NotificationPreference, Priority, User, utcnow
+from portal.models import NotificationPreference, Priority, Role, User, utcnow
 from portal.models.notifications import PREFERENCE_FIELDS
+from portal.services import routing
+from portal.services.changes import TicketChange
 from portal.services.outbox import emit
-
-if TYPE_CHECKING:
-    from portal.services.tickets import TicketChange
 
 
 def ticket_changed(change: TicketChange) -> None:
     """The notification step of ``effects.ticket_changed``: public staff reply → the requester; status change →
-    the requester; new assignee → the assignee; a ticket that is (or becomes) critical → the team's Slack channel."""
+    the requester; new assignee → the assignee; a ticket filed as (or raised to) critical → the team's Slack channel
+    and the senior agents on shift."""
     ticket, actor = change.ticket, change.actor
     staff_reply = change.kind == "reply" and change.event is not None and actor.is_staff
     if staff_reply:
@@ -41,13 +40,23 @@ def ticket_changed(change: TicketChange) -> None:
             {"ticket_id": ticket.id, "assignee_id": ticket.assignee_id, "actor_id": actor.id},
             dedupe_key=f"notify.assignment:{ticket.id}:{ticket.version}:{ticket.assignee_id}",
         )
-    priority = change.changed("priority")
-    if ticket.priority is Priority.critical and (change.kind == "created" or (priority and priority.new == "critical")):
+    if critical_alert_due(change):
+        on_shift_seniors = routing.on_shift_staff(Role.senior_agent, ticket.updated_at or utcnow())
+        key = f"critical:{ticket.id}" if change.kind == "created" else f"critical:{ticket.id}:{ticket.version}"
         emit(
-            "notify.slack_critical",
-            {"ticket_id": ticket.id, "version": ticket.version},
-            dedupe_key=f"notify.slack_critical:{ticket.id}:{ticket.version}",
+            "notify.critical_alert",
+            {"ticket_id": ticket.id, "user_ids": [u.id for u in on_shift_seniors]},
+            dedupe_key=key,
         )
+
+
+def critical_alert_due(change: TicketChange) -> bool:
+    """The one rule for critical alerts: a ticket filed as critical, or raised to critical, alerts the team (the
+    Slack channel and the senior agents on shift)."""
+    if change.ticket.priority is not Priority.critical:
+        return False
+    raised = change.changed("priority")
+    return change.kind == "created" or (raised is not None and raised.new == Priority.critical.value)
 
 
 # --------------------------------------------------------------------------- preferences

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import OnCall, Role, Shift, ShiftRegion, StaffStatus, TimeOff, User, utcnow
-from portal.models.roster import DEFAULT_SHIFTS
+from portal.models.roster import DEFAULT_SHIFTS, ShiftWindow
 from portal.services import routing
 from portal.services.errors import NotFound, ValidationFailed
 
@@ -22,7 +22,7 @@ HHMM_RE = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 @dataclass
 class RegionRow:
     region: ShiftRegion
-    window: routing.ShiftWindow | None
+    window: ShiftWindow | None
     on_shift: bool
     people: list[tuple[User, int, str]] = field(default_factory=list)  # user, open load, availability label
 

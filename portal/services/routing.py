@@ -1,28 +1,27 @@
-"""Follow-the-sun routing (DESIGN.md §5): who gets a ticket *now*, and the shift hand-over.
+"""Follow-the-sun routing: who gets a ticket *now* (the shift hand-over, which uses it, is ``handover``).
 
-1. tier from the routing rules (default L1; integration and security → L2; critical also alerts the on-shift L2),
-2. candidates: active staff of that tier whose shift covers now, not away, not on time off,
+1. tier from the routing rules (default L1; integration and security → L2),
+2. candidates: active staff of that tier whose shift covers now, not away, not on time off; the manager tier's
+   candidates are the managers, who work flexible hours (any rostered, available manager, else the on-call manager),
 3. prefer a specialization matching the category, then the lowest open load, then the least recently assigned,
 4. nobody on shift → the on-call person, else a manager (both only if they are in the roster, i.e. have a shift
-   region); the ticket is flagged and retried at the next shift start. Nobody at all → unassigned and flagged.
+   region, "flexible" included); the ticket is flagged and retried at the next shift start. Nobody at all →
+   unassigned and flagged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, select
 
 from portal.extensions import db
 from portal.models import (
     OPEN_STATUSES,
     EventKind,
     OnCall,
-    OutboxMessage,
-    Priority,
     Role,
     Shift,
     ShiftRegion,
@@ -35,33 +34,22 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.models.roster import DEFAULT_SHIFTS
-from portal.services import outbox
-
-if TYPE_CHECKING:
-    from portal.services.tickets import TicketChange
+from portal.models.roster import DEFAULT_SHIFTS, ShiftWindow, minute_of_day
+from portal.services.changes import FieldChange, TicketChange
 
 TIER_ROLES = {Tier.l1: Role.agent, Tier.l2: Role.senior_agent, Tier.manager: Role.manager}
 DEFAULT_TIER_RULES = {"integration": "L2", "security": "L2"}
-HANDOVER_PRIORITIES = (Priority.critical, Priority.high)
-
-
-@dataclass(frozen=True)
-class ShiftWindow:
-    region: ShiftRegion
-    start_minute: int
-    end_minute: int
-
-    def covers(self, minute: int) -> bool:
-        if self.start_minute <= self.end_minute:
-            return self.start_minute <= minute < self.end_minute
-        return minute >= self.start_minute or minute < self.end_minute
 
 
 @dataclass(frozen=True)
 class Decision:
     user: User | None
-    source: str | None  # "shift", "on_call", "manager" or None (nobody)
+    source: str | None  # "shift", "tier" (the manager tier's own people), "on_call", "manager" or None (nobody)
+
+    @property
+    def settled(self) -> bool:
+        """The ticket is with the people of its tier; any other outcome is retried at the next shift start."""
+        return self.source in ("shift", "tier")
 
 
 # --------------------------------------------------------------------------- the roster at an instant
@@ -74,12 +62,8 @@ def shift_windows() -> list[ShiftWindow]:
     return [configured.get(region, ShiftWindow(region, *span)) for region, span in DEFAULT_SHIFTS.items()]
 
 
-def _minute(now: datetime) -> int:
-    return now.hour * 60 + now.minute
-
-
 def regions_on_shift(now: datetime, windows: list[ShiftWindow] | None = None) -> list[ShiftRegion]:
-    return [w.region for w in (windows or shift_windows()) if w.covers(_minute(now))]
+    return [w.region for w in (windows or shift_windows()) if w.covers(minute_of_day(now))]
 
 
 def _available(now: datetime):
@@ -192,10 +176,15 @@ def rank(candidates: list[User], category: str | None) -> list[User]:
 
 
 def decide(ticket: Ticket, now: datetime, *, tier: Tier | None = None, fallback: bool = True) -> Decision:
+    """Who should hold ``ticket`` now. The manager tier goes to a manager (flexible hours: any rostered, available
+    manager), else the on-call manager. The other tiers go to their on-shift people; with ``fallback``, nobody on
+    shift → the on-call person, else a manager (the ticket is then flagged for the next shift)."""
     tier = tier or tier_for(ticket)
-    role = TIER_ROLES.get(tier, Role.manager)
     category = ticket.category.slug if ticket.category else None
-    candidates = on_shift_staff(role, now)
+    if tier is Tier.manager:
+        managers = _managers(now) or [u for u in on_call_now(now) if u.role is Role.manager]
+        return Decision(rank(managers, category)[0], "tier") if managers else Decision(None, None)
+    candidates = on_shift_staff(TIER_ROLES.get(tier, Role.manager), now)
     if candidates:
         return Decision(rank(candidates, category)[0], "shift")
     if not fallback:
@@ -214,7 +203,8 @@ def choose_assignee(ticket: Ticket, now: datetime | None = None) -> User | None:
     return decide(ticket, now or utcnow()).user
 
 
-def _stamp(user: User, now: datetime) -> None:
+def stamp_assignment(user: User, now: datetime) -> None:
+    """Remember when ``user`` last got a ticket (the round robin's tie-break)."""
     status = db.session.get(StaffStatus, user.id)
     if status is None:
         status = StaffStatus(user_id=user.id, is_away=False)
@@ -228,8 +218,6 @@ def _stamp(user: User, now: datetime) -> None:
 def on_ticket_changed(change: TicketChange) -> None:
     """The routing step of ``effects.ticket_changed``: tier rule and auto-assignment on creation, re-routing on
     reopening (when the assignee is not available) and after an escalation to L2 or manager; critical alerts."""
-    from portal.services.tickets import FieldChange
-
     ticket = change.ticket
     now = ticket.updated_at or utcnow()
     if change.kind == "created":
@@ -249,9 +237,6 @@ def on_ticket_changed(change: TicketChange) -> None:
         and (ticket.assignee is None or ticket.assignee.tier != ticket.tier.value)
     ):
         auto_assign(change, now)
-    priority = change.changed("priority")
-    if ticket.priority is Priority.critical and (change.kind == "created" or priority is not None):
-        alert_critical(ticket, now)
 
 
 def _reopened(change: TicketChange) -> bool:
@@ -266,17 +251,15 @@ def _reopened(change: TicketChange) -> bool:
 
 def auto_assign(change: TicketChange, now: datetime) -> User | None:
     """Assign by the algorithm, as the System, inside the current change (no second version bump)."""
-    from portal.services.tickets import FieldChange
-
     ticket = change.ticket
     decision = decide(ticket, now)
-    ticket.routing_flagged_at = None if decision.source == "shift" else now
+    ticket.routing_flagged_at = None if decision.settled else now
     user = decision.user
     if user is None or user.id == ticket.assignee_id:
         return user
     old = ticket.assignee.name if ticket.assignee else None
     ticket.assignee = user
-    _stamp(user, now)
+    stamp_assignment(user, now)
     _system_event(ticket, "assignee", old, user.name, now)
     change.changes.append(FieldChange("assignee", old, user.name))
     return user
@@ -295,95 +278,3 @@ def _system_event(ticket: Ticket, field: str, old: str | None, new: str | None, 
             created_at=now,
         )
     )
-
-
-def alert_critical(ticket: Ticket, now: datetime) -> None:
-    """A critical ticket also alerts the senior agents (L2) on shift."""
-    seniors = on_shift_staff(Role.senior_agent, now)
-    outbox.emit(
-        "notify.critical_alert",
-        {"ticket_id": ticket.id, "user_ids": [u.id for u in seniors]},
-        dedupe_key=f"critical:{ticket.id}",
-    )
-
-
-# --------------------------------------------------------------------------- shift hand-over
-
-
-def current_shift(now: datetime) -> tuple[ShiftWindow, datetime, ShiftWindow] | None:
-    """(incoming shift, its start instant, outgoing shift) for ``now``; None when no shift covers ``now``."""
-    windows = shift_windows()
-    covering = [w for w in windows if w.covers(_minute(now))]
-    if not covering:
-        return None
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-    def start_of(w: ShiftWindow) -> datetime:
-        start = day_start + timedelta(minutes=w.start_minute)
-        return start if start <= now else start - timedelta(days=1)
-
-    incoming = max(covering, key=start_of)
-    start = start_of(incoming)
-    before = start - timedelta(minutes=1)
-    outgoing = [w for w in windows if w.region is not incoming.region and w.covers(_minute(before))]
-    return incoming, start, (outgoing[0] if outgoing else incoming)
-
-
-def run_handover(now: datetime | None = None) -> dict:
-    """At a shift start: reassign the open critical/high tickets of the people going off shift to the incoming
-    shift (or flag them), retry flagged tickets, and send the incoming shift one summary. Once per shift start
-    (the summary's dedupe key); running it again does nothing. Flushes; the caller commits."""
-    from portal.services.tickets import assign_by_system
-
-    now = now or utcnow()
-    found = current_shift(now)
-    if found is None:
-        return {"skipped": True, "reason": "no shift covers this time"}
-    incoming, start, outgoing = found
-    key = f"handover:{incoming.region.value}:{start.isoformat()}"
-    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
-        return {"skipped": True, "reason": "already handed over", "shift": incoming.region.value}
-    leaving = select(User.id).where(User.shift_region == outgoing.region)
-    tickets = list(
-        db.session.scalars(
-            select(Ticket)
-            .where(
-                Ticket.status.in_(OPEN_STATUSES),
-                or_(
-                    and_(Ticket.priority.in_(HANDOVER_PRIORITIES), Ticket.assignee_id.in_(leaving)),
-                    Ticket.routing_flagged_at.is_not(None),
-                ),
-            )
-            .order_by(Ticket.priority, Ticket.id)
-        )
-    )
-    reassigned, flagged = {}, []
-    for ticket in tickets:
-        decision = decide(ticket, now, tier=tier_for(ticket), fallback=False)
-        if decision.user is None:
-            if ticket.priority in HANDOVER_PRIORITIES:
-                ticket.routing_flagged_at = ticket.routing_flagged_at or now
-                flagged.append(ticket.id)
-            continue
-        ticket.routing_flagged_at = None
-        if decision.user.id != ticket.assignee_id:
-            assign_by_system(ticket, decision.user)
-            _stamp(decision.user, now)
-            reassigned[str(ticket.id)] = decision.user.id
-    outbox.emit(
-        "notify.handover_summary",
-        {
-            "shift": incoming.region.value,
-            "from_shift": outgoing.region.value,
-            "reassigned": reassigned,
-            "flagged": flagged,
-        },
-        dedupe_key=key,
-    )
-    db.session.flush()
-    return {
-        "shift": incoming.region.value,
-        "from_shift": outgoing.region.value,
-        "reassigned": reassigned,
-        "flagged": flagged,
-    }

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -30,9 +29,7 @@ from portal.models import (
 )
 from portal.models.sla import DEFAULT_AT_RISK_PERCENT, DEFAULT_PAUSE_STATUSES, DEFAULT_TARGETS, Calendar
 from portal.services import outbox
-
-if TYPE_CHECKING:
-    from portal.services.tickets import TicketChange
+from portal.services.changes import TicketChange
 
 FR, RES = SlaTargetName.first_response, SlaTargetName.resolution
 AT_RISK, BREACHED, MET = SlaEventKind.at_risk, SlaEventKind.breached, SlaEventKind.met
@@ -179,7 +176,7 @@ def first_response_made(ticket: Ticket, at: datetime) -> None:
         _record(ticket, FR, MET, at, recorded)
     elif (FR, BREACHED) not in recorded:
         _record(ticket, FR, BREACHED, ticket.first_response_due, recorded)
-        _notify(ticket, FR, BREACHED)
+        notify_crossing(ticket, FR, BREACHED)
     _refresh(ticket, recorded)
 
 
@@ -235,7 +232,8 @@ def _record(
     return True
 
 
-def _notify(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind) -> None:
+def notify_crossing(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind) -> None:
+    """Tell the assignee and the managers (through the outbox) that ``target`` went at risk or was breached."""
     name = "notify.sla_at_risk" if kind is AT_RISK else "notify.sla_breach"
     due = _thresholds(ticket, target)[1]
     outbox.emit(
@@ -326,7 +324,7 @@ def format_remaining(delta: timedelta | None) -> str:
     return sign + text
 
 
-# --------------------------------------------------------------------------- the effects step and the sweep
+# --------------------------------------------------------------------------- the effects step and the sweep's query
 
 
 def on_ticket_changed(change: TicketChange) -> None:
@@ -358,67 +356,7 @@ def due_tickets_query(now: datetime, limit: int = SWEEP_BATCH):
     return select(Ticket).where(Ticket.sla_check_at <= now).order_by(Ticket.sla_check_at, Ticket.id).limit(limit)
 
 
-def run_sweep(now: datetime | None = None) -> dict[str, int]:
-    """Record at-risk and breach events that are due (once each), notify through the outbox and apply the
-    escalation rules. Idempotent: running it again at the same ``now`` records and sends nothing new. Flushes; the
-    caller (CLI command, job) commits."""
-    from portal.services import escalation
-
-    now = now or utcnow()
-    stats = {"checked": 0, "at_risk": 0, "breached": 0, "escalated": 0}
-    while True:
-        tickets = list(db.session.scalars(due_tickets_query(now)))
-        if not tickets:
-            return stats
-        recorded = _recorded_for([t.id for t in tickets])
-        crossed = []
-        for ticket in tickets:
-            stats["checked"] += 1
-            crossed.append((ticket, _sweep_ticket(ticket, now, recorded.setdefault(ticket.id, set()))))
-        # The batch's dedupe keys in one query instead of one query (and an autoflush) per outbox row. No autoflush
-        # while notifying and escalating: each escalation flushes everything pending before its effects run their
-        # queries (tickets._flush), so they see the same rows, and the outbox rows go out in batches.
-        keys = [key for ticket, facts in crossed for target, kind in facts for key in _sweep_keys(ticket, target, kind)]
-        keep = _preload_for_escalation([ticket for ticket, facts in crossed if any(k is BREACHED for _t, k in facts)])
-        with outbox.known_dedupe_keys(keys), db.session.no_autoflush:
-            for ticket, facts in crossed:
-                for target, kind in facts:
-                    stats["at_risk" if kind is AT_RISK else "breached"] += 1
-                    _notify(ticket, target, kind)
-                    stats["escalated"] += escalation.apply_sla_rules(ticket, target, kind, now)
-        db.session.flush()
-        del keep
-
-
-def _preload_for_escalation(tickets: list[Ticket]) -> list:
-    """The assignees of the tickets a breach may escalate and the staff statuses routing stamps, loaded in two
-    queries and held for the batch (else each escalation loads them again one by one)."""
-    from portal.models import StaffStatus, User
-
-    if not tickets:
-        return []
-    ids = sorted({t.assignee_id for t in tickets if t.assignee_id is not None})
-    users = list(db.session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
-    return users + list(db.session.scalars(select(StaffStatus)))
-
-
-def _sweep_keys(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind) -> list[str]:
-    """The dedupe keys the sweep's notifications and rules may emit for one crossed threshold."""
-    name = "notify.sla_at_risk" if kind is AT_RISK else "notify.sla_breach"
-    return [f"sla:{ticket.id}:{target.value}:{name}", f"sla:{ticket.id}:{target.value}:manager_alert"]
-
-
-def _recorded_for(ticket_ids: list[int]) -> dict[int, set]:
-    result: dict[int, set] = {}
-    rows = db.session.execute(
-        select(SlaEvent.ticket_id, SlaEvent.target, SlaEvent.kind).where(SlaEvent.ticket_id.in_(ticket_ids))
-    ).all()
-    for ticket_id, target, kind in rows:
-        result.setdefault(ticket_id, set()).add((target, kind))
-    return result
-
-
-def _sweep_ticket(ticket: Ticket, now: datetime, recorded: set) -> list[tuple[SlaTargetName, SlaEventKind]]:
+def record_crossings(ticket: Ticket, now: datetime, recorded: set) -> list[tuple[SlaTargetName, SlaEventKind]]:
     """Record the thresholds ``ticket`` has crossed by ``now``; returns them (to notify and escalate) in order."""
     crossed = []
     for target in (FR, RES):

@@ -8,7 +8,6 @@ writes nothing. What must follow a change (SLA clocks, routing, outbox notificat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -31,49 +30,13 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import effects
+from portal.services import effects, escalation
+from portal.services.changes import SYSTEM, FieldChange, TicketChange
 from portal.services.errors import Conflict, Forbidden, ValidationFailed
 
 SUBJECT_MAX = 200
 BODY_MAX = 50_000
 EDITABLE_FIELDS = ("status", "priority", "category", "tier", "assignee")
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    old: str | None
-    new: str | None
-
-
-@dataclass(frozen=True)
-class TicketChange:
-    """What one service call did to a ticket: ``kind`` is created, reply, note or fields."""
-
-    kind: str
-    ticket: Ticket
-    actor: User
-    changes: list[FieldChange]
-    event: TicketEvent | None = None
-
-    def changed(self, field: str) -> FieldChange | None:
-        return next((c for c in self.changes if c.field == field), None)
-
-
-class SystemActor:
-    """The actor of changes nobody made by hand (routing, hand-over, the SLA sweep's escalations). Its events are
-    written with author None; steps that read ``change.actor`` see a staff-like actor without an id."""
-
-    id = None
-    name = "System"
-    role = None
-    is_staff = True
-    is_customer = False
-    is_admin = False
-    tier = None
-
-
-SYSTEM = SystemActor()
 
 
 # --------------------------------------------------------------------------- creation
@@ -235,14 +198,6 @@ def change_priority(actor: User, ticket: Ticket, priority: str, *, expected_vers
     return update_ticket(actor, ticket, expected_version=expected_version, priority=priority)
 
 
-def change_category(actor: User, ticket: Ticket, category: str, *, expected_version: int) -> list[FieldChange]:
-    return update_ticket(actor, ticket, expected_version=expected_version, category=category)
-
-
-def change_tier(actor: User, ticket: Ticket, tier: str, *, expected_version: int) -> list[FieldChange]:
-    return update_ticket(actor, ticket, expected_version=expected_version, tier=tier)
-
-
 def assign_ticket(actor: User, ticket: Ticket, assignee_id: int | None, *, expected_version: int) -> list[FieldChange]:
     return update_ticket(actor, ticket, expected_version=expected_version, assignee=assignee_id)
 
@@ -268,8 +223,6 @@ def escalate_ticket(
     """Move ``ticket`` one tier up (L1 → L2 → manager → engineering) with a reason from DESIGN.md §5's lists and,
     for engineering, an optional external issue reference. ``actor`` None is the system (the SLA sweep's rules).
     Writes a tier event whose body is the reason, bumps the version once and emits ``notify.escalation``."""
-    from portal.services import escalation
-
     check_version(ticket, expected_version)
     tier, label, ref = escalation.check_escalation(actor, ticket, to_tier, reason, external_ref)
     change = FieldChange("tier", ticket.tier.value, tier.value)

@@ -91,7 +91,7 @@ def test_redis_down_keeps_rows_then_each_notification_is_delivered_once(
     ticket = make_ticket(customer)
     critical = make_ticket(customer, actor=agent, priority="critical", subject="Everything is down")
     _agent_reply(client, agent, ticket)  # the page still answers although Redis is gone
-    assert set(_statuses("notify.ticket_reply") + _statuses("notify.slack_critical")) == {OutboxStatus.pending}
+    assert set(_statuses("notify.ticket_reply") + _statuses("notify.critical_alert")) == {OutboxStatus.pending}
 
     redis_up.start()  # same port
     assert relay_due() >= 2
@@ -101,7 +101,7 @@ def test_redis_down_keeps_rows_then_each_notification_is_delivered_once(
     run_worker_burst(rq_config)
     assert len(mailbox.to(customer.email)) == 1
     assert len(slack_receiver.received) == 1 and critical.reference in slack_receiver.received[0]["text"]
-    assert _statuses("notify.ticket_reply") == _statuses("notify.slack_critical") == [OutboxStatus.done]
+    assert _statuses("notify.ticket_reply") == _statuses("notify.critical_alert") == [OutboxStatus.done]
 
 
 def test_worker_killed_mid_send_never_sends_twice(

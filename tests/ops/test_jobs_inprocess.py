@@ -150,7 +150,7 @@ def test_slack_only_to_allowed_hosts(app, monkeypatch, make_org, make_user, make
     customer = make_user(Role.customer, organization=make_org())
     make_ticket(customer, actor=make_user(Role.agent), priority="critical")
     run_pending()
-    row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "notify.slack_critical"))
+    row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "notify.critical_alert"))
     assert row.status is OutboxStatus.failed and "SLACK_ALLOWED_HOSTS" in row.last_error
     assert slack_receiver.received == []
 

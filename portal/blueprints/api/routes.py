@@ -104,6 +104,8 @@ def event_json(event: TicketEvent) -> dict[str, Any]:
     }
     if event.kind.value == "field_change":
         data.update(field=event.field, old=event.old_value, new=event.new_value)
+        if event.field == "tier" and event.body:
+            data["reason"] = event.body  # the escalation's reason label (and external issue)
     else:
         data.update(body=event.body, internal=event.kind.value == "internal_note")
     return data

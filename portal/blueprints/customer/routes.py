@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.blueprints.common import customer_required, make_page, page_number
+from portal.blueprints.common import attempt_on_ticket, customer_required, make_page, page_number
 from portal.blueprints.customer.forms import NewTicketForm, ReplyForm, VersionForm
 from portal.extensions import htmx
 from portal.models import Status, Ticket
@@ -89,20 +89,17 @@ def _status_action(reference: str, status: Status, message: str):
     form = VersionForm()
     if not form.validate_on_submit():
         return _render_ticket(ticket, status=400)
-    try:
-        ticket_service.change_status(current_user, ticket, status.value, expected_version=form.version.data)
-    except Conflict:
-        return _render_conflict(reference)
+    ticket, _changes, refused = attempt_on_ticket(
+        reference,
+        lambda t: ticket_service.change_status(current_user, t, status.value, expected_version=form.version.data),
+    )
+    if isinstance(refused, Conflict):
+        return _render_ticket(ticket, conflict=True, status=409)
+    if refused is not None:
+        flash(refused.message, "error")
+        return _render_ticket(ticket, status=refused.status_code)
     flash(message, "success")
     return redirect(url_for("customer.ticket", reference=ticket.reference), 303)
-
-
-def _render_conflict(reference: str):
-    from portal.extensions import db
-
-    db.session.rollback()
-    ticket = get_ticket_for(current_user, reference)
-    return _render_ticket(ticket, conflict=True, status=409)
 
 
 def _render_ticket(ticket: Ticket, *, reply_form=None, conflict: bool = False, status: int = 200):

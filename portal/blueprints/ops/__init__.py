@@ -15,4 +15,3 @@ bp.add_url_rule("/roster/people/<int:user_id>/away", view_func=routes.set_away, 
 bp.add_url_rule("/roster/time-off", view_func=routes.add_time_off, methods=["POST"])
 bp.add_url_rule("/roster/on-call", view_func=routes.add_on_call, methods=["POST"])
 bp.add_url_rule("/roster/<kind>/<int:entry_id>/delete", view_func=routes.delete_entry, methods=["POST"])
-bp.add_url_rule("/tickets/<reference>/escalate", view_func=routes.escalate, methods=["POST"])

@@ -1,0 +1,52 @@
+"""The record of one change to a ticket, as the ticket services pass it to the steps that follow it.
+
+Plain data only: this module imports nothing of the workflow, so every step (SLA clocks, routing, tier time,
+notifications) can read a change without importing the services that make one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portal.models import Ticket, TicketEvent, User
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field's old and new public spelling (enum value, category slug, assignee name)."""
+
+    field: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    """What one service call did to a ticket: ``kind`` is created, reply, note, fields or escalation."""
+
+    kind: str
+    ticket: Ticket
+    actor: User | SystemActor
+    changes: list[FieldChange]
+    event: TicketEvent | None = None
+
+    def changed(self, field: str) -> FieldChange | None:
+        return next((c for c in self.changes if c.field == field), None)
+
+
+class SystemActor:
+    """The actor of changes nobody made by hand (routing, hand-over, the SLA sweep's escalations). Its events are
+    written with author None; steps that read ``change.actor`` see a staff-like actor without an id."""
+
+    id = None
+    name = "System"
+    role = None
+    is_staff = True
+    is_customer = False
+    is_admin = False
+    tier = None
+
+
+SYSTEM = SystemActor()
