@@ -115,10 +115,3 @@ def due_ids(limit: int = 500) -> list[int]:
         .limit(limit)
     )
     return list(db.session.scalars(pending)) + list(db.session.scalars(lost))
-
-
-def retry_failed(message: OutboxMessage) -> None:
-    """An admin asks for another try: the row is pending again with a fresh attempt budget (flushes only)."""
-    message.status, message.attempts, message.available_at = OutboxStatus.pending, 0, utcnow()
-    message.processed_at = None
-    db.session.flush()

@@ -76,12 +76,7 @@ class Priority(str, enum.Enum):
     def label(self) -> str:
         return self.value.capitalize()
 
-    @property
-    def rank(self) -> int:
-        return PRIORITY_RANK[self]
 
-
-PRIORITY_RANK = {Priority.critical: 0, Priority.high: 1, Priority.medium: 2, Priority.low: 3}
 
 
 class Tier(str, enum.Enum):
