@@ -124,7 +124,11 @@ def database_facts(url: str, sample: int, rng: random.Random) -> dict:
     return facts
 
 
-def start_gunicorn(url: str, port: int, workers: int, log_path: Path, extra_env: dict) -> subprocess.Popen:
+def start_gunicorn(
+    url: str, port: int, workers: int, log_path: Path, extra_env: dict, app: str = "wsgi:app", args: tuple = ()
+) -> subprocess.Popen:
+    """``gunicorn -w workers app`` in the repository root, sync workers, on 127.0.0.1:port; ``args`` are added to
+    the command line (e.g. ``("--pythonpath", "bench")``)."""
     env = dict(os.environ)
     env.update(
         {
@@ -143,7 +147,7 @@ def start_gunicorn(url: str, port: int, workers: int, log_path: Path, extra_env:
     gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
     if not gunicorn.exists():
         gunicorn = Path(sys.executable).parent / "gunicorn"
-    cmd = [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
+    cmd = [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", *args, app]
     log = open(log_path, "wb")  # noqa: SIM115  (handed to the server process, which outlives this function)
     return subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
