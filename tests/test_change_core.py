@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.models import OnCall, OutboxMessage, Role, ShiftRegion, TicketEvent
 from portal.services import handover
 from portal.services import tickets as svc
+from portal.services.accounts import create_api_token
 from portal.services.roster import set_away
 from tests.conftest import csrf_token, login
 
@@ -110,9 +111,7 @@ def test_escalation_reason_label_on_the_timeline_and_in_the_api(desk, client, ap
     login(client, people["senior"])
     page = client.get(f"/agent/tickets/{ticket.reference}")
     assert "reason: Data corruption" in page.text and "data_corruption" not in page.text
-    from portal.services.accounts import create_api_token
-
-    token = create_api_token(people["senior"], "test")
+    _token, token = create_api_token(people["senior"], "test")
     db.session.commit()
     data = client.get(f"/api/v1/tickets/{ticket.reference}", headers={"Authorization": f"Bearer {token}"}).json
     tier_events = [e for e in data["events"] if e.get("field") == "tier"]

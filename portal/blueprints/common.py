@@ -84,3 +84,11 @@ def attempt_on_ticket(reference: str, change: Callable[[Ticket], T]) -> tuple[Ti
     if refused is not None:
         ticket = get_ticket_for(current_user, reference)
     return ticket, result, refused
+
+
+def show_errors(form, refused: ServiceError) -> None:
+    """Put a service's field messages on the form's fields (a message for no field goes to the first one)."""
+    for name, message in (refused.fields or {}).items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [message]

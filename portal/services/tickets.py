@@ -129,7 +129,10 @@ def reply_to_ticket(
             raise ValidationFailed("Unknown status.", errors)
         if new_status is not ticket.status:
             changes.append(_set_status(actor, ticket, new_status))
-    _bump(ticket, [event])
+    field_events = [
+        _add_event(ticket, actor, EventKind.field_change, field=c.field, old=c.old, new=c.new) for c in changes
+    ]
+    _bump(ticket, [event, *field_events])
     _flush(ticket, ticket.version - 1)
     effects.ticket_changed(TicketChange("note" if internal else "reply", ticket, actor, changes, event=event))
     return event

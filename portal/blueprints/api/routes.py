@@ -10,7 +10,7 @@ from typing import Any
 from flask import g, jsonify, request, url_for
 
 from portal.errors import json_error
-from portal.models import Channel, Priority, Status, Ticket, TicketEvent, format_reference
+from portal.models import Channel, Priority, Status, Ticket, TicketEvent, User, format_reference
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
 from portal.services.accounts import find_user_by_email, user_for_token
@@ -115,11 +115,6 @@ def event_json(event: TicketEvent) -> dict[str, Any]:
 def create_ticket():
     actor = g.api_user
     data = _json_body(STAFF_CREATE_FIELDS if actor.is_staff else CREATE_FIELDS)
-    requester = None
-    if data.get("requester_email"):
-        requester = find_user_by_email(str(data["requester_email"]))
-        if requester is None:
-            raise ValidationFailed("Unknown requester.", {"requester_email": "No user with this email."})
     ticket = ticket_service.create_ticket(
         actor,
         subject=data.get("subject"),
@@ -127,40 +122,50 @@ def create_ticket():
         category=data.get("category"),
         priority=data.get("priority", Priority.medium.value),
         channel=data.get("channel", Channel.api.value),
-        requester=requester,
+        requester=_requester(data.get("requester_email")),
     )
     response = jsonify({"ticket": ticket_json(ticket)})
     response.headers["Location"] = url_for("api.get_ticket", reference=ticket.reference)
     return response, 201
 
 
+def _requester(email) -> User | None:
+    """The customer a staff member files for (``requester_email``), or None for the caller."""
+    if not email:
+        return None
+    requester = find_user_by_email(str(email))
+    if requester is None:
+        raise ValidationFailed("Unknown requester.", {"requester_email": "No user with this email."})
+    return requester
+
+
 @token_required
 def list_tickets_():
     actor = g.api_user
-    for name in ("status", "priority"):
-        value = request.args.get(name)
-        allowed = [m.value for m in (Status if name == "status" else Priority)] + (
-            ["open_any"] if name == "status" else []
-        )
-        if value and value not in allowed:
-            raise ValidationFailed(f"Unknown {name}.", {name: "Choose one of: " + ", ".join(allowed) + "."})
+    _check_choice("status", [m.value for m in Status] + ["open_any"])
+    _check_choice("priority", [m.value for m in Priority])
     filters = TicketFilters.from_args(request.args, default_view="all")
     if filters.view not in ("all", "mine_customer") and not actor.is_staff:
         filters.view = "all"
+    page, per_page = _paging()
+    rows = list_tickets(actor, filters, page, per_page, full=True)
+    tickets = [ticket_json(t) for t in rows[:per_page]]
+    return jsonify({"tickets": tickets, "page": page, "per_page": per_page, "has_next": len(rows) > per_page})
+
+
+def _check_choice(name: str, allowed: list[str]) -> None:
+    value = request.args.get(name)
+    if value and value not in allowed:
+        raise ValidationFailed(f"Unknown {name}.", {name: "Choose one of: " + ", ".join(allowed) + "."})
+
+
+def _paging() -> tuple[int, int]:
     try:
         page = max(1, int(request.args.get("page", 1)))
         per_page = max(1, min(int(request.args.get("per_page", 25)), MAX_PER_PAGE))
     except ValueError:
         raise ValidationFailed("page and per_page must be integers.", {"page": "Use a positive integer."}) from None
-    rows = list_tickets(actor, filters, page, per_page, full=True)
-    return jsonify(
-        {
-            "tickets": [ticket_json(t) for t in rows[:per_page]],
-            "page": page,
-            "per_page": per_page,
-            "has_next": len(rows) > per_page,
-        }
-    )
+    return page, per_page
 
 
 @token_required

@@ -9,10 +9,16 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from portal.blueprints.auth.forms import LoginForm, PasswordForm, ProfileForm, SignupForm, TokenForm
+from portal.blueprints.common import attempt, show_errors
 from portal.extensions import db, limiter
 from portal.models import ApiToken
 from portal.services import accounts
 from portal.services.errors import ValidationFailed
+
+SIGNUP_DONE = (
+    "Thank you. If your email domain belongs to a customer organization you can sign in now; "
+    "otherwise our team will approve your account shortly."
+)
 
 
 def _login_limit() -> str:
@@ -56,26 +62,21 @@ def logout():
 @limiter.limit(_login_limit, methods=["POST"])
 def signup():
     form = SignupForm()
-    if form.validate_on_submit():
-        try:
-            accounts.register_customer(
-                name=form.name.data,
-                email=form.email.data,
-                password=form.password.data,
-                timezone=form.timezone.data or "UTC",
-            )
-        except ValidationFailed as exc:
-            for name, message in exc.fields.items():
-                getattr(form, name).errors = [message] if hasattr(form, name) else []
-            return render_template("auth/signup.html", form=form), 422
-        # The same answer whether or not the address already had an account.
-        flash(
-            "Thank you. If your email domain belongs to a customer organization you can sign in now; "
-            "otherwise our team will approve your account shortly.",
-            "success",
+    if not form.validate_on_submit():
+        return render_template("auth/signup.html", form=form), (422 if form.errors else 200)
+    _user, refused = attempt(
+        lambda: accounts.register_customer(
+            name=form.name.data,
+            email=form.email.data,
+            password=form.password.data,
+            timezone=form.timezone.data or "UTC",
         )
-        return redirect(url_for("auth.login"))
-    return render_template("auth/signup.html", form=form), (422 if form.errors else 200)
+    )
+    if refused is not None:
+        show_errors(form, refused)
+        return render_template("auth/signup.html", form=form), 422
+    flash(SIGNUP_DONE, "success")  # the same answer whether or not the address already had an account
+    return redirect(url_for("auth.login"))
 
 
 @login_required
