@@ -11,9 +11,9 @@ from markupsafe import Markup, escape
 
 from portal.markdown import render_markdown
 from portal.models import OPEN_STATUSES, Channel, Priority, Role, Status, Ticket, Tier, format_reference, utcnow
-from portal.search import analytics
 from portal.services import escalation, sla
-from portal.services.kb import parse_video_url
+from portal.services.kb.analytics import click_token
+from portal.services.kb.video import parse_video_url
 from portal.services.notifications import preference_rows
 from portal.timezones import localtime
 
@@ -57,6 +57,6 @@ def init_app(app: Flask) -> None:
         can_escalate=can_escalate,
         kb_video=kb_video,
         kb_search_url=lambda: url_for("kb.search"),
-        kb_click_token=analytics.click_token,
+        kb_click_token=click_token,
         notification_preference_rows=lambda: preference_rows(current_user),
     )

@@ -22,7 +22,7 @@ from portal.models import Organization, Role, Ticket, User
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import ensure_default_categories
-from portal.services.kb_categories import ensure_kb_categories
+from portal.services.kb.categories import ensure_kb_categories
 
 PASSWORD = "correct-horse-battery"
 _TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import url_for
 from markupsafe import Markup
 from whoosh import query as q
 
@@ -23,7 +22,7 @@ SUGGEST_LIMIT = 5
 
 @dataclass
 class KbHit:
-    doc_id: str  # "article:12" / "faq:3"
+    doc_id: str  # "article:12" / "faq:3" (pages link to the article, or to the FAQ on its category's FAQ page)
     type: str  # article | faq
     object_id: int
     title: str
@@ -32,12 +31,6 @@ class KbHit:
     category_name: str
     snippet: Markup
     internal: bool
-
-    @property
-    def url(self) -> str:
-        if self.type == "article":
-            return url_for("kb.article", slug=self.slug)
-        return url_for("kb.category_faqs", slug=self.category) + f"#faq-{self.object_id}"
 
 
 @dataclass

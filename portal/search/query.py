@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from whoosh import query as q
 
-from portal.search.analysis import spelling_analyzer, text_analyzer
+from portal.search.analysis import text_analyzer
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
@@ -24,7 +24,6 @@ SUGGEST_TEXT_CHARS = 2_000
 _PIECE_RE = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
 _WORD_RE = re.compile(r"\w")
 _analyzer = text_analyzer()
-_spelling = spelling_analyzer()
 
 
 MAX_PAGE = 50  # deep pages of a relevance-ranked search are never useful; the bound keeps searches cheap
@@ -147,7 +146,3 @@ def any_of(terms: list[str], fields: Mapping[str, float]) -> q.Query:
 
 def _any_field(term: str, fields: Mapping[str, float]) -> q.Query:
     return q.Or([q.Term(name, term, boost=boost) for name, boost in fields.items()])
-
-
-def spelling_words(text: str) -> list[str]:
-    return [t.text for t in _spelling(text)]

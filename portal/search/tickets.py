@@ -7,9 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
+from sqlalchemy import Select
+from sqlalchemy.orm import joinedload
 from whoosh import query as q
 
-from portal.models import Priority, Status, User
+from portal.extensions import db
+from portal.models import Priority, Status, Ticket, User
 from portal.search import highlight
 from portal.search.query import MAX_PAGE, Paged, QueryProblem, build, parse
 from portal.search.schema import TICKET_INDEX, TICKET_PUBLIC_FIELDS, TICKET_STAFF_FIELDS
@@ -63,8 +66,8 @@ class TicketResults(Paged):
 
 
 def access_query(actor: User) -> q.Query | None:
-    """The terms that limit a search to what ``actor`` may read (mirrors ``services.access.visible_tickets``);
-    None for staff (everything)."""
+    """The terms that limit a search to what ``actor`` may read (the same rule as the services' ticket access:
+    staff everything, customers their organization's tickets and their own); None for staff."""
     if actor.is_staff:
         return None
     if not actor.is_active:
@@ -139,23 +142,15 @@ def _hit(hit, fields: list[str]) -> TicketHit:
     return TicketHit(int(hit["id"]), highlight.snippet(hit, [], "description"), "subject")
 
 
-def load_hits(actor: User, results: TicketResults) -> list[tuple]:
-    """(ticket, hit) pairs in result order, loaded through the access helper (belt and braces: the query already
-    restricted the hits)."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import joinedload
-
-    from portal.extensions import db
-    from portal.models import Ticket
-    from portal.services.access import visible_tickets
-
+def load_hits(results: TicketResults, readable: Select) -> list[tuple]:
+    """(ticket, hit) pairs in result order. ``readable`` is the caller's query of the tickets the searcher may read
+    (the access rule of the services); loading through it is belt and braces, the Whoosh query already restricted
+    the hits."""
     ids = [hit.ticket_id for hit in results.hits]
     if not ids:
         return []
-    stmt = (
-        visible_tickets(actor, select(Ticket))
-        .where(Ticket.id.in_(ids))
-        .options(joinedload(Ticket.requester), joinedload(Ticket.assignee), joinedload(Ticket.organization))
+    stmt = readable.where(Ticket.id.in_(ids)).options(
+        joinedload(Ticket.requester), joinedload(Ticket.assignee), joinedload(Ticket.organization)
     )
     tickets = {t.id: t for t in db.session.scalars(stmt).unique()}
     return [(tickets[hit.ticket_id], hit) for hit in results.hits if hit.ticket_id in tickets]

@@ -3,8 +3,8 @@
 Layout: ``articles/<category-slug>/<slug>.md`` — a front-matter block between ``---`` lines with ``key: value`` lines
 (title, tags, internal, video, summary) followed by Markdown — and ``faqs/<category-slug>.md`` with ``## Question``
 headings, each followed by its answer, in display order. Idempotent: articles are matched by slug and FAQs by
-question, so running it again adds only what is missing. Everything goes through ``portal.services.kb`` (revisions,
-index jobs).
+question, so running it again adds only what is missing. Everything goes through the ``portal.services.kb``
+services (revisions, index jobs).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Role, User
 from portal.models.kb import Article, Faq, KbCategory
-from portal.services import kb
 from portal.services.errors import ValidationFailed
-from portal.services.kb_categories import ensure_kb_categories
+from portal.services.kb.articles import ArticleInput, create_article, publish_article
+from portal.services.kb.categories import ensure_kb_categories
+from portal.services.kb.faqs import save_faq
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "kb_content"
 SEED_AUTHOR = "alex.morgan@support.test"
@@ -109,7 +110,7 @@ def _author() -> User:
 
 
 def _add_article(author: User, item: ArticleFile) -> Article:
-    data = kb.ArticleInput(
+    data = ArticleInput(
         title=item.meta.get("title") or item.slug.replace("-", " ").capitalize(),
         body_markdown=item.body,
         category=item.category,
@@ -119,8 +120,8 @@ def _add_article(author: User, item: ArticleFile) -> Article:
         video_url=item.meta.get("video", ""),
         slug=item.slug,
     )
-    article = kb.create_article(author, data, note="Imported from the demo content")
-    return kb.publish_article(author, article)
+    article = create_article(author, data, note="Imported from the demo content")
+    return publish_article(author, article)
 
 
 def _seed_faqs(author: User, folder: Path, echo: Callable[[str], None]) -> int:
@@ -134,7 +135,7 @@ def _seed_faqs(author: User, folder: Path, echo: Callable[[str], None]) -> int:
             continue
         for question, answer in parse_faqs(path):
             if (category.id, question[:300]) not in known:
-                kb.save_faq(author, None, category=category.slug, question=question[:300], answer_markdown=answer)
+                save_faq(author, None, category=category.slug, question=question[:300], answer_markdown=answer)
                 added += 1
     echo(f"      FAQs: {added} added")
     return added

@@ -13,8 +13,9 @@ from playwright.sync_api import Page, expect
 
 from portal.extensions import db
 from portal.models import Role
-from portal.services import kb as kb_service
 from portal.services import tickets as ticket_service
+from portal.services.kb.articles import ArticleInput, create_article, publish_article
+from portal.services.kb.faqs import save_faq
 from tests.browser.conftest import ROOT, ensure_vendored
 from tests.search.conftest import run_index_jobs, search_index  # noqa: F401  (fresh indexes, index jobs)
 
@@ -58,9 +59,9 @@ def seed(make_org, make_user, make_ticket, run_index_jobs) -> Seed:  # noqa: F81
         if status != "new":
             ticket_service.update_ticket(agent, other, expected_version=other.version, status=status, assignee=agent.id)
     db.session.commit()
-    article = kb_service.create_article(
+    article = create_article(
         admin,
-        kb_service.ArticleInput(
+        ArticleInput(
             title=ARTICLE,
             category="data-entry",
             summary="How to import a CSV file of emissions data.",
@@ -69,14 +70,14 @@ def seed(make_org, make_user, make_ticket, run_index_jobs) -> Seed:  # noqa: F81
             "## Import\n\n1. Open *Data → Import*.\n2. Choose the file.\n",
         ),
     )
-    kb_service.publish_article(admin, article)
-    kb_service.create_article(
+    publish_article(admin, article)
+    create_article(
         agent,
-        kb_service.ArticleInput(
+        ArticleInput(
             title="Import troubleshooting (draft)", category="data-entry", body_markdown="Work in progress."
         ),
     )
-    kb_service.save_faq(
+    save_faq(
         admin,
         None,
         category="data-entry",

@@ -11,15 +11,17 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Role
 from portal.models.kb import Article, ArticleFeedback, ArticleStatus, Faq
-from portal.services import kb
 from portal.services import tickets as ticket_service
+from portal.services.kb.articles import ArticleInput, archive_article, create_article, publish_article, update_article
+from portal.services.kb.faqs import save_faq
+from portal.services.kb.revisions import revisions
 from tests.conftest import csrf_from, login
 
 
 def _article(author, *, status="published", internal=False, title="Exporting a GRI report", **extra):
-    article = kb.create_article(
+    article = create_article(
         author,
-        kb.ArticleInput(
+        ArticleInput(
             title=title,
             body_markdown=extra.pop("body", "Open **Reports → GRI** and press *Export*."),
             category=extra.pop("category", "reporting"),
@@ -30,10 +32,10 @@ def _article(author, *, status="published", internal=False, title="Exporting a G
         ),
     )
     if status == "published":
-        kb.publish_article(author, article)
+        publish_article(author, article)
     elif status == "archived":
-        kb.publish_article(author, article)
-        kb.archive_article(author, article)
+        publish_article(author, article)
+        archive_article(author, article)
     db.session.commit()
     return article
 
@@ -82,9 +84,36 @@ def test_category_pages_are_paginated(client, admin):
     for n in range(23):
         _article(admin, title=f"Reporting tip {n:02d}")
     first, second = client.get("/kb/c/reporting"), client.get("/kb/c/reporting?page=2")
-    assert first.text.count('class="kb-item"') == 20 and "Next page" in first.text
+    listed = first.text.split("articles, newest first", 1)[1]  # page 1 shows the most viewed first
+    assert listed.count('class="kb-item"') == 20 and "Next page" in first.text
     assert second.text.count('class="kb-item"') == 3 and "Previous page" in second.text
+    assert "Most viewed" not in second.text
     assert client.get("/kb/c/reporting?page=abc").status_code == 200
+
+
+def test_popular_articles_are_the_most_viewed_first_ties_by_title(client, admin, make_user):
+    views = {"Alpha basics": 3, "Zeta dashboards": 40, "Gamma exports": 12, "Beta imports": 12, "Delta audit": 0}
+    views["Epsilon charts"] = 1
+    for title, count in views.items():
+        article = _article(admin, title=title, category="reporting")
+        article.view_count = count
+    _article(admin, title="Omega internal", category="reporting", internal=True).view_count = 99
+    _article(admin, title="Eta admin", category="admin").view_count = 25
+    _article(admin, title="Draft with views", category="reporting", status="draft").view_count = 500
+    db.session.commit()
+
+    def popular(html: str, heading: str) -> list[str]:
+        section = html.split(heading, 1)[1].split("</section>", 1)[0]
+        return re.findall(r'<a href="/kb/a/[^"]+">([^<]+)</a>', section)
+
+    home = client.get("/kb/").text
+    expected = ["Zeta dashboards", "Eta admin", "Beta imports", "Gamma exports", "Alpha basics", "Epsilon charts"]
+    assert popular(home, "Popular articles") == expected + ["Delta audit"]  # no drafts, no internal ones
+    category = client.get("/kb/c/reporting").text
+    assert popular(category, "Most viewed in Reporting") == [t for t in expected if t != "Eta admin"][:5]
+    agent = make_user(Role.agent)
+    assert login(client, agent).status_code == 302
+    assert popular(client.get("/kb/").text, "Popular articles")[0] == "Omega internal"  # staff read internal ones
 
 
 def test_related_articles_share_tags_or_category(client, admin):
@@ -97,8 +126,8 @@ def test_related_articles_share_tags_or_category(client, admin):
 
 
 def test_faq_and_video_pages(client, admin):
-    kb.save_faq(admin, None, category="admin", question="How do I add a user?", answer_markdown="Go to **Admin**.")
-    kb.save_faq(admin, None, category="admin", question="Hidden question?", answer_markdown="x", is_published=False)
+    save_faq(admin, None, category="admin", question="How do I add a user?", answer_markdown="Go to **Admin**.")
+    save_faq(admin, None, category="admin", question="Hidden question?", answer_markdown="x", is_published=False)
     _article(admin, title="Tour of the dashboard", video_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
     db.session.commit()
     faqs = client.get("/kb/faq").text
@@ -128,7 +157,7 @@ HOSTILE = """# Title
 
 def test_hostile_markdown_never_reaches_a_page(client, admin, login_as):
     article = _article(admin, body=HOSTILE)
-    kb.save_faq(admin, None, category="reporting", question="Hostile?", answer_markdown=HOSTILE)
+    save_faq(admin, None, category="reporting", question="Hostile?", answer_markdown=HOSTILE)
     db.session.commit()
     pages = [client.get(f"/kb/a/{article.slug}").text, client.get("/kb/faq").text]
     c, token = login_as(admin)
@@ -189,15 +218,15 @@ def test_draft_publish_edit_history_diff_restore(client, admin, login_as):
     db.session.expire_all()
     article = db.session.get(Article, article.id)
     assert article.version == 3 and "RFC user" in c.get("/kb/a/connecting-sap").text
-    revisions = kb.revisions(article)
-    assert [r.version for r in revisions] == [3, 1]
+    saved = revisions(article)
+    assert [r.version for r in saved] == [3, 1]
     history = c.get(f"/admin/kb/{article.id}/history").text
     assert "RFC user" in history
-    diff = c.get(f"/admin/kb/{article.id}/revisions/{revisions[0].id}").text
+    diff = c.get(f"/admin/kb/{article.id}/revisions/{saved[0].id}").text
     assert '<div class="del"><span class="visually-hidden">Removed: </span>- Step two.</div>' in diff
     assert '<div class="add"><span class="visually-hidden">Added: </span>+ Step 2, with the RFC user.</div>' in diff
     restored = c.post(
-        f"/admin/kb/{article.id}/revisions/{revisions[1].id}/restore", data={"csrf_token": token, "version": 3}
+        f"/admin/kb/{article.id}/revisions/{saved[1].id}/restore", data={"csrf_token": token, "version": 3}
     )
     assert restored.status_code == 303
     db.session.expire_all()
@@ -215,10 +244,10 @@ def test_stale_save_is_409_with_a_clear_message_and_keeps_the_text(client, admin
     article = _article(admin)
     c, token = login_as(admin)
     editor = c.get(f"/admin/kb/{article.id}/edit").text
-    kb.update_article(
+    update_article(
         admin,
         db.session.get(Article, article.id),
-        kb.ArticleInput(title=article.title, body_markdown="Someone else's text", category="reporting"),
+        ArticleInput(title=article.title, body_markdown="Someone else's text", category="reporting"),
         expected_version=article.version,
     )
     db.session.commit()
@@ -260,9 +289,13 @@ def test_agents_contribute_drafts_but_cannot_publish_or_curate(client, admin, ma
     article = db.session.scalar(select(Article).where(Article.title == "Agent tip"))
     assert c.get(f"/admin/kb/{article.id}/edit").status_code == 200
     assert c.post(f"/admin/kb/{article.id}/status", data={"csrf_token": token, "action": "publish"}).status_code == 403
-    assert c.get("/admin/kb/").status_code == 403 and c.get("/admin/kb/faqs").status_code == 403
+    assert c.get("/admin/kb/faqs").status_code == 403 and c.get("/admin/kb/needs-update").status_code == 403
     other = _article(admin, status="draft", title="Admin draft")
     assert c.get(f"/admin/kb/{other.id}/edit").status_code == 403
+    mine = c.get("/admin/kb/")  # the agent's own articles: their drafts list
+    assert mine.status_code == 200 and "My articles" in mine.text
+    assert "Agent tip" in mine.text and "Admin draft" not in mine.text
+    assert c.get(f"/admin/kb/{other.id}/history").status_code == 403
 
 
 def test_customers_cannot_reach_curation(client, make_user, make_org, login_as):
@@ -361,3 +394,43 @@ def test_customer_cannot_draft_from_ticket(client, make_user, make_org, make_tic
     ticket = make_ticket(customer)
     c, _ = login_as(customer)
     assert c.get(f"/admin/kb/from-ticket/{ticket.reference}").status_code == 403
+
+
+def test_senior_agent_reaches_the_draft_drafted_from_a_ticket_in_their_list(
+    app, admin, make_user, make_org, make_ticket, login_as
+):
+    customer = make_user(Role.customer, organization=make_org())
+    senior = make_user(Role.senior_agent)
+    ticket = make_ticket(customer, subject="Scope 2 totals differ", description="Location and market totals differ.")
+    ticket_service.reply_to_ticket(senior, ticket, "Choose the market-based method in the report settings.")
+    ticket_service.mark_solved(senior, ticket, expected_version=ticket.version)
+    db.session.commit()
+    published = _article(senior, status="draft", title="Senior tip")  # drafted earlier, published by an admin
+    publish_article(admin, published)
+    db.session.commit()
+    _article(admin, status="draft", title="Admin-only draft")
+    c, token = login_as(senior)
+    page = c.get(f"/agent/tickets/{ticket.reference}").text
+    assert f"/admin/kb/from-ticket/{ticket.reference}" in page
+    saved = c.post("/admin/kb/new", data=_editor_form(c.get(f"/admin/kb/from-ticket/{ticket.reference}").text))
+    assert saved.status_code == 303
+    draft = db.session.scalar(select(Article).where(Article.title == "Scope 2 totals differ"))
+    editor = c.get(saved.headers["Location"])
+    assert editor.status_code == 200 and 'href="/admin/kb/"' in editor.text  # the way to the drafts list
+
+    listing = c.get("/admin/kb/")
+    assert listing.status_code == 200
+    assert "Scope 2 totals differ" in listing.text and f"/admin/kb/{draft.id}/edit" in listing.text
+    assert "Senior tip" in listing.text and f"/admin/kb/{published.id}/history" in listing.text  # read only now
+    assert "Admin-only draft" not in listing.text and "Needs update" not in listing.text
+    drafts_only = c.get("/admin/kb/", query_string={"status": "draft"}).text
+    assert "Scope 2 totals differ" in drafts_only and "Senior tip" not in drafts_only
+    assert c.get(f"/admin/kb/{draft.id}/history").status_code == 200
+    assert c.get(f"/admin/kb/{published.id}/history").status_code == 200
+    assert c.get(f"/admin/kb/{published.id}/edit").status_code == 403  # published: curators edit it
+    assert c.post(f"/admin/kb/{draft.id}/status", data={"csrf_token": token, "action": "publish"}).status_code == 403
+
+    curator = app.test_client()
+    assert login(curator, admin).status_code == 302
+    everything = curator.get("/admin/kb/").text
+    assert "Scope 2 totals differ" in everything and "Admin-only draft" in everything

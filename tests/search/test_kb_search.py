@@ -14,8 +14,8 @@ from portal.search.indexing import check_kb, rebuild_kb
 from portal.search.kb import search_kb, suggest_kb
 from portal.search.schema import KB_INDEX
 from portal.search.store import close_searchers, index_path
-from portal.services import kb as kb_service
 from portal.services.accounts import create_api_token
+from portal.services.kb.articles import ArticleInput, create_article, publish_article, update_article
 from portal.services.kb_seed import seed_kb
 
 
@@ -77,23 +77,23 @@ def test_drafts_never_appear_publicly(make_article, make_user, client, run_index
 def test_an_article_edit_is_searchable_after_the_index_job(make_user, kb_category, run_index_jobs):
     admin = make_user(Role.admin)
     kb_category("troubleshooting", "Troubleshooting")
-    article = kb_service.create_article(
+    article = create_article(
         admin,
-        kb_service.ArticleInput(
+        ArticleInput(
             title="Meter gateway offline",
             body_markdown="Restart the **gateway** and check the LED.",
             category="troubleshooting",
         ),
     )
-    kb_service.publish_article(admin, article)
+    publish_article(admin, article)
     run_index_jobs()
     assert _titles(search_kb("gateway")) == ["Meter gateway offline"]
     assert search_kb("firmware").total == 0
 
-    kb_service.update_article(
+    update_article(
         admin,
         article,
-        kb_service.ArticleInput(
+        ArticleInput(
             title="Meter gateway offline",
             body_markdown="Update the firmware, then restart.",
             category="troubleshooting",

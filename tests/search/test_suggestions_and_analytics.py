@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal.extensions import db
 from portal.models import Role, Ticket
 from portal.models.kb import Deflection, SearchLog, SearchSource, TicketSuggestion
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, login
 
 
 def test_suggest_open_solve_records_a_deflection_and_files_nothing(
@@ -117,7 +117,7 @@ def test_kb_reports_show_gaps_deflections_and_savings(
     assert page.status_code == 200
     assert "hydrogen electrolyser" in page.text and "supplier survey" in page.text
     assert "$570" in page.text and "Scope 3 supplier survey" in page.text  # 3 × $190
-    from portal.search.analytics import kb_gaps
+    from portal.services.kb.reports import kb_gaps
 
     gaps = {row.query: row.searches for row in kb_gaps()}
     assert gaps["hydrogen electrolyser"] == 2
@@ -125,7 +125,8 @@ def test_kb_reports_show_gaps_deflections_and_savings(
 
 
 def test_following_an_faq_result_closes_the_gap(make_faq, run_index_jobs, client):
-    from portal.search.analytics import click_token, kb_gaps
+    from portal.services.kb.analytics import click_token
+    from portal.services.kb.reports import kb_gaps
 
     faq = make_faq("How do I reset my password?", "Use *Forgot password* on the sign-in page.")
     run_index_jobs()
@@ -138,3 +139,72 @@ def test_following_an_faq_result_closes_the_gap(make_faq, run_index_jobs, client
     db.session.expire_all()
     assert db.session.get(SearchLog, log.id).clicked_faq_id == faq.id
     assert "reset password" not in {row.query for row in kb_gaps()}
+
+
+def test_suggestion_look_ups_are_logged_apart_and_are_not_gaps(
+    app, make_article, make_org, make_user, login_as, run_index_jobs
+):
+    make_article("Scope 3 supplier survey", "Send the supplier survey from Scope 3.")
+    run_index_jobs()
+    customer = make_user(Role.customer, organization=make_org())
+    client, _ = login_as(customer)
+    described = "Our auditor cannot open the walrus ledger since Monday and the quarterly deadline is Friday"
+    client.get("/portal/tickets/new/suggestions", query_string={"subject": "Walrus ledger", "description": described})
+    client.get("/portal/tickets/new/suggestions", query_string={"subject": "supplier survey"})  # found, not opened
+    client.get("/kb/search", query_string={"q": "walrus ledger"})  # typed by the customer: a gap
+    sources = {(log.source, log.query[:13]) for log in db.session.scalars(db.select(SearchLog))}
+    assert sources == {
+        (SearchSource.suggest, "Walrus ledger"),
+        (SearchSource.suggest, "supplier surv"),
+        (SearchSource.kb, "walrus ledger"),
+    }
+
+    from portal.services.kb.reports import kb_gaps, lookup_summary, top_searches, unanswered_lookups
+
+    assert [row.query for row in kb_gaps()] == ["walrus ledger"]
+    assert [row.query for row in top_searches()] == ["walrus ledger"]
+    summary = lookup_summary()
+    assert (summary.lookups, summary.with_results, summary.opened) == (2, 1, 0)
+    assert [row.query[:13] for row in unanswered_lookups()] == ["Walrus ledger"]
+
+    admin_client = app.test_client()
+    assert login(admin_client, make_user(Role.admin)).status_code == 302
+    page = admin_client.get("/admin/kb/reports").text
+    gaps = page[page.index('id="gaps-h"') : page.index('id="lookups-h"')]
+    lookups = page[page.index('id="lookups-h"') : page.index('id="top-h"')]
+    assert "walrus ledger" in gaps and "auditor" not in gaps and "supplier survey" not in gaps
+    assert "2 look-ups for suggestions" in lookups and "auditor cannot open" in lookups
+
+
+def test_report_wording_is_singular_or_plural(make_article, make_org, make_user, login_as, run_index_jobs):
+    article = make_article("Export to Excel", "Use the export button.")
+    run_index_jobs()
+    customer = make_user(Role.customer, organization=make_org())
+    admin_client, _ = login_as(make_user(Role.admin))
+
+    def report() -> str:
+        return " ".join(admin_client.get("/admin/kb/reports").text.split())
+
+    assert "0 tickets were filed after 0 suggestions had been shown" in report()
+    assert "<strong>0</strong> visits ended" in report() and "0 look-ups for suggestions" in report()
+    ticket = Ticket(subject="Excel", description="Export", requester=customer, organization=customer.organization)
+    db.session.add(ticket)
+    db.session.flush()
+    db.session.add_all([TicketSuggestion(ticket_id=ticket.id, article_id=article.id)])
+    db.session.add(Deflection(article_id=article.id, user_id=customer.id, query="excel"))
+    db.session.add(SearchLog(query="excel", normalized_query="excel", source=SearchSource.suggest, result_count=1))
+    db.session.commit()
+    text = report()
+    assert "1 ticket was filed after 1 suggestion had been shown" in text
+    assert "<strong>1</strong> visit ended" in text and "1 look-up for suggestions" in text
+    assert "1 look-up found something" in text
+    second = Ticket(subject="Excel 2", description="Export", requester=customer, organization=customer.organization)
+    db.session.add(second)
+    db.session.flush()
+    db.session.add_all(
+        [TicketSuggestion(ticket_id=second.id, article_id=article.id), Deflection(article_id=article.id, query="x")]
+    )
+    db.session.commit()
+    text = report()
+    assert "2 tickets were filed after 2 suggestions had been shown" in text
+    assert "<strong>2</strong> visits ended" in text

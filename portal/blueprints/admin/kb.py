@@ -1,5 +1,6 @@
 """KB curation under /admin/kb. Admins and managers curate (publish, archive, restore, FAQs, needs-update queue);
-agents contribute drafts: they may create articles, edit their own drafts and draft one from a solved ticket."""
+every staff member contributes drafts: they may create articles, draft one from a solved ticket, edit their own
+drafts, and list the articles they wrote (with each one's history)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from portal.blueprints.common import admin_required, make_page, page_number, sta
 from portal.markdown import render_markdown
 from portal.models import Status
 from portal.models.kb import ArticleStatus
-from portal.services import kb as kb_service
 from portal.services.access import get_ticket_for
 from portal.services.errors import ValidationFailed
+from portal.services.kb import articles, curation, drafts, faqs, listing, permissions, revisions
+from portal.services.kb.video import parse_video_url
 
 LIST_SIZE = 50
 
@@ -21,13 +23,14 @@ LIST_SIZE = 50
 # --------------------------------------------------------------------------- articles
 
 
-@admin_required
+@staff_required
 def kb_articles():
+    """Curators: every article. Other staff: the articles they wrote (their drafts land here)."""
     number = page_number()
     status, category = request.args.get("status", ""), request.args.get("category", "")
     needs_update = request.args.get("needs_update") == "1"
-    rows = kb_service.list_articles(
-        status=status, category=category, needs_update=needs_update, page=number, size=LIST_SIZE
+    rows = curation.list_articles(
+        current_user, status=status, category=category, needs_update=needs_update, page=number, size=LIST_SIZE
     )
     return render_template(
         "admin/kb/articles.html",
@@ -35,19 +38,21 @@ def kb_articles():
         status=status,
         category=category,
         needs_update=needs_update,
-        counts=kb_service.status_counts(),
-        categories=kb_service.list_categories(),
+        counts=curation.status_counts(current_user),
+        categories=listing.list_categories(),
         statuses=list(ArticleStatus),
+        curator=permissions.is_curator(current_user),
+        can_edit=lambda article: permissions.can_edit(current_user, article),
     )
 
 
 @admin_required
 def kb_needs_update():
-    articles = kb_service.needs_update_queue()
+    flagged = curation.needs_update_queue()
     return render_template(
         "admin/kb/needs_update.html",
-        articles=articles,
-        feedback={a.id: kb_service.negative_feedback(a, 5) for a in articles},
+        articles=flagged,
+        feedback={a.id: curation.negative_feedback(a, 5) for a in flagged},
     )
 
 
@@ -57,7 +62,7 @@ def kb_new():
     if form.validate_on_submit():
         source = get_ticket_for(current_user, form.source_ticket.data) if form.source_ticket.data else None
         try:
-            article = kb_service.create_article(
+            article = articles.create_article(
                 current_user, form.to_input(), note=form.note.data or "Created", source_ticket=source
             )
         except ValidationFailed as exc:
@@ -72,7 +77,7 @@ def kb_from_ticket(reference: str):
     ticket = get_ticket_for(current_user, reference)
     if ticket.status not in (Status.solved, Status.closed):
         abort(409, "Draft articles from solved tickets only.")
-    data = kb_service.draft_from_ticket(current_user, ticket)
+    data = drafts.draft_from_ticket(current_user, ticket)
     form = ArticleForm(
         formdata=None, data=dict(vars(data), source_ticket=ticket.reference, note=f"Drafted from {ticket.reference}")
     )
@@ -85,7 +90,7 @@ def kb_edit(article_id: int):
     form = ArticleForm(data=_article_data(article))
     if form.validate_on_submit():
         try:
-            kb_service.update_article(
+            articles.update_article(
                 current_user,
                 article,
                 form.to_input(),
@@ -94,8 +99,8 @@ def kb_edit(article_id: int):
             )
         except ValidationFailed as exc:
             return _editor(form, article, exc)
-        except kb_service.ArticleConflict as exc:
-            return _editor(form, kb_service.get_article_by_id(article_id), conflict=exc)
+        except articles.ArticleConflict as exc:
+            return _editor(form, articles.get_article_by_id(article_id), conflict=exc)
         flash("Saved.", "success")
         return redirect(url_for("admin.kb_edit", article_id=article.id), 303)
     return _editor(form, article)
@@ -106,20 +111,20 @@ def kb_preview():
     return render_template(
         "admin/kb/partials/_preview.html",
         html=render_markdown(request.form.get("body_markdown", "")),
-        video=kb_service.parse_video_url(request.form.get("video_url", "")),
+        video=parse_video_url(request.form.get("video_url", "")),
     )
 
 
 STATUS_ACTIONS = {
-    "publish": kb_service.publish_article,
-    "archive": kb_service.archive_article,
-    "draft": kb_service.unpublish_article,
+    "publish": articles.publish_article,
+    "archive": articles.archive_article,
+    "draft": articles.unpublish_article,
 }
 
 
 @admin_required
 def kb_set_status(article_id: int):
-    article = kb_service.get_article_by_id(article_id)
+    article = articles.get_article_by_id(article_id)
     change = STATUS_ACTIONS.get(request.form.get("action", ""))
     if change is None:
         abort(400, "Choose publish, archive or draft.")
@@ -130,58 +135,58 @@ def kb_set_status(article_id: int):
 
 @admin_required
 def kb_reviewed(article_id: int):
-    kb_service.clear_needs_update(current_user, kb_service.get_article_by_id(article_id))
+    articles.clear_needs_update(current_user, articles.get_article_by_id(article_id))
     flash("Removed from the needs-update queue.", "success")
     return redirect(url_for("admin.kb_needs_update"), 303)
 
 
 @staff_required
 def kb_history(article_id: int):
-    article = kb_service.get_article_by_id(article_id)
+    article = articles.get_article_by_id(article_id)
     _require_staff_view(article)
     return render_template(
         "admin/kb/history.html",
         article=article,
-        revisions=kb_service.revisions(article),
-        can_edit=kb_service.can_edit(current_user, article),
+        revisions=revisions.revisions(article),
+        can_edit=permissions.can_edit(current_user, article),
     )
 
 
 @staff_required
 def kb_revision(article_id: int, revision_id: int):
-    article = kb_service.get_article_by_id(article_id)
+    article = articles.get_article_by_id(article_id)
     _require_staff_view(article)
-    revision = kb_service.get_revision(article, revision_id)
-    previous = kb_service.previous_revision(revision)
+    revision = revisions.get_revision(article, revision_id)
+    previous = revisions.previous_revision(revision)
     return render_template(
         "admin/kb/revision.html",
         article=article,
         revision=revision,
         previous=previous,
-        diff=kb_service.revision_diff(previous, revision),
+        diff=revisions.revision_diff(previous, revision),
         form=VersionForm(),
-        can_edit=kb_service.can_edit(current_user, article),
+        can_edit=permissions.can_edit(current_user, article),
     )
 
 
 @staff_required
 def kb_restore(article_id: int, revision_id: int):
-    article = kb_service.get_article_by_id(article_id)
-    revision = kb_service.get_revision(article, revision_id)
-    kb_service.restore_revision(current_user, article, revision, expected_version=VersionForm().version.data)
+    article = articles.get_article_by_id(article_id)
+    revision = revisions.get_revision(article, revision_id)
+    articles.restore_revision(current_user, article, revision, expected_version=VersionForm().version.data)
     flash(f"Version {revision.version} restored as version {article.version}.", "success")
     return redirect(url_for("admin.kb_edit", article_id=article.id), 303)
 
 
 def _editable(article_id: int):
-    article = kb_service.get_article_by_id(article_id)
-    if not kb_service.can_edit(current_user, article):
+    article = articles.get_article_by_id(article_id)
+    if not permissions.can_edit(current_user, article):
         abort(403, "You can edit your own drafts only; ask an admin to change published articles.")
     return article
 
 
 def _require_staff_view(article) -> None:
-    if not (kb_service.is_curator(current_user) or article.author_id == current_user.id):
+    if not permissions.can_view(current_user, article):
         abort(403)
 
 
@@ -220,16 +225,16 @@ def _editor(form: ArticleForm, article, exc: ValidationFailed | None = None, con
 
 @admin_required
 def kb_faqs():
-    return render_template("admin/kb/faqs.html", faqs=kb_service.all_faqs(), form=VersionForm())
+    return render_template("admin/kb/faqs.html", faqs=faqs.all_faqs(), form=VersionForm())
 
 
 @admin_required
 def kb_faq(faq_id: int | None):
-    faq = kb_service.get_faq(faq_id) if faq_id else None
+    faq = faqs.get_faq(faq_id) if faq_id else None
     form = FaqForm(obj=faq, data={"category": faq.category.slug} if faq and request.method == "GET" else None)
     if form.validate_on_submit():
         try:
-            kb_service.save_faq(
+            faqs.save_faq(
                 current_user,
                 faq,
                 category=form.category.data,
@@ -248,12 +253,12 @@ def kb_faq(faq_id: int | None):
 
 @admin_required
 def kb_faq_move(faq_id: int):
-    kb_service.move_faq(current_user, kb_service.get_faq(faq_id), request.form.get("direction", ""))
+    faqs.move_faq(current_user, faqs.get_faq(faq_id), request.form.get("direction", ""))
     return redirect(url_for("admin.kb_faqs", _anchor=f"faq-{faq_id}"), 303)
 
 
 @admin_required
 def kb_faq_delete(faq_id: int):
-    kb_service.delete_faq(current_user, kb_service.get_faq(faq_id))
+    faqs.delete_faq(current_user, faqs.get_faq(faq_id))
     flash("FAQ deleted.", "success")
     return redirect(url_for("admin.kb_faqs"), 303)

@@ -6,11 +6,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.services import kb as kb_service
+from portal.services.kb.articles import ArticleInput
+from portal.services.kb.listing import list_categories
 
 
 def category_choices() -> list[tuple[str, str]]:
-    return [(c.slug, c.name) for c in kb_service.list_categories()]
+    return [(c.slug, c.name) for c in list_categories()]
 
 
 class ArticleForm(FlaskForm):
@@ -30,8 +31,8 @@ class ArticleForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.category.choices = category_choices()
 
-    def to_input(self) -> kb_service.ArticleInput:
-        return kb_service.ArticleInput(
+    def to_input(self) -> ArticleInput:
+        return ArticleInput(
             title=self.title.data or "",
             body_markdown=self.body_markdown.data or "",
             category=self.category.data,

@@ -14,10 +14,10 @@ from flask import g, jsonify, request, url_for
 
 from portal.errors import json_error
 from portal.models.kb import SearchSource
-from portal.search import analytics
-from portal.search.kb import KbResults, search_kb, suggest_kb
 from portal.services.accounts import user_for_token
 from portal.services.errors import ValidationFailed
+from portal.services.kb import search as help_search
+from portal.services.kb.analytics import click_token
 
 MAX_SUGGEST_TEXT = 5_000
 
@@ -41,21 +41,17 @@ def token_optional(view: Callable) -> Callable:
     return wrapper
 
 
-def _staff() -> bool:
-    return bool(g.api_user is not None and g.api_user.is_staff)
-
-
-def _json(results: KbResults, source: SearchSource):
+def _json(found: help_search.LoggedResults, parameter: str):
+    results = found.results
     if results.problem:
-        raise ValidationFailed(results.problem, {"q" if source is SearchSource.api else "text": results.problem})
-    log = analytics.log_search(source, results.query, results.total, g.api_user)
+        raise ValidationFailed(results.problem, {parameter: results.problem})
     body = {
         "total": results.total,
         "page": results.page,
         "results": [
             {
                 "title": hit.title,
-                "url": url_for("kb.search_click", t=analytics.click_token(log.id, hit.doc_id), _external=True),
+                "url": url_for("kb.search_click", t=click_token(found.log_id, hit.doc_id), _external=True),
                 "snippet": str(hit.snippet),
                 "category": hit.category,
                 "type": hit.type,
@@ -75,7 +71,15 @@ def kb_search():
     except ValueError:
         raise ValidationFailed("page must be a positive integer.", {"page": "Use a positive integer."}) from None
     category = (request.args.get("category") or "").strip()[:50] or None
-    return _json(search_kb(request.args.get("q", ""), staff=_staff(), category=category, page=page), SearchSource.api)
+    found = help_search.search(
+        g.api_user,
+        request.args.get("q", ""),
+        source=SearchSource.api,
+        category=category,
+        page=page,
+        log_every_page=True,
+    )
+    return _json(found, "q")
 
 
 @token_optional
@@ -85,4 +89,4 @@ def kb_suggest():
         raise ValidationFailed("Send the text to find help for.", {"text": "This parameter is required."})
     if len(text) > MAX_SUGGEST_TEXT:
         raise ValidationFailed("The text is too long.", {"text": f"At most {MAX_SUGGEST_TEXT} characters."})
-    return _json(suggest_kb(text, staff=_staff()), SearchSource.suggest)
+    return _json(help_search.suggest(g.api_user, text), "text")

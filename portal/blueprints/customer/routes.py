@@ -9,10 +9,10 @@ from portal.blueprints.common import attempt_on_ticket, customer_required, make_
 from portal.blueprints.customer.forms import NewTicketForm, ReplyForm, VersionForm
 from portal.extensions import htmx
 from portal.models import Status, Ticket
-from portal.search.analytics import record_ticket_suggestions
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
 from portal.services.errors import Conflict, ValidationFailed
+from portal.services.kb.analytics import record_ticket_suggestions
 from portal.services.queries import TicketFilters, customer_counts, list_tickets
 
 

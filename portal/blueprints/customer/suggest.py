@@ -1,4 +1,4 @@
-"""Suggestions while a customer writes a ticket (issue 4 part B): matching articles and FAQs, opened in place, with
+"""Suggestions while a customer writes a ticket: matching articles and FAQs, opened in place, with
 "This solved my problem" (a deflection, no ticket) and "Still need help" (back to the untouched form)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from flask_login import current_user
 
 from portal.blueprints.common import customer_required
 from portal.extensions import htmx
-from portal.models.kb import Article, SearchSource
-from portal.search import analytics
-from portal.search.kb import suggest_kb
+from portal.models.kb import Article
+from portal.services.kb import analytics
+from portal.services.kb.search import suggest
 
 
 def _typed_text() -> str:
@@ -26,10 +26,8 @@ def _shown() -> list[str]:
 @customer_required
 def suggestions():
     text = _typed_text()
-    results = suggest_kb(text) if text.strip() else None
-    log_id = None
-    if results is not None and results.query:
-        log_id = analytics.log_search(SearchSource.suggest, results.query, results.total, current_user).id
+    found = suggest(current_user, text) if text.strip() else None
+    results, log_id = (found.results, found.log_id) if found else (None, None)
     shown = list(dict.fromkeys(_shown() + [hit.doc_id for hit in (results.hits if results else [])]))[:20]
     return (
         render_template("customer/partials/_suggestions.html", results=results, log_id=log_id, shown=shown, oob=True),

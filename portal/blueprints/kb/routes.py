@@ -13,52 +13,58 @@ from flask_login import current_user
 
 from portal.blueprints.common import make_page, page_number
 from portal.extensions import limiter
-from portal.services import kb as kb_service
+from portal.services.kb import feedback as votes
+from portal.services.kb import listing
 
 CATEGORY_PAGE_SIZE = 20
+CATEGORY_POPULAR = 5
 
 
 def home():
     return render_template(
         "kb/home.html",
-        categories=kb_service.list_categories(),
-        counts=kb_service.category_counts(current_user),
-        popular=kb_service.popular_articles(current_user),
-        faqs=kb_service.published_faqs()[:6],
+        categories=listing.list_categories(),
+        counts=listing.category_counts(current_user),
+        popular=listing.popular_articles(current_user),
+        faqs=listing.published_faqs()[:6],
     )
 
 
 def category(slug: str):
-    category = kb_service.get_category(slug)
+    category = listing.get_category(slug)
     number = page_number()
-    rows = kb_service.category_articles(current_user, category, number, CATEGORY_PAGE_SIZE)
+    rows = listing.category_articles(current_user, category, number, CATEGORY_PAGE_SIZE)
+    page = make_page(rows, number, CATEGORY_PAGE_SIZE)
+    # A topic with more articles than one short list shows its most viewed ones first.
+    many = page.has_next or len(page.items) > CATEGORY_POPULAR
     return render_template(
         "kb/category.html",
         category=category,
-        page=make_page(rows, number, CATEGORY_PAGE_SIZE),
-        categories=kb_service.list_categories(),
-        faqs=kb_service.published_faqs(category),
+        page=page,
+        popular=listing.popular_articles(current_user, CATEGORY_POPULAR, category) if number == 1 and many else [],
+        categories=listing.list_categories(),
+        faqs=listing.published_faqs(category),
     )
 
 
 def article(slug: str):
-    article = kb_service.get_article_for(current_user, slug)
-    kb_service.record_view(article)
+    article = listing.get_article_for(current_user, slug)
+    listing.record_view(article)
     return render_template(
         "kb/article.html",
         article=article,
-        related=kb_service.related_articles(current_user, article),
+        related=listing.related_articles(current_user, article),
         vote=_my_vote(article),
     )
 
 
 @limiter.limit("20 per minute")
 def feedback(slug: str):
-    article = kb_service.get_article_for(current_user, slug)
+    article = listing.get_article_for(current_user, slug)
     choice = request.form.get("helpful")
     if choice not in ("yes", "no"):
         abort(400, "Choose yes or no.")
-    vote = kb_service.record_feedback(
+    vote = votes.record_feedback(
         article,
         helpful=choice == "yes",
         reason=request.form.get("reason", ""),
@@ -70,22 +76,22 @@ def feedback(slug: str):
 
 def faqs():
     return render_template(
-        "kb/faqs.html", category=None, categories=kb_service.list_categories(), faqs=kb_service.published_faqs()
+        "kb/faqs.html", category=None, categories=listing.list_categories(), faqs=listing.published_faqs()
     )
 
 
 def category_faqs(slug: str):
-    category = kb_service.get_category(slug)
+    category = listing.get_category(slug)
     return render_template(
         "kb/faqs.html",
         category=category,
-        categories=kb_service.list_categories(),
-        faqs=kb_service.published_faqs(category),
+        categories=listing.list_categories(),
+        faqs=listing.published_faqs(category),
     )
 
 
 def videos():
-    return render_template("kb/videos.html", articles=kb_service.video_articles(current_user))
+    return render_template("kb/videos.html", articles=listing.video_articles(current_user))
 
 
 def _voter_key() -> str:
@@ -101,4 +107,4 @@ def _my_vote(article):
         if current_user.is_authenticated
         else ("s:" + session["kb_voter"] if "kb_voter" in session else None)
     )
-    return kb_service.vote_of(article, key) if key else None
+    return votes.vote_of(article, key) if key else None

@@ -1,4 +1,4 @@
-"""The six seed KB categories (also inserted by the 0005_kb migration)."""
+"""The six seed KB categories (also inserted by the 0005_kb migration): added when missing."""
 
 from __future__ import annotations
 
