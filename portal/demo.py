@@ -1,40 +1,63 @@
-"""Demo data: the support team of the seed roster, two customer organizations and realistic tickets.
+"""Demo data: the support team of the operations guide's sample roster, two customer organizations and realistic
+tickets.
 
-Idempotent: running it twice changes nothing (users are matched by email, tickets are seeded once).
+Idempotent: running it twice changes nothing. Users are matched by email; a demo user whose role, shift, time zone or
+specializations differ (an older seed's team) is set back to ``TEAM``, keeping its password. Tickets are seeded once.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Organization, Role, ShiftRegion, Ticket, TicketEvent, User, utcnow
+from portal.models import OnCall, Organization, Role, ShiftRegion, Ticket, TicketEvent, User, utcnow
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
-from portal.services.catalog import ensure_default_categories
+from portal.services.catalog import DEFAULT_CATEGORIES, ensure_default_categories
 from portal.services.kb_seed import seed_kb
 from portal.services.roster import seed_roster
 
 DEMO_PASSWORD = "demo-pass-2026"
 
-# name, role, shift, timezone, specializations
+ALL_CATEGORIES = [slug for slug, _, _ in DEFAULT_CATEGORIES]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One position of the demo team; the email is firstname.lastname@support.test."""
+
+    name: str
+    role: Role
+    shift: ShiftRegion
+    timezone: str
+    specializations: tuple[str, ...]
+
+    @property
+    def email(self) -> str:
+        return self.name.lower().replace(" ", ".") + "@support.test"
+
+
+# The operations guide's sample roster: per shift two L1 agents and one L2 senior agent, plus a manager and an admin
+# on flexible hours (no shift). The guide's UTC+0 / UTC+8 / UTC-5 are London, Singapore and New York.
 TEAM = [
-    ("John Smith", Role.manager, ShiftRegion.flexible, "Europe/London", ["account", "general"]),
-    ("Sarah Johnson", Role.senior_agent, ShiftRegion.emea, "Europe/London", ["integration", "technical"]),
-    ("Emily Davis", Role.agent, ShiftRegion.emea, "Europe/Berlin", ["data", "training"]),
-    ("Tom Baker", Role.agent, ShiftRegion.emea, "Europe/Dublin", ["account", "general"]),
-    ("Mike Chen", Role.senior_agent, ShiftRegion.apac, "Asia/Singapore", ["integration", "data"]),
-    ("Jennifer Lee", Role.agent, ShiftRegion.apac, "Australia/Sydney", ["data", "account"]),
-    ("Priya Patel", Role.agent, ShiftRegion.apac, "Asia/Kolkata", ["technical", "training"]),
-    ("Robert Taylor", Role.senior_agent, ShiftRegion.amer, "America/New_York", ["technical", "integration"]),
-    ("David Wilson", Role.agent, ShiftRegion.amer, "America/Chicago", ["technical", "general"]),
-    ("Lisa Brown", Role.agent, ShiftRegion.amer, "America/Los_Angeles", ["account", "training"]),
-    ("Alex Morgan", Role.admin, ShiftRegion.flexible, "UTC", []),
+    Member("John Smith", Role.senior_agent, ShiftRegion.emea, "Europe/London", ("technical", "integration")),
+    Member("Sarah Johnson", Role.agent, ShiftRegion.emea, "Europe/London", ("account", "data")),
+    Member("Tom Baker", Role.agent, ShiftRegion.emea, "Europe/London", ("technical", "general")),
+    Member("Mike Chen", Role.agent, ShiftRegion.apac, "Asia/Singapore", ("technical", "training")),
+    Member("Emily Davis", Role.senior_agent, ShiftRegion.apac, "Asia/Singapore", ("integration", "data")),
+    Member("Priya Patel", Role.agent, ShiftRegion.apac, "Asia/Singapore", ("account", "data")),
+    Member("David Wilson", Role.agent, ShiftRegion.amer, "America/New_York", ("technical", "account")),
+    Member("Lisa Brown", Role.agent, ShiftRegion.amer, "America/New_York", ("training", "general")),
+    Member("Alex Morgan", Role.senior_agent, ShiftRegion.amer, "America/New_York", ("technical", "integration")),
+    Member("Robert Taylor", Role.manager, ShiftRegion.flexible, "Europe/London", tuple(ALL_CATEGORIES)),
+    Member("Jennifer Lee", Role.admin, ShiftRegion.flexible, "Europe/London", tuple(ALL_CATEGORIES)),
 ]
+MANAGER_EMAIL = next(m.email for m in TEAM if m.role is Role.manager)
 
 ORGANIZATIONS = [
     ("Demo Manufacturing plc", "demo.test", "EMEA", "enterprise", "Pilot customer; CSRD reporting in 2027."),
@@ -164,7 +187,8 @@ TICKETS = [
 
 
 def seed(echo: Callable[[str], None] = print) -> dict[str, int]:
-    """Create whatever part of the demo data is missing. Returns counts of what was added."""
+    """Create whatever part of the demo data is missing and bring demo staff left by an older seed back to
+    ``TEAM``. Returns counts of what was added (and ``users_corrected``)."""
     added = {"categories": ensure_default_categories(), "organizations": 0, "users": 0, "tickets": 0}
     echo(f"[1/4] categories: {added['categories']} added")
     orgs = {}
@@ -178,36 +202,53 @@ def seed(echo: Callable[[str], None] = print) -> dict[str, int]:
     db.session.flush()
     echo(f"[2/4] organizations: {added['organizations']} added")
     password_hash = hash_password(DEMO_PASSWORD)
-    for name, role, shift, zone, specs in TEAM:
-        email = name.lower().replace(" ", ".") + "@support.test"
-        added["users"] += _ensure_user(email, name, role, password_hash, zone, shift=shift, specializations=specs)
+    outcomes = []
+    for member in TEAM:
+        profile = dict(
+            name=member.name,
+            role=member.role,
+            timezone=member.timezone,
+            shift_region=member.shift,
+            specializations=list(member.specializations),
+        )
+        outcomes.append(_ensure_user(member.email, profile, password_hash))
+    regrouped = any(outcome == "role changed" for outcome in outcomes)
     for name, email, domain, zone in CUSTOMERS:
-        added["users"] += _ensure_user(email, name, Role.customer, password_hash, zone, organization=orgs[domain])
+        profile = dict(name=name, role=Role.customer, timezone=zone, organization=orgs[domain])
+        outcomes.append(_ensure_user(email, profile, password_hash))
+    added["users"] = outcomes.count("added")
+    added["users_corrected"] = len(outcomes) - added["users"] - outcomes.count(None)
     db.session.flush()
-    echo(f"[3/4] users: {added['users']} added")
-    added["roster"] = seed_roster()  # shifts and a week of on-call (issue 3)
+    echo(f"[3/4] users: {added['users']} added, {added['users_corrected']} corrected")
+    if regrouped:
+        _drop_team_on_call()
+    added["roster"] = seed_roster()  # shifts and a week of on-call over the senior agents
     added["tickets"] = _seed_tickets(echo)
     echo(f"[4/4] tickets: {added['tickets']} added")
     added.update(seed_kb(echo))  # help-centre articles and FAQs from portal/kb_content
     return added
 
 
-def _ensure_user(email, name, role, password_hash, zone, *, shift=None, specializations=(), organization=None) -> int:
-    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        return 0
-    db.session.add(
-        User(
-            email=email,
-            name=name,
-            role=role,
-            password_hash=password_hash,
-            timezone=zone,
-            shift_region=shift,
-            specializations=list(specializations),
-            organization=organization,
-        )
-    )
-    return 1
+def _ensure_user(email: str, profile: dict, password_hash: str) -> str | None:
+    """Create the demo user, or set an existing one's profile fields to ``profile`` (the password is left alone).
+    Returns "added", "role changed", "corrected" or None when nothing changed."""
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        db.session.add(User(email=email, password_hash=password_hash, **({"specializations": []} | profile)))
+        return "added"
+    changed = {field for field, value in profile.items() if getattr(user, field) != value}
+    for field in changed:
+        setattr(user, field, profile[field])
+    return "role changed" if "role" in changed else "corrected" if changed else None
+
+
+def _drop_team_on_call() -> None:
+    """The on-call rotation an older seed wrote belongs to its team; once roles moved, remove the demo staff's
+    entries so ``seed_roster`` writes a week over the senior agents of ``TEAM``."""
+    team_ids = select(User.id).where(User.email.in_([m.email for m in TEAM]))
+    for entry in db.session.scalars(select(OnCall).where(OnCall.user_id.in_(team_ids))):
+        db.session.delete(entry)
+    db.session.flush()
 
 
 def _user(email: str) -> User:
@@ -222,14 +263,13 @@ def _seed_tickets(echo: Callable[[str], None]) -> int:
     staff = list(
         db.session.scalars(select(User).where(User.role.in_([Role.agent, Role.senior_agent])).order_by(User.id))
     )
-    manager = _user("john.smith@support.test")
+    manager = _user(MANAGER_EMAIL)
     now = utcnow()
     count = 0
     rounds = 3  # the twelve stories, told by different customers at different times: 36 tickets
     for round_no in range(rounds):
         for index, (subject, category, priority, description, answers, final_status) in enumerate(TICKETS):
             customer = customers[(index + round_no) % len(customers)]
-            agent = staff[(index * 3 + round_no) % len(staff)]
             ticket = ticket_service.create_ticket(
                 customer,
                 subject=subject,
@@ -240,6 +280,7 @@ def _seed_tickets(echo: Callable[[str], None]) -> int:
             if priority == "critical":
                 ticket_service.change_priority(manager, ticket, "critical", expected_version=ticket.version)
             if final_status != "new":
+                agent = _worker_for(ticket, staff, index + round_no)
                 ticket_service.assign_ticket(agent, ticket, agent.id, expected_version=ticket.version)
                 ticket_service.reply_to_ticket(
                     agent,
@@ -260,6 +301,15 @@ def _seed_tickets(echo: Callable[[str], None]) -> int:
             count += 1
     echo(f"      {count} tickets with their conversations")
     return count
+
+
+def _worker_for(ticket: Ticket, staff: list[User], turn: int) -> User:
+    """The staff member who works a demo ticket: someone of the ticket's tier specialised in its category, taking
+    turns; else anyone of the tier; else anyone."""
+    category = ticket.category.slug if ticket.category else None
+    of_tier = [u for u in staff if u.tier == ticket.tier.value]
+    fitting = [u for u in of_tier if category in u.specializations] or of_tier or staff
+    return fitting[turn % len(fitting)]
 
 
 # How long ago a demo ticket was filed, by the status it ends in: open work is recent, solved work older.

@@ -36,15 +36,18 @@ def test_demo_seed_is_complete_and_idempotent(runner):
     first = snapshot()
     staff = db.session.scalars(select(User).where(User.role != Role.customer)).all()
     assert len(staff) == 11
-    assert {u.email for u in staff} >= {
+    assert {u.email for u in staff} == {
         f"{n}@support.test"
         for n in (
             "john.smith",
             "sarah.johnson",
+            "tom.baker",
             "mike.chen",
             "emily.davis",
+            "priya.patel",
             "david.wilson",
             "lisa.brown",
+            "alex.morgan",
             "robert.taylor",
             "jennifer.lee",
         )

@@ -17,7 +17,8 @@ def _write(path, text):
 
 
 def test_loader_parses_front_matter_and_faqs_and_is_idempotent(tmp_path, make_user):
-    make_user(Role.admin, email="alex.morgan@support.test")
+    make_user(Role.admin)  # an earlier admin: the demo team's admin still authors the content
+    make_user(Role.admin, email="jennifer.lee@support.test")
     _write(
         tmp_path / "articles/integrations/connecting-sap.md",
         "---\ntitle: Connecting SAP\ntags: sap, erp\n"
@@ -41,7 +42,7 @@ def test_loader_parses_front_matter_and_faqs_and_is_idempotent(tmp_path, make_us
         True,
         "sap, erp",
         ArticleStatus.published,
-        "alex.morgan@support.test",
+        "jennifer.lee@support.test",
         "RFC user and ports",
     )
     assert sap.video_url == "https://www.youtube.com/watch?v=dQw4w9WgXcQ" and sap.body_markdown.startswith("# Steps")
@@ -53,7 +54,7 @@ def test_loader_parses_front_matter_and_faqs_and_is_idempotent(tmp_path, make_us
 
 @pytest.mark.skipif(not (CONTENT_DIR / "articles").is_dir(), reason="no demo content folder")
 def test_demo_content_is_complete_and_loads(make_user):
-    make_user(Role.admin, email="alex.morgan@support.test")
+    make_user(Role.admin, email="jennifer.lee@support.test")
     articles = sorted((CONTENT_DIR / "articles").glob("*/*.md"))
     faqs = sum(len(parse_faqs(p)) for p in (CONTENT_DIR / "faqs").glob("*.md"))
     lines: list[str] = []
