@@ -580,7 +580,7 @@ def generate(args) -> None:
     )
 
 
-# Default SLA targets in minutes (DESIGN.md §4): first response, resolution.
+# Default SLA targets in minutes (the default policy): first response, resolution.
 SLA_MINUTES = {"critical": (15, 240), "high": (60, 480), "medium": (240, 1440), "low": (1440, 4320)}
 
 

@@ -1,4 +1,4 @@
-"""The queue's "At risk" view is the managers' view (issue 3): managers and admins get the tab and the list; agents
+"""The queue's "At risk" view is the managers' view: managers and admins get the tab and the list; agents
 get neither, and asking for it shows them all open tickets instead."""
 
 import re

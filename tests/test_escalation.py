@@ -1,4 +1,4 @@
-"""Escalation tiers: reasons from DESIGN.md §5, rights, external reference, tier time, the agent page form."""
+"""Escalation tiers: a reason per step, rights, external reference, tier time, the agent page form."""
 
 from datetime import UTC, datetime, timedelta
 

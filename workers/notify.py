@@ -169,7 +169,7 @@ def assignment(payload: dict[str, Any], message_id: int) -> None:
     )
 
 
-# --------------------------------------------------------------------------- SLA and escalation (part A emits)
+# --------------------------------------------------------------------------- SLA and escalation
 
 
 def _sla(payload: dict[str, Any], message_id: int, kind: str, breached: bool) -> None:

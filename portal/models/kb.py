@@ -1,5 +1,5 @@
 """Knowledge base: categories, articles with revisions, FAQs, feedback, and the search/deflection log that the KB
-analytics read (DESIGN.md §6). The services in ``portal.services.kb`` hold the workflow."""
+analytics read. The services in ``portal.services.kb`` hold the workflow."""
 
 from __future__ import annotations
 

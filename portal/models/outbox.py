@@ -1,4 +1,4 @@
-"""The transactional outbox: rows written with the change they follow, delivered by jobs after commit (DESIGN.md §7)."""
+"""The transactional outbox: rows written with the change they follow, delivered by jobs after commit."""
 
 from __future__ import annotations
 

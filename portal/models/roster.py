@@ -1,4 +1,4 @@
-"""Follow-the-sun roster: shifts, each staff member's availability, time off and the on-call rotation (DESIGN.md §5).
+"""Follow-the-sun roster: shifts, each staff member's availability, time off and the on-call rotation.
 
 A user's region is ``users.shift_region``; specializations are ``users.specializations``.
 """

@@ -1,4 +1,4 @@
-"""SLA policies, business-hours calendars, SLA events and tier spans (DESIGN.md §4, §5).
+"""SLA policies, business-hours calendars, SLA events and tier spans.
 
 The per-ticket clock itself lives on ``tickets`` (due times, paused time, the next instant the sweep must look at)
 so that queues can sort by it and the sweep can find due tickets with one indexed query.

@@ -1,7 +1,7 @@
 """Tickets, their categories and their event timeline.
 
 The enums and ``STATUS_TRANSITIONS`` are the one source of truth for the choices the UI offers and the checks the
-services make (DESIGN.md §3).
+services make.
 """
 
 from __future__ import annotations
@@ -75,8 +75,6 @@ class Priority(str, enum.Enum):
     @property
     def label(self) -> str:
         return self.value.capitalize()
-
-
 
 
 class Tier(str, enum.Enum):

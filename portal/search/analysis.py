@@ -1,4 +1,4 @@
-"""Analyzers for English support text (DESIGN.md §6).
+"""Analyzers for English support text.
 
 Words are lower-cased, stop words dropped and stemmed (``importing`` finds ``import``). Identifiers such as
 ``SSO_SAML``, ``ImportError``, ``GRI305`` or ``file.csv`` are indexed whole *and* as their parts, so ``saml`` finds

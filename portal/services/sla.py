@@ -1,4 +1,4 @@
-"""SLA clocks (DESIGN.md §4): due times on creation, pause and resume on status changes, re-targeting on a priority
+"""SLA clocks: due times on creation, pause and resume on status changes, re-targeting on a priority
 change, first response met by the first public staff reply, and the periodic sweep that records at-risk and breach
 events once each and tells people through the outbox.
 

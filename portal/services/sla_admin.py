@@ -1,4 +1,4 @@
-"""Administration of SLA policies and business-hours calendars (DESIGN.md §4).
+"""Administration of SLA policies and business-hours calendars.
 
 The policy without an organization is the default; an organization may have its own (an override). A policy is read
 when a ticket's clock starts (creation) or is re-targeted (a priority change), so saving one changes the due times of

@@ -1,4 +1,4 @@
-"""Every change to a ticket goes through this module (DESIGN.md §3).
+"""Every change to a ticket goes through this module.
 
 Each public function checks the actor's rights and the transition table, applies the change, appends its
 ``TicketEvent`` rows, bumps ``Ticket.version`` once and flushes. A stale ``expected_version`` raises ``Conflict`` and
@@ -223,7 +223,7 @@ def escalate_ticket(
     external_ref: str | None = None,
     expected_version: int,
 ) -> FieldChange:
-    """Move ``ticket`` one tier up (L1 → L2 → manager → engineering) with a reason from DESIGN.md §5's lists and,
+    """Move ``ticket`` one tier up (L1 → L2 → manager → engineering) with a reason from that step's list and,
     for engineering, an optional external issue reference. ``actor`` None is the system (the SLA sweep's rules).
     Writes a tier event whose body is the reason, bumps the version once and emits ``notify.escalation``."""
     check_version(ticket, expected_version)
