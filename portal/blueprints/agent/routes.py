@@ -11,9 +11,9 @@ from portal.services.queries import (
     TicketFilters,
     active_categories,
     assignable_staff,
-    list_tickets,
     organization_choices,
     queue_counts,
+    queue_rows,
     queue_views,
 )
 
@@ -25,16 +25,17 @@ def index():
 
 @staff_required
 def queue():
-    filters = TicketFilters.from_args(request.args, default_view="open", views=queue_views(current_user))
+    views = queue_views(current_user)
+    filters = TicketFilters.from_args(request.args, default_view="open", views=views)
     number, size = page_number(), current_app.config["QUEUE_PAGE_SIZE"]
-    page = make_page(list_tickets(current_user, filters, number, size), number, size)
+    page = make_page(queue_rows(current_user, filters, number, size), number, size)
     if htmx and not htmx.boosted:
         return render_template("agent/partials/_queue_results.html", page=page, filters=filters)
     return render_template(
         "agent/queue.html",
         page=page,
         filters=filters,
-        views=queue_views(current_user),
+        views=views,
         categories=active_categories(),
         staff=assignable_staff(),
         organizations=organization_choices(),
