@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, union, union_all
 from sqlalchemy.orm import aliased, defer, joinedload
@@ -102,17 +103,19 @@ def _choice(value: str | None, allowed: list[str]) -> str | None:
     return value if value in allowed else None
 
 
-def _apply_view(stmt: Select, actor: User, view: str) -> Select:
+def _apply_view(stmt: Select, actor: User | None, view: str, *, bound: bool = False) -> Select:
+    """``bound``: the actor's id and tier and the current time are the bind parameters ``actor_id``, ``tier`` and
+    ``now``, given at execution (``queue_rows``), so that one statement serves every agent (no ``actor``)."""
     if view == "unassigned":
         return stmt.where(Ticket.assignee_id.is_(None), is_open())
     if view == "mine":
-        return stmt.where(Ticket.assignee_id == actor.id, is_open())
+        return stmt.where(Ticket.assignee_id == (bindparam("actor_id") if bound else actor.id), is_open())
     if view == "tier":
-        return stmt.where(Ticket.tier == Tier(actor.tier or "L1"), is_open())
+        return stmt.where(Ticket.tier == (bindparam("tier") if bound else Tier(actor.tier or "L1")), is_open())
     if view == "open":
         return stmt.where(is_open())
     if view == "at_risk":
-        return stmt.where(at_risk_condition(utcnow()))
+        return stmt.where(at_risk_condition(bindparam("now") if bound else utcnow()))
     if view == "mine_customer":
         return stmt.where(Ticket.requester_id == actor.id)
     return stmt
@@ -266,11 +269,25 @@ _QUEUE_COLUMNS = (
 
 
 def queue_rows(actor: User, f: TicketFilters, page: int, size: int) -> list[QueueRow]:
-    """A page of the agent queue (plus one row to tell whether more follow) as ``QueueRow``s: the ids are picked as
-    in ``list_tickets``, then one SELECT of only the shown columns, the names joined in. Every badge is computed at
-    the same instant."""
+    """A page of the agent queue for staff (plus one row to tell whether more follow) as ``QueueRow``s: the ids are
+    picked as in ``list_tickets``, then one SELECT of only the shown columns, the names joined in. The statement of
+    each filter combination and page is built once (``_queue_statement``); the actor and the time are parameters.
+    The at-risk view and every badge use the same instant."""
     offset = (page - 1) * size
-    ids = _page_candidates(actor, f, window=offset + size + 1)
+    stmt = _queue_statement(
+        f.view, f.status, f.priority, f.category, f.assignee, f.organization, f.q, f.sort, offset, size
+    )
+    now = utcnow()
+    params = {"actor_id": actor.id, "tier": Tier(actor.tier or "L1"), "now": now}
+    return [QueueRow(row, now) for row in db.session.execute(stmt, params)]
+
+
+@lru_cache(maxsize=256)
+def _queue_statement(view, status, priority, category, assignee, organization, q, sort, offset, size) -> Select:
+    """The queue's SELECT for one combination of filters and one page, for any staff member (building it costs
+    about as much as running it). Built from values that came through ``TicketFilters.from_args``."""
+    f = TicketFilters(view, status, priority, category, assignee, organization, q, sort)
+    ids = _page_candidates(None, f, window=offset + size + 1, bound=True)
     stmt = (
         select(*_QUEUE_COLUMNS)
         .outerjoin(Category, Category.id == Ticket.category_id)
@@ -279,13 +296,12 @@ def queue_rows(actor: User, f: TicketFilters, page: int, size: int) -> list[Queu
         .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Ticket.assignee_id)
         .where(Ticket.id.in_(ids))
     )
-    stmt = _order(stmt, f.sort).limit(size + 1).offset(offset)
-    now = utcnow()
-    return [QueueRow(row, now) for row in db.session.execute(stmt)]
+    return _order(stmt, sort).limit(size + 1).offset(offset)
 
 
-def _page_candidates(actor: User, f: TicketFilters, window: int) -> Select:
-    scopes = [None] if actor.is_staff else customer_scopes(actor)
+def _page_candidates(actor: User | None, f: TicketFilters, window: int, *, bound: bool = False) -> Select:
+    """``bound``: for staff, the actor given at execution (see ``_apply_view``)."""
+    scopes = [None] if bound or actor.is_staff else customer_scopes(actor)
     if f.sort == "due":  # NULLS LAST cannot walk an index: take due tickets by due time, then paused ones by id
         splits = [
             (Ticket.next_due_at.is_not(None), (Ticket.next_due_at.asc(), Ticket.id.asc())),
@@ -296,7 +312,7 @@ def _page_candidates(actor: User, f: TicketFilters, window: int) -> Select:
     parts = []
     for scope in scopes:
         for condition, order in splits:
-            stmt = _apply_filters(_apply_view(select(Ticket.id), actor, f.view), f)
+            stmt = _apply_filters(_apply_view(select(Ticket.id), actor, f.view, bound=bound), f)
             stmt = stmt.where(*(c for c in (scope, condition) if c is not None))
             stmt = stmt.order_by(*order) if order else _order(stmt, f.sort)
             parts.append(stmt.limit(window).subquery())
