@@ -9,6 +9,7 @@ from flask import Flask, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from portal.blueprints.main.contact import SUPPORT_PHONES
 from portal.markdown import render_markdown
 from portal.models import OPEN_STATUSES, Channel, Priority, Role, Status, Ticket, Tier, format_reference, utcnow
 from portal.services import escalation, sla
@@ -59,4 +60,5 @@ def init_app(app: Flask) -> None:
         kb_search_url=lambda: url_for("kb.search"),
         kb_click_token=click_token,
         notification_preference_rows=lambda: preference_rows(current_user),
+        support_phones=SUPPORT_PHONES,
     )

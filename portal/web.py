@@ -17,9 +17,10 @@ def _load_user(user_id: str) -> User | None:
         return None
 
 
-# No inline scripts or handlers anywhere; videos only from the two allow-listed privacy-friendly players.
+# No inline scripts, handlers, <style> elements or style attributes anywhere (htmx is told not to inject its indicator
+# styles; those rules live in app.css); videos only from the two allow-listed privacy-friendly players.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )

@@ -8,7 +8,7 @@ import pytest
 from portal import create_app
 from tests.conftest import _Config, csrf_token, login
 
-PUBLIC_ENDPOINTS = {"static", "main.index", "main.healthz", "auth.login", "auth.signup", "auth.logout"}
+PUBLIC_ENDPOINTS = {"static", "main.index", "main.healthz", "main.favicon", "auth.login", "auth.signup", "auth.logout"}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -10,3 +10,4 @@ bp = Blueprint("main", __name__)
 
 bp.add_url_rule("/", view_func=routes.index, methods=["GET"])
 bp.add_url_rule("/healthz", view_func=routes.healthz, methods=["GET"])
+bp.add_url_rule("/favicon.ico", view_func=routes.favicon, methods=["GET"])

@@ -1,8 +1,8 @@
-"""Start page and health check."""
+"""Start page, health check and the site icon."""
 
 from __future__ import annotations
 
-from flask import jsonify, redirect, render_template, url_for
+from flask import current_app, jsonify, redirect, render_template, send_from_directory, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -25,3 +25,10 @@ def healthz():
         database = {"status": "unavailable", "error": exc.__class__.__name__}
         code = 503
     return jsonify({"status": "ok" if code == 200 else "degraded", "database": database}), code
+
+
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: answer with the icon from static/, cached for a day."""
+    return send_from_directory(
+        current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86_400
+    )

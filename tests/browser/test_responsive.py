@@ -1,0 +1,497 @@
+"""Phones and laptops in a real browser: every page of the portal, at 390 px and at 1366 px wide, never scrolls
+sideways; data tables scroll inside their own named, keyboard-focusable region (or stack into one card per row);
+checkboxes sit beside their labels; the agent queue keeps each ticket reference on one line on a laptop; and no page
+reports a Content-Security-Policy violation.
+
+The pages come from the app's URL map: every GET rule is visited as the role that uses it, with its path arguments
+filled from realistic seeded data (long subjects, long organization and person names, unbroken file names), unless
+it is listed in NOT_PAGES (JSON, files, htmx fragments, redirects). A new page is therefore visited without anyone
+remembering to add it here, and a new kind of path argument fails the test until a value for it is seeded."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from portal.extensions import db
+from portal.models import (
+    Category,
+    NotificationDelivery,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    ShiftRegion,
+    SlaPolicy,
+    User,
+    utcnow,
+)
+from portal.models.kb import ArticleRevision, Faq, KbCategory, SearchSource
+from portal.services import accounts, sla_admin
+from portal.services import roster as roster_service
+from portal.services import tickets as ticket_service
+from portal.services.kb import analytics, faqs, feedback
+from portal.services.kb import articles as kb_articles
+from tests.search.conftest import run_index_jobs, search_index  # noqa: F401  (fresh indexes, index jobs)
+
+WIDTHS = (390, 1366)
+HEIGHT = 900
+
+# GET rules that are not pages to look at, by endpoint (the api blueprint answers JSON to bearer tokens).
+NOT_PAGES = {
+    "static": "static files",
+    "main.healthz": "JSON health check",
+    "main.favicon": "the site icon",
+    "agent.counts": "htmx fragment: the queue's view counts (shown on the queue and ticket pages)",
+    "agent.timeline": "htmx fragment: a ticket's timeline (shown on the agent ticket page)",
+    "customer.suggestions": "htmx fragment: KB suggestions (typed for on the new-ticket page below)",
+    "customer.suggestion": "htmx fragment: one opened suggestion (on the new-ticket page)",
+    "kb.search_click": "redirects to the clicked search result",
+}
+NOT_PAGE_BLUEPRINTS = {"api": "JSON API for bearer tokens"}
+
+# Who visits a page, by path prefix (first match); everything else is public.
+ROLE_BY_PREFIX = (
+    ("/ops/roster/manage", "admin"),
+    ("/admin", "admin"),
+    ("/ops", "agent"),
+    ("/agent", "agent"),
+    ("/portal", "customer"),
+    ("/profile", "customer"),
+)
+# Pages worth seeing as a second role too, or with a query that fills them.
+ALSO = {"admin": ["/profile", "/agent/queue"], "agent": ["/profile", "/kb/"]}
+QUERIES = {
+    "/kb/search": "?q=import",
+    "/agent/search": "?q=import",
+    "/portal/search": "?q=import",
+    "/admin/users": "?q=e",
+}
+
+LONG_ORG = "Consolidated Northern Hemisphere Renewable Energy Generation and Distribution Holdings International plc"
+LONG_FILE = "scope2_electricity_consumption_2026_q3_all_sites_consolidated_final_v7.xlsx"
+LONG_SUBJECTS = [
+    f"Bulk import of {LONG_FILE} rejects every row with 'unit kWh not recognised for activity grid_electricity'",
+    "GRI 305-1 disclosure shows zero tCO2e for Plant B although fuel data was entered for all twelve months of 2026",
+    "SAP S/4HANA connector stopped syncing after the service user's password was rotated; quarterly close at risk",
+    "Scope 3 category 1 purchased goods: supplier-specific emission factors are ignored in favour of spend-based ones",
+    "CSRD ESRS E1 report export times out for the group entity with 240 facilities and eleven legal entities",
+    "Two-factor authentication codes are refused for users in the Australia/Sydney time zone since the last release",
+]
+
+
+@dataclass
+class Seed:
+    users: dict[str, User]
+    ids: dict[str, object]
+
+
+@pytest.fixture
+def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> Seed:  # noqa: F811
+    # Small pages so that the pagers show as well as the tables.
+    monkeypatch.setitem(app.config, "QUEUE_PAGE_SIZE", 8)
+    monkeypatch.setitem(app.config, "ADMIN_PAGE_SIZE", 6)
+
+    org = make_org(
+        name=LONG_ORG,
+        domains="consolidated-northern-renewables.example.test, cnr-holdings-international.example.test",
+        region="EMEA",
+        plan="enterprise",
+        notes="Pilot of the CSRD module; reporting for 240 facilities across eleven legal entities.",
+    )
+    other_org = make_org(name="Acme Reporting")
+    customer = make_user(
+        Role.customer,
+        organization=org,
+        name="Maximiliane Alexandra Featherstonehaugh-Wolfeschlegelsteinhausen",
+        email="maximiliane.featherstonehaugh-wolfeschlegelsteinhausen@consolidated-northern-renewables.example.test",
+    )
+    colleague = make_user(Role.customer, organization=org, name="Marco Rossi")
+    make_user(Role.customer, organization=other_org, name="Olivia Park")
+    agent = make_user(
+        Role.agent, name="Bartholomew Oyelaran-Castellanos", shift_region=ShiftRegion.emea, specializations=["data"]
+    )
+    senior = make_user(
+        Role.senior_agent,
+        name="Sarah Johnson",
+        shift_region=ShiftRegion.apac,
+        specializations=["integration", "technical", "data"],
+    )
+    make_user(Role.manager, name="John Smith", shift_region=ShiftRegion.amer)
+    admin = make_user(Role.admin, name="Alexandra Morgan-Whitfield")
+    pending = make_user(
+        Role.customer,
+        name="Priya Venkataraman-Subramanian",
+        email="priya.venkataraman-subramanian@unknown-sustainability-consultancy.example.test",
+        is_approved=False,
+    )
+
+    tickets = []
+    for i in range(14):
+        requester = customer if i % 3 else colleague
+        subject = LONG_SUBJECTS[i % len(LONG_SUBJECTS)] + (f" (site {i})" if i >= len(LONG_SUBJECTS) else "")
+        tickets.append(
+            make_ticket(
+                requester,
+                subject=subject,
+                description=f"Since Monday every upload of {LONG_FILE} stops at row 3.\n\nSteps: open Data → Import.",
+                priority=["low", "medium", "high", "critical"][i % 4],
+                actor=agent,
+            )
+        )
+    ticket = tickets[1]
+    ticket_service.reply_to_ticket(agent, ticket, f"Could you send us {LONG_FILE}? We will check the importer.")
+    ticket_service.reply_to_ticket(agent, ticket, "Importer logs show a date format issue.", internal=True)
+    ticket_service.reply_to_ticket(customer, ticket, "Attached; the dates are in DD/MM/YYYY.")
+    for other, status in zip(tickets[2:7], ["open", "pending", "on_hold", "solved", "solved"], strict=True):
+        ticket_service.update_ticket(agent, other, expected_version=other.version, status=status, assignee=agent.id)
+    solved = tickets[5]
+    db.session.commit()
+
+    article = kb_articles.create_article(
+        admin,
+        kb_articles.ArticleInput(
+            title="Importing emissions data from a CSV file exported from your ERP or metering system",
+            category="data-entry",
+            summary=f"How to import a CSV file such as {LONG_FILE} of emissions data.",
+            tags="import, csv, bulk upload, validation",
+            body_markdown="## Before you start\n\nSave the sheet as **CSV (UTF-8)**.\n\n"
+            "## Import\n\n1. Open *Data → Import*.\n2. Choose the file.\n\n"
+            "```\ncurl -H 'Authorization: Bearer $TOKEN' https://platform.example.test/api/v2/imports"
+            "?file=scope2_electricity_consumption_2026_q3.csv&validate=strict&notify=owner\n```\n\n"
+            "| Column | Meaning | Example |\n| --- | --- | --- |\n"
+            f"| activity | The emission source | grid_electricity_market_based_{LONG_FILE} |\n",
+        ),
+    )
+    kb_articles.publish_article(admin, article)
+    kb_articles.update_article(
+        admin,
+        article,
+        kb_articles.ArticleInput(
+            title=article.title,
+            category="data-entry",
+            summary=article.summary,
+            tags=article.tags,
+            body_markdown=article.body_markdown + "\n## After the import\n\nCheck the validation report.\n",
+        ),
+        expected_version=article.version,
+        note="Added the validation step",
+    )
+    kb_articles.create_article(
+        agent,
+        kb_articles.ArticleInput(
+            title="Import troubleshooting (draft)", category="data-entry", body_markdown="Work in progress."
+        ),
+    )
+    faqs.save_faq(
+        admin,
+        None,
+        category="data-entry",
+        question="Which date format does the import take when the file comes from a spreadsheet in another locale?",
+        answer_markdown="Use ISO dates such as `2024-03-31`.",
+    )
+    feedback.record_feedback(article, helpful=False, reason=f"Does not say what to do when {LONG_FILE} is rejected")
+    db.session.commit()
+    log = analytics.log_search(SearchSource.kb, "bulk import validation error unit kWh not recognised", 0, customer)
+    analytics.log_search(SearchSource.suggest, "import csv", 3, customer)
+    analytics.record_deflection(customer, article, "How do I import a CSV file?")
+    db.session.commit()
+
+    default = sla_admin.save_default_policy(admin, _policy_form())
+    calendar = sla_admin.save_calendar(
+        admin,
+        None,
+        {
+            "name": "Live chat and phone line (London office)",
+            "timezone": "Europe/London",
+            "mon": "09:00-12:00, 13:00-17:30",
+            "tue": "09:00-12:00, 13:00-17:30",
+            "holidays": "2026-12-25 Christmas Day\n2026-12-26 Boxing Day",
+        },
+    )
+    policy = sla_admin.create_organization_policy(admin, org.id, _policy_form(name=f"{LONG_ORG} enterprise SLA"))
+    db.session.commit()
+
+    now = utcnow()
+    db.session.add_all(
+        [
+            OutboxMessage(
+                kind="notify.ticket_reply",
+                queue="notify",
+                payload={"ticket_id": ticket.id},
+                status=OutboxStatus.failed,
+                attempts=5,
+                last_error="SMTPRecipientsRefused: {'maximiliane.featherstonehaugh-wolfeschlegelsteinhausen@"
+                "consolidated-northern-renewables.example.test': (550, b'5.1.1 mailbox unavailable')}",
+                processed_at=now,
+            ),
+            OutboxMessage(
+                kind="notify.sla_alert",
+                queue="notify",
+                payload={"ticket_id": ticket.id},
+                status=OutboxStatus.pending,
+                attempts=2,
+                last_error="TimeoutError: connection to the mail relay timed out after 30 seconds",
+                available_at=now + timedelta(minutes=5),
+            ),
+        ]
+    )
+    db.session.flush()
+    sending = db.session.scalar(db.select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.failed))
+    db.session.add(
+        NotificationDelivery(
+            key=f"{sending.id}:email:{customer.email}", outbox_id=sending.id, channel="email", recipient=customer.email
+        )
+    )
+    roster_service.seed_roster(now)
+    day = now.strftime("%Y-%m-%d")
+    roster_service.add_time_off(agent.id, f"{day}T00:00", f"{day}T23:59", "Dentist, then the sustainability summit")
+    roster_service.add_on_call(senior.id, f"{day}T00:00", f"{day}T23:59")
+    accounts.create_api_token(customer, "Support button in the ESG reporting platform")
+    accounts.create_api_token(admin, "Nightly export script")
+    db.session.commit()
+    run_index_jobs()
+
+    revision = db.session.scalar(
+        db.select(ArticleRevision).where(ArticleRevision.article_id == article.id).order_by(ArticleRevision.id.desc())
+    )
+    kb_category = db.session.scalar(db.select(KbCategory).where(KbCategory.slug == "data-entry"))
+    faq = db.session.scalar(db.select(Faq))
+    category = db.session.scalar(db.select(Category).order_by(Category.id))
+    assert db.session.get(SlaPolicy, default.id) is not None and log.id
+    return Seed(
+        users={"customer": customer, "agent": agent, "admin": admin},
+        ids={
+            "reference": ticket.reference,
+            "solved_reference": solved.reference,
+            "article_id": article.id,
+            "revision_id": revision.id,
+            "article_slug": article.slug,
+            "kb_category_slug": kb_category.slug,
+            "faq_id": faq.id,
+            "category_id": category.id,
+            "organization_id": org.id,
+            "user_id": pending.id,
+            "calendar_id": calendar.id,
+            "policy_id": policy.id,
+        },
+    )
+
+
+def _policy_form(**overrides) -> dict:
+    data = {"name": "Default", "at_risk_percent": "75", "pause_statuses": ["pending", "solved"], "calendar_id": ""}
+    for priority, (first, resolution) in {
+        "critical": (15, "4"),
+        "high": (60, "8"),
+        "medium": (240, "24"),
+        "low": (1440, "72"),
+    }.items():
+        data[f"{priority}_first_response"], data[f"{priority}_resolution"] = str(first), resolution
+    return {**data, **overrides}
+
+
+ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def _argument_value(rule, name: str, ids: dict) -> object:
+    if name == "slug":
+        return ids["article_slug"] if rule.endpoint == "kb.article" else ids["kb_category_slug"]
+    if name == "reference" and rule.endpoint == "admin.kb_from_ticket":
+        return ids["solved_reference"]
+    if name not in ids:
+        pytest.fail(
+            f"{rule.rule} ({rule.endpoint}) takes <{name}>: seed a value for it in tests/browser/test_responsive"
+        )
+    return ids[name]
+
+
+def portal_pages(app, ids: dict) -> dict[str, list[str]]:
+    """Every GET page of the URL map with its arguments filled, grouped by the role that visits it."""
+    pages: dict[str, list[str]] = {"public": [], "customer": [], "agent": [], "admin": []}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if "GET" not in rule.methods or rule.endpoint in NOT_PAGES:
+            continue
+        if rule.endpoint.split(".")[0] in NOT_PAGE_BLUEPRINTS:
+            continue
+        path = ARGUMENT.sub(lambda m, rule=rule: str(_argument_value(rule, m[1], ids)), rule.rule)
+        role = next((role for prefix, role in ROLE_BY_PREFIX if path.startswith(prefix)), "public")
+        pages[role].append(path + QUERIES.get(rule.rule, ""))
+    for role, extra in ALSO.items():
+        pages[role] += extra
+    return pages
+
+
+def test_every_get_rule_is_a_visited_page_or_named_as_not_a_page(app):
+    ids = {
+        "reference": "ESG-000001",
+        "solved_reference": "ESG-000002",
+        "article_slug": "a",
+        "kb_category_slug": "c",
+        **dict.fromkeys(
+            ["article_id", "revision_id", "faq_id", "category_id", "organization_id", "user_id", "calendar_id"], 1
+        ),
+        "policy_id": 1,
+    }
+    pages = portal_pages(app, ids)
+    visited = {path.split("?")[0] for paths in pages.values() for path in paths}
+    for endpoint in NOT_PAGES:
+        assert endpoint in app.view_functions, f"NOT_PAGES names {endpoint}, which is no longer an endpoint"
+    for must in ("/portal/tickets/new", "/agent/queue", "/ops/roster", "/ops/roster/manage", "/admin/kb/", "/kb/"):
+        assert must in visited
+    assert sum(len(paths) for paths in pages.values()) >= 45
+
+
+# One call per page: the widths that matter, what sticks out past the right edge (outside any scrolling box), which
+# boxes scroll sideways and whether a keyboard can reach them, and checkboxes whose label text is not on their line.
+LAYOUT = """() => {
+  const de = document.documentElement, width = de.clientWidth;
+  const describe = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+      (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const scrolls = el => ['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(el).overflowX);
+  const insideScroller = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement)
+      if (scrolls(p)) return true; return false; };
+  const sticksOut = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if ((r.width || r.height) && r.right > width + 0.5 && !insideScroller(el))
+      sticksOut.push(describe(el) + ' (right edge ' + Math.round(r.right) + ')');
+  }
+  const unreachableScrollers = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const ox = getComputedStyle(el).overflowX;
+    if ((ox === 'auto' || ox === 'scroll') && el.scrollWidth > el.clientWidth + 1) {
+      const named = el.hasAttribute('aria-label') || el.hasAttribute('aria-labelledby');
+      if (el.getAttribute('tabindex') !== '0' || el.getAttribute('role') !== 'region' || !named)
+        unreachableScrollers.push(describe(el));
+    }
+  }
+  const checkboxesApart = [];
+  for (const box of document.querySelectorAll('input[type=checkbox], input[type=radio]')) {
+    const b = box.getBoundingClientRect();
+    if (!b.width) continue;
+    for (const label of box.labels) {
+      const walker = document.createTreeWalker(label, NodeFilter.SHOW_TEXT,
+          {acceptNode: n => n.textContent.trim() ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_REJECT});
+      const text = walker.nextNode();
+      if (!text) continue;
+      const range = document.createRange();
+      range.selectNodeContents(text);
+      const t = [...range.getClientRects()].find(r => r.width > 1);
+      if (t && !(t.top < b.bottom && t.bottom > b.top))
+        checkboxesApart.push((box.id || box.name) + ': "' + text.textContent.trim() + '"');
+    }
+  }
+  return {scrollWidth: de.scrollWidth, clientWidth: width, innerWidth: window.innerWidth,
+          sticksOut: sticksOut.slice(0, 8), unreachableScrollers, checkboxesApart,
+          csp: window.__cspViolations || []};
+}"""
+
+RECORD_CSP = """document.addEventListener('securitypolicyviolation', e => {
+  (window.__cspViolations = window.__cspViolations || []).push(e.violatedDirective + ' ' + (e.blockedURI || 'inline'));
+});"""
+
+
+def _open(page: Page) -> Page:
+    page.context.add_init_script(RECORD_CSP)
+    page.console_csp = []
+    page.on(
+        "console",
+        lambda msg: page.console_csp.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return page
+
+
+def _problems(page: Page, path: str, width: int) -> list[str]:
+    page.wait_for_load_state("load")
+    found = page.evaluate(LAYOUT)
+    where = f"{path} at {width}px"
+    problems = []
+    if not (found["scrollWidth"] <= found["innerWidth"] and found["scrollWidth"] <= found["clientWidth"]):
+        problems.append(
+            f"{where}: scrolls sideways (scrollWidth {found['scrollWidth']} > {found['clientWidth']}); "
+            f"sticking out: {', '.join(found['sticksOut']) or '?'}"
+        )
+    problems += [
+        f"{where}: {s} scrolls sideways but is not a named region with tabindex=0"
+        for s in found["unreachableScrollers"]
+    ]
+    problems += [f"{where}: checkbox label not beside its box: {c}" for c in found["checkboxesApart"]]
+    problems += [f"{where}: CSP violation {v}" for v in found["csp"]]
+    problems += [f"{where}: console: {m}" for m in page.console_csp]
+    page.console_csp.clear()
+    return problems
+
+
+def _visit_all(page: Page, paths: list[str]) -> list[str]:
+    problems = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": HEIGHT})
+        for path in paths:
+            response = page.goto(path)
+            assert response is not None and response.ok, f"{path}: HTTP {response.status if response else '?'}"
+            assert "html" in response.headers.get("content-type", ""), f"{path} is not a page"
+            problems += _problems(page, path, width)
+    return problems
+
+
+def _assert_none(problems: list[str]) -> None:
+    assert not problems, f"{len(problems)} layout problem(s):\n" + "\n".join(problems)
+
+
+def test_public_pages_fit_phones_and_laptops(app, seed, new_context):
+    page = _open(new_context().new_page())
+    problems = _visit_all(page, portal_pages(app, seed.ids)["public"])
+    _assert_none(problems)
+    assert page.js_errors == []
+
+
+def test_customer_pages_fit_phones_and_laptops(app, seed, sign_in):
+    page = _open(sign_in(seed.users["customer"]))
+    problems = _visit_all(page, portal_pages(app, seed.ids)["customer"])
+    # The new-ticket form with its suggestions shown, on a phone.
+    page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
+    page.goto("/portal/tickets/new")
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.locator("#subject").press_sequentially("How do I import a CSV file?", delay=10)
+    expect(page.locator("#kb-suggestions .suggestion").first).to_be_visible()
+    problems += _problems(page, "/portal/tickets/new with suggestions", WIDTHS[0])
+    _assert_none(problems)
+    assert page.js_errors == []
+
+
+def test_agent_pages_fit_phones_and_laptops(app, seed, sign_in):
+    page = _open(sign_in(seed.users["agent"]))
+    problems = _visit_all(page, portal_pages(app, seed.ids)["agent"])
+    _assert_none(problems)
+    assert page.js_errors == []
+
+
+def test_admin_pages_fit_phones_and_laptops(app, seed, sign_in):
+    page = _open(sign_in(seed.users["admin"]))
+    problems = _visit_all(page, portal_pages(app, seed.ids)["admin"])
+    _assert_none(problems)
+    assert page.js_errors == []
+
+
+def test_queue_keeps_references_on_one_line_on_a_laptop(seed, sign_in):
+    page = sign_in(seed.users["agent"])
+    page.set_viewport_size({"width": 1366, "height": HEIGHT})
+    page.goto("/agent/queue")
+    references = page.locator("#queue-results tbody tr td:first-child a")
+    expect(references.first).to_be_visible()
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('#queue-results tbody tr td:first-child a')]
+            .map(a => [a.textContent, a.getClientRects().length])"""
+    )
+    assert len(lines) >= 8 and all(n == 1 for _, n in lines), lines
+    # On a laptop the whole queue fits: its region does not need to scroll.
+    region = page.locator(".table-scroll:has(#queue-results)")
+    assert region.evaluate("el => el.scrollWidth <= el.clientWidth"), "the queue table is wider than a laptop screen"
+    # On a phone it scrolls inside its region, which the keyboard can reach.
+    page.set_viewport_size({"width": 390, "height": HEIGHT})
+    assert region.evaluate("el => el.scrollWidth > el.clientWidth")
+    expect(region).to_have_attribute("tabindex", "0")
+    expect(region).to_have_attribute("role", "region")
