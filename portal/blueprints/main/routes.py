@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, redirect, render_template, send_from_directory, url_for
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -28,7 +31,16 @@ def healthz():
 
 
 def favicon():
-    """Browsers ask for /favicon.ico whatever the page says: answer with the icon from static/, cached for a day."""
-    return send_from_directory(
-        current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86_400
-    )
+    """Browsers ask for /favicon.ico whatever the page links: the icon shipped in static/, cached for a day. Served
+    from memory (read once), so no request, even one the browser abandons, holds the file open."""
+    response = current_app.response_class(_read(Path(current_app.static_folder) / "favicon.ico"))
+    response.mimetype = "image/vnd.microsoft.icon"
+    response.cache_control.public = True
+    response.cache_control.max_age = 86_400
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@lru_cache(maxsize=4)
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
