@@ -35,6 +35,7 @@ from portal.services import roster as roster_service
 from portal.services import tickets as ticket_service
 from portal.services.kb import analytics, faqs, feedback
 from portal.services.kb import articles as kb_articles
+from tests.browser.test_accessibility import _axe_violations, _with_axe, vendored_axe  # noqa: F401
 from tests.search.conftest import run_index_jobs, search_index  # noqa: F401  (fresh indexes, index jobs)
 
 WIDTHS = (390, 1366)
@@ -495,3 +496,19 @@ def test_queue_keeps_references_on_one_line_on_a_laptop(seed, sign_in):
     assert region.evaluate("el => el.scrollWidth > el.clientWidth")
     expect(region).to_have_attribute("tabindex", "0")
     expect(region).to_have_attribute("role", "region")
+
+
+def test_phone_layouts_have_no_serious_accessibility_violations(seed, sign_in, vendored_axe):  # noqa: F811
+    """The stacked tables, the scrolling table regions and the phone lines, checked by axe as a phone shows them."""
+    found = []
+    for role, paths in {
+        "customer": ["/portal/tickets", "/portal/tickets/new"],
+        "agent": ["/agent/queue", "/ops/roster"],
+        "admin": ["/admin/users", "/admin/outbox", "/admin/kb/reports", "/admin/sla", "/ops/roster/manage"],
+    }.items():
+        page = _with_axe(sign_in(seed.users[role]))
+        page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
+        for path in paths:
+            page.goto(path)
+            found += _axe_violations(page)
+    assert not found, "\n".join(found)
