@@ -416,6 +416,30 @@ def assignable_staff() -> list:
 
 _ORGANIZATION_CHOICES = select(Organization.id, Organization.name).order_by(Organization.name)
 _ACTIVE_CATEGORIES = select(Category).where(Category.is_active.is_(True)).order_by(Category.position, Category.name)
+_CATEGORY_CHOICES = (
+    select(Category.slug, Category.name).where(Category.is_active.is_(True)).order_by(Category.position, Category.name)
+)
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """The options of the queue's filter selects as (value, text) pairs of strings, the form a select renders
+    without looking anything up per option (a desk has hundreds of organizations)."""
+
+    categories: list[tuple[str, str]]
+    staff: list[tuple[str, str]]
+    organizations: list[tuple[str, str]]
+    statuses: tuple[tuple[str, str], ...] = tuple((s.value, s.short_label) for s in Status)
+    priorities: tuple[tuple[str, str], ...] = tuple((p.value, p.label) for p in Priority)
+
+
+def queue_filter_choices() -> FilterChoices:
+    """Three small SELECTs (active categories, assignable staff, organizations), each statement built once."""
+    return FilterChoices(
+        categories=[(slug, name) for slug, name in db.session.execute(_CATEGORY_CHOICES)],
+        staff=[(str(user_id), name) for user_id, name in assignable_staff()],
+        organizations=[(str(org_id), name) for org_id, name in organization_choices()],
+    )
 
 
 def organization_choices() -> list:

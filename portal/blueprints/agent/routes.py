@@ -9,10 +9,8 @@ from portal.blueprints.common import make_page, page_number, staff_required
 from portal.extensions import htmx
 from portal.services.queries import (
     TicketFilters,
-    active_categories,
-    assignable_staff,
-    organization_choices,
     queue_counts,
+    queue_filter_choices,
     queue_rows,
     queue_views,
 )
@@ -36,9 +34,7 @@ def queue():
         page=page,
         filters=filters,
         views=views,
-        categories=active_categories(),
-        staff=assignable_staff(),
-        organizations=organization_choices(),
+        choices=queue_filter_choices(),
     )
 
 
