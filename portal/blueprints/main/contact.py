@@ -1,4 +1,4 @@
-"""How customers reach support by phone, from the operations guide: kept here once, shown wherever a page tells
+"""How customers reach support by phone, the lines, numbers and hours: kept here once and shown wherever a page tells
 customers to call (template global ``support_phones``)."""
 
 from __future__ import annotations
