@@ -17,8 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 STRONG_KEY = "k3Jx9-pQ2vL7_wZ4mN8rT1yB6cF0hD5sA2eG7uK9"
 
 
-def _production(**overrides) -> dict:
-    config = {"ENV_NAME": "production", "TESTING": False, "DEBUG": False, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+def _production(tmp_path: Path, **overrides) -> dict:
+    config = {
+        "ENV_NAME": "production",
+        "TESTING": False,
+        "DEBUG": False,
+        "SQLALCHEMY_DATABASE_URI": "sqlite://",
+        # The limiter is one object shared by every app in this process: a second app must not switch it on.
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "JOBS_EMBEDDED_SCHEDULER": False,
+        "JOBS_RELAY_ON_COMMIT": False,
+        "INDEX_DIR": str(tmp_path / "index"),
+    }
     config.update(overrides)
     return config
 
@@ -34,14 +45,14 @@ def _production(**overrides) -> dict:
         ("a" * 64, "too weak"),
     ],
 )
-def test_production_refuses_a_missing_or_weak_key(key, message):
+def test_production_refuses_a_missing_or_weak_key(key, message, tmp_path):
     with pytest.raises(InsecureSecretKey, match=message):
-        create_app(_production(SECRET_KEY=key))
+        create_app(_production(tmp_path, SECRET_KEY=key))
 
 
-def test_production_starts_with_a_strong_key_and_development_gets_a_fixed_one():
-    assert create_app(_production(SECRET_KEY=STRONG_KEY)).config["SECRET_KEY"] == STRONG_KEY
-    development = create_app(_production(ENV_NAME="development", SECRET_KEY=None))
+def test_production_starts_with_a_strong_key_and_development_gets_a_fixed_one(tmp_path):
+    assert create_app(_production(tmp_path, SECRET_KEY=STRONG_KEY)).config["SECRET_KEY"] == STRONG_KEY
+    development = create_app(_production(tmp_path, ENV_NAME="development", SECRET_KEY=None))
     assert development.config["SECRET_KEY"] == DEVELOPMENT_KEY
 
 
