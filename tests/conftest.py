@@ -26,6 +26,11 @@ from portal.services.kb.categories import ensure_kb_categories
 
 PASSWORD = "correct-horse-battery"
 _TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
+# Everything a test app writes outside the database — search indexes, emails written to files, the scheduler's
+# lock — goes to this session's own instance directory, never to the repository's instance/ (a portal running
+# from this checkout uses that one). Worker processes started by tests get the same index directory.
+TEST_INSTANCE_DIR = _TMP / "instance"
+TEST_INDEX_DIR = Path(os.environ.get("TEST_INDEX_DIR") or TEST_INSTANCE_DIR / "index")
 
 
 def _database_url() -> str:
@@ -37,6 +42,15 @@ def _database_url() -> str:
 
 class _Config(TestConfig):
     SQLALCHEMY_DATABASE_URI = _database_url()
+    INDEX_DIR = str(TEST_INDEX_DIR)
+
+
+def make_test_app(config: type = _Config):
+    """An app for tests: ``config``, and the session's instance directory instead of the repository's."""
+    app = create_app(config)
+    app.instance_path = str(TEST_INSTANCE_DIR)
+    TEST_INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    return app
 
 
 def _reset_schema() -> None:
@@ -65,7 +79,7 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture(scope="session")
 def app():
-    app = create_app(_Config)
+    app = make_test_app()
     app.test_client_class = IsolatedClient
     with app.app_context():
         _reset_schema()

@@ -16,6 +16,10 @@ from whoosh.analysis.filters import STOP_WORDS
 
 # A word, optionally joined to more words by dots or hyphens ("4.12", "file.csv", "follow-the-sun").
 TOKEN_PATTERN = r"\w+(?:[.\-]\w+)*"
+# Between the parts of a combined field (a ticket's subject, description, replies ...): the marker is dropped and
+# the positions after it jump, so a phrase never matches across two parts.
+PART_BREAK = "\u2029\u2029"
+PART_GAP = 100
 # The parts of an identifier: acronyms before a capitalised word, capitalised/lower words, acronyms, numbers.
 PART_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_]+")
 
@@ -105,6 +109,8 @@ class IdentifierSplitFilter(Filter):
 
 
 def _splittable(text: str) -> bool:
+    if text.isalpha() and (len(text) < 2 or text[1:].islower()):  # a plain word (most tokens): nothing to split
+        return False
     if "_" in text or "." in text or "-" in text:
         return True
     has_upper_inside = any(c.isupper() for c in text[1:])
@@ -112,13 +118,30 @@ def _splittable(text: str) -> bool:
     return (has_upper_inside and any(c.islower() for c in text)) or (has_digit and not text.isdigit())
 
 
+class PartBreakFilter(Filter):
+    """Drop ``PART_BREAK`` markers and move the positions of the tokens after each one ``PART_GAP`` further (after
+    the stop filter, which renumbers positions)."""
+
+    def __call__(self, tokens: Iterator) -> Iterator:
+        shift = 0
+        for t in tokens:
+            if t.text == PART_BREAK:
+                shift += PART_GAP
+                continue
+            if shift and t.positions:
+                t.pos += shift
+            yield t
+
+
 def text_analyzer():
-    """Index and query analyzer of every full-text field: tokens, identifier parts, lower case, stop words, stems."""
+    """Index and query analyzer of every full-text field: tokens, identifier parts, lower case, stop words, stems
+    (and the breaks between the parts of a combined field)."""
     return (
-        RegexTokenizer(TOKEN_PATTERN)
+        RegexTokenizer(f"{TOKEN_PATTERN}|{PART_BREAK}")
         | IdentifierSplitFilter()
         | LowercaseFilter()
         | StopFilter(stoplist=STOP, minsize=2, maxsize=60)
+        | PartBreakFilter()
         | StemFilter(cachesize=50_000)
     )
 

@@ -1,7 +1,9 @@
 """Writing the indexes: one document per job (the ``index`` queue's handlers), full rebuilds and consistency checks.
 
 Every write reloads the row from the database while holding the index's write lock, so a job is idempotent and a
-late job never overwrites a newer document with older text (the ``updated`` stamp only moves forward).
+late job never overwrites a newer document with older text (the ``updated`` stamp only moves forward). The check
+builds every document again and compares content digests, so it also finds documents that went stale without a
+newer change stamp (a row changed behind the services' back, a lost index job).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 from whoosh import writing
 
 from portal.extensions import db
@@ -80,8 +82,8 @@ def _write_if_newer(writer, doc: dict, stamp_field: str) -> str:
     return "updated"
 
 
-def _events_of(ticket_ids: list[int]) -> dict[int, list[TicketEvent]]:
-    rows = db.session.scalars(
+def _events_of(ticket_ids: list[int], session=None) -> dict[int, list[TicketEvent]]:
+    rows = (session or db.session).scalars(
         select(TicketEvent)
         .where(TicketEvent.ticket_id.in_(ticket_ids), TicketEvent.kind.in_(("public_reply", "internal_note")))
         .order_by(TicketEvent.ticket_id, TicketEvent.id)
@@ -144,10 +146,11 @@ def _index_for_rebuild(name: str):
     return ix
 
 
-def _chunks(stmt, id_column, size: int) -> Iterator[list]:
+def _chunks(stmt, id_column, size: int, session=None) -> Iterator[list]:
+    session = session or db.session
     last = 0
     while True:
-        rows = list(db.session.scalars(stmt.where(id_column > last).order_by(id_column).limit(size)))
+        rows = list(session.scalars(stmt.where(id_column > last).order_by(id_column).limit(size)))
         if not rows:
             return
         yield rows
@@ -168,27 +171,65 @@ class CheckReport:
     documents: int = 0
     rows: int = 0
     missing: list[str] = field(default_factory=list)  # rows without a document
-    stale: list[str] = field(default_factory=list)  # documents older than their row
+    stale: list[str] = field(default_factory=list)  # documents whose content (or change stamp) differs from the row
     orphaned: list[str] = field(default_factory=list)  # documents whose row is gone
+    content_checked: bool = True  # False: only the change stamps were compared
 
     @property
     def ok(self) -> bool:
         return not (self.missing or self.stale or self.orphaned)
 
 
-def check_tickets() -> CheckReport:
-    rows = {str(i): stamp(u) for i, u in db.session.execute(select(Ticket.id, Ticket.updated_at))}
-    return _compare(TICKET_INDEX, rows, "updated_at")
+# What a row is expected to look like in the index: its change stamp and (content check) its document's digest.
+Expected = tuple[int, str | None]
 
 
-def check_kb() -> CheckReport:
-    rows = {kb_doc_id("article", i): stamp(u) for i, u in db.session.execute(select(Article.id, Article.updated_at))}
-    rows.update({kb_doc_id("faq", i): stamp(u) for i, u in db.session.execute(select(Faq.id, Faq.updated_at))})
-    return _compare(KB_INDEX, rows, "updated")
+def check_tickets(*, content: bool = True, batch: int = BATCH) -> CheckReport:
+    """Compare the ticket index with the tickets table. With ``content`` every ticket's document is built again
+    (as a rebuild would) and its digest compared with the indexed one, so a document that no longer says what
+    the database says is reported stale even when the change stamps agree."""
+    if not content:
+        rows = {str(i): (stamp(u), None) for i, u in db.session.execute(select(Ticket.id, Ticket.updated_at))}
+        return _compare(TICKET_INDEX, rows, "updated_at", content=False)
+    rows: dict[str, Expected] = {}
+    with _reading_session() as session:
+        for tickets in _chunks(select(Ticket).options(selectinload(Ticket.category)), Ticket.id, batch, session):
+            events = _events_of([t.id for t in tickets], session)
+            for ticket in tickets:
+                doc = ticket_document(ticket, events.get(ticket.id, []))
+                rows[doc["id"]] = (doc["updated_at"], doc["digest"])
+            session.expunge_all()
+    return _compare(TICKET_INDEX, rows, "updated_at", content=True)
 
 
-def _compare(name: str, rows: dict[str, int], stamp_field: str) -> CheckReport:
-    report = CheckReport(name, rows=len(rows))
+def check_kb(*, content: bool = True) -> CheckReport:
+    """Compare the KB index with the articles and FAQs tables (see ``check_tickets``)."""
+    rows: dict[str, Expected] = {}
+    if not content:
+        for model, kind in ((Article, "article"), (Faq, "faq")):
+            for i, u in db.session.execute(select(model.id, model.updated_at)):
+                rows[kb_doc_id(kind, i)] = (stamp(u), None)
+        return _compare(KB_INDEX, rows, "updated", content=False)
+    with _reading_session() as session:
+        for articles in _chunks(select(Article).options(selectinload(Article.category)), Article.id, BATCH, session):
+            for article in articles:
+                doc = article_document(article)
+                rows[doc["id"]] = (doc["updated"], doc["digest"])
+        for faqs in _chunks(select(Faq).options(selectinload(Faq.category)), Faq.id, BATCH, session):
+            for faq in faqs:
+                doc = faq_document(faq)
+                rows[doc["id"]] = (doc["updated"], doc["digest"])
+    return _compare(KB_INDEX, rows, "updated", content=True)
+
+
+def _reading_session() -> Session:
+    """A session of its own for reading every row (the caller's session and the objects it holds stay as they
+    are); it sees what has been committed."""
+    return Session(db.engine, autoflush=False, expire_on_commit=False)
+
+
+def _compare(name: str, rows: dict[str, Expected], stamp_field: str, *, content: bool) -> CheckReport:
+    report = CheckReport(name, rows=len(rows), content_checked=content)
     ix = open_index(name)
     seen: set[str] = set()
     with ix.searcher() as searcher:
@@ -196,9 +237,12 @@ def _compare(name: str, rows: dict[str, int], stamp_field: str) -> CheckReport:
             doc_id = fields["id"]
             seen.add(doc_id)
             report.documents += 1
-            if doc_id not in rows:
+            expected = rows.get(doc_id)
+            if expected is None:
                 report.orphaned.append(doc_id)
-            elif (fields.get(stamp_field) or 0) < rows[doc_id]:
+                continue
+            row_stamp, digest = expected
+            if (fields.get(stamp_field) or 0) < row_stamp or (digest is not None and fields.get("digest") != digest):
                 report.stale.append(doc_id)
     report.missing = sorted(set(rows) - seen, key=_natural)
     report.stale.sort(key=_natural)

@@ -12,8 +12,8 @@ from markupsafe import Markup
 from whoosh import query as q
 
 from portal.search import highlight
-from portal.search.query import MAX_PAGE, Paged, QueryProblem, any_of, build, keywords, parse
-from portal.search.schema import KB_INDEX, KB_SUGGEST_FIELDS, KB_TEXT_FIELDS
+from portal.search.query import MAX_PAGE, Paged, QueryProblem, any_of, build, count_matches, keywords, parse
+from portal.search.schema import KB_INDEX, KB_SNIPPET_FIELDS, KB_SUGGEST_FIELDS, KB_SUGGEST_SNIPPET_FIELDS, KB_TEXT
 from portal.search.store import searcher
 
 PER_PAGE = 10
@@ -44,6 +44,7 @@ class KbResults(Paged):
     any_words: bool = False  # no document had every word: results match some of them
     problem: str | None = None
     capped: bool = False
+    total_is_estimate: bool = False
 
 
 def visibility_query(staff: bool) -> q.Query:
@@ -64,13 +65,15 @@ def search_kb(
         return results
     results.capped = parsed.capped
     scope = [visibility_query(staff)] + ([q.Term("category", category)] if category else [])
+    words = frozenset(parsed.terms)
     with searcher(KB_INDEX) as s:
-        page_results = _page(s, q.And([build(parsed, KB_TEXT_FIELDS, match_all=True)] + scope), page, per_page)
-        if len(page_results) == 0 and len(parsed.groups) + len(parsed.phrases) > 1:
-            page_results = _page(s, q.And([build(parsed, KB_TEXT_FIELDS, match_all=False)] + scope), page, per_page)
-            results.any_words = len(page_results) > 0
-        results.total = len(page_results)
-        results.hits = [_hit(hit) for hit in page_results]
+        wanted = page * per_page
+        found = s.search(q.And([build(parsed, KB_TEXT, match_all=True)] + scope), limit=wanted)
+        if found.is_empty() and len(parsed.groups) + len(parsed.phrases) > 1:
+            found = s.search(q.And([build(parsed, KB_TEXT, match_all=False)] + scope), limit=wanted)
+            results.any_words = not found.is_empty()
+        results.total, results.total_is_estimate = count_matches(found, wanted)
+        results.hits = [_hit(hit, words, KB_SNIPPET_FIELDS) for hit in found[(page - 1) * per_page : page * per_page]]
         results.did_you_mean = _correction(s, parsed.text, parsed.words)
     return results
 
@@ -84,19 +87,12 @@ def suggest_kb(text: str, *, staff: bool = False, limit: int = SUGGEST_LIMIT) ->
         return results
     with searcher(KB_INDEX) as s:
         found = s.search(q.And([any_of(terms, KB_SUGGEST_FIELDS), visibility_query(staff)]), limit=limit)
-        highlight.configure(found)
         results.total = found.scored_length()  # what was shown; counting every match would run the query twice
-        results.hits = [_hit(hit, ["lead", "title"]) for hit in found]
+        results.hits = [_hit(hit, frozenset(terms), KB_SUGGEST_SNIPPET_FIELDS) for hit in found]
     return results
 
 
-def _page(s, whoosh_query: q.Query, page: int, per_page: int):
-    page_results = s.search_page(whoosh_query, page, pagelen=per_page)
-    highlight.configure(page_results.results)
-    return page_results
-
-
-def _hit(hit, snippet_fields: tuple | list = ("body", "title")) -> KbHit:
+def _hit(hit, words: frozenset[str], snippet_fields: tuple[str, ...]) -> KbHit:
     return KbHit(
         doc_id=hit["id"],
         type=hit["type"],
@@ -105,7 +101,7 @@ def _hit(hit, snippet_fields: tuple | list = ("body", "title")) -> KbHit:
         slug=hit.get("slug") or "",
         category=hit["category"],
         category_name=hit.get("category_name") or "",
-        snippet=highlight.snippet(hit, snippet_fields, "lead"),
+        snippet=highlight.snippet(hit, snippet_fields, words, "lead"),
         internal=hit.get("visibility") == "internal",
     )
 

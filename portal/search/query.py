@@ -27,6 +27,7 @@ _analyzer = text_analyzer()
 
 
 MAX_PAGE = 50  # deep pages of a relevance-ranked search are never useful; the bound keeps searches cheap
+EXACT_COUNT_UP_TO = 250  # matches beyond the scored page are counted exactly up to this estimate, else estimated
 
 
 class Paged:
@@ -43,6 +44,20 @@ class Paged:
     @property
     def has_next(self) -> bool:
         return self.page < self.pages
+
+
+def count_matches(found, wanted: int) -> tuple[int, bool]:
+    """(number of matches, whether it is an estimate) of a search that scored at most ``wanted`` hits. Only the
+    hits shown are scored: when the matches ended before ``wanted`` their number is known; a few more are counted
+    (without scoring); beyond ``EXACT_COUNT_UP_TO`` Whoosh's estimate is used (counting every document that holds
+    a common word would cost as much as scoring them)."""
+    scored = found.scored_length()
+    if scored < wanted:
+        return scored, False
+    estimate = max(found.estimated_length(), scored)
+    if estimate <= EXACT_COUNT_UP_TO:
+        return len(found), False
+    return estimate, True
 
 
 class QueryProblem(ValueError):
@@ -124,25 +139,22 @@ def keywords(text: str, limit: int = SUGGEST_TERMS) -> list[str]:
     return found
 
 
-def build(parsed: ParsedQuery, fields: Mapping[str, float], *, match_all: bool = True) -> q.Query:
-    """Each word must match in one of ``fields`` (or any word, with ``match_all=False``); excluded words must not."""
+def build(parsed: ParsedQuery, field: str, *, match_all: bool = True) -> q.Query:
+    """Each word must match in the combined text ``field`` (or any word, with ``match_all=False``); excluded words
+    must not."""
     parts: list[q.Query] = []
     for terms in parsed.groups:
-        parts.append(
-            q.And([_any_field(term, fields) for term in terms]) if len(terms) > 1 else _any_field(terms[0], fields)
-        )
+        words = [q.Term(field, term) for term in terms]
+        parts.append(q.And(words) if len(words) > 1 else words[0])
     for terms in parsed.phrases:
-        parts.append(q.Or([q.Phrase(name, terms, boost=boost) for name, boost in fields.items()]))
+        parts.append(q.Phrase(field, terms))
     combined: q.Query = (q.And(parts) if match_all else q.Or(parts)) if len(parts) > 1 else parts[0]
     if parsed.excluded:
-        combined = q.AndNot(combined, q.Or([_any_field(term, fields) for term in parsed.excluded]))
+        excluded = [q.Term(field, term) for term in parsed.excluded]
+        combined = q.AndNot(combined, q.Or(excluded) if len(excluded) > 1 else excluded[0])
     return combined
 
 
 def any_of(terms: list[str], fields: Mapping[str, float]) -> q.Query:
     """Any term in any field, as one flat OR (nested ORs build a matcher tree twice as slow in Whoosh)."""
     return q.Or([q.Term(name, term, boost=boost) for term in terms for name, boost in fields.items()])
-
-
-def _any_field(term: str, fields: Mapping[str, float]) -> q.Query:
-    return q.Or([q.Term(name, term, boost=boost) for name, boost in fields.items()])

@@ -1,25 +1,41 @@
-"""The two Whoosh schemas: KB content (articles and FAQs) and tickets (DESIGN.md §6).
+"""The two Whoosh schemas: KB content (articles and FAQs) and tickets.
 
 Visibility is part of every document so that access rules are terms of the query itself: KB documents carry
-``status`` and ``visibility``; tickets carry ``organization_id`` and ``requester_id``, and internal notes live in their
-own field (``internal_text``) that customer queries never name.
+``status`` and ``visibility``; tickets carry ``organization_id`` and ``requester_id``.
+
+A search matches one combined text field (a common word is one posting list, not an OR over several fields):
+tickets have ``staff_text`` (subject, description, public replies and internal notes) for staff and
+``customer_text`` (the same without internal notes) for customers; KB documents have ``content`` (title, tags,
+body). The part that says what a document is about (a ticket's subject, an article's title and tags) is written
+into the combined field more than once, so it weighs more (see ``documents``). The text shown in snippets is stored
+per part, so a customer's snippet is never cut from internal notes.
+
+``digest`` is a hash of each document's content (``search check`` compares it with the database); ``updated`` /
+``updated_at`` the row's last change (the out-of-order guard of the index jobs).
 """
 
 from __future__ import annotations
 
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.scoring import BM25F, WeightingModel
 
 from portal.search.analysis import spelling_analyzer, text_analyzer
 
 KB_INDEX = "kb"
 TICKET_INDEX = "tickets"
 
-KB_TEXT_FIELDS = {"title": 4.0, "tags": 2.0, "body": 1.0}
+
+KB_TEXT = "content"
+KB_SNIPPET_FIELDS = ("body", "title")
 # Suggestions while typing search the start of each document only: whole-body posting lists make a many-word OR
 # query several times slower (bench/bench_search.py), and the lead says what a document is about.
 KB_SUGGEST_FIELDS = {"title": 4.0, "tags": 2.0, "lead": 1.5}
-TICKET_PUBLIC_FIELDS = {"subject": 3.0, "description": 1.5, "public_text": 1.0}
-TICKET_STAFF_FIELDS = {**TICKET_PUBLIC_FIELDS, "internal_text": 1.0}
+KB_SUGGEST_SNIPPET_FIELDS = ("lead", "title")
+
+TICKET_STAFF_TEXT = "staff_text"
+TICKET_CUSTOMER_TEXT = "customer_text"
+TICKET_PUBLIC_FIELDS = ("subject", "description", "public_text")  # stored parts a customer may be shown
+TICKET_STAFF_FIELDS = (*TICKET_PUBLIC_FIELDS, "internal_text")
 
 
 def kb_schema() -> Schema:
@@ -28,17 +44,19 @@ def kb_schema() -> Schema:
         id=ID(unique=True, stored=True),  # "article:12", "faq:3"
         type=ID(stored=True),  # article | faq
         object_id=STORED(),
+        content=TEXT(analyzer=text),  # title, tags and body: what a search matches
         title=TEXT(analyzer=text, stored=True),
-        body=TEXT(analyzer=text, stored=True),  # Markdown stripped to plain text
-        lead=TEXT(analyzer=text, stored=True),  # summary + the first few hundred characters of the body
         tags=TEXT(analyzer=text, stored=True),
+        lead=TEXT(analyzer=text, stored=True),  # summary + the first few hundred characters of the body
+        body=STORED(),  # Markdown stripped to plain text (snippets)
         spell=TEXT(analyzer=spelling_analyzer(), phrase=False),  # unstemmed words for "did you mean"
         category=ID(stored=True),  # KB category slug
         category_name=STORED(),
         slug=STORED(),
         status=ID(stored=True),  # draft | published | archived
         visibility=ID(stored=True),  # public | internal
-        updated=STORED(),  # epoch microseconds of the row indexed (`search check`)
+        updated=STORED(),  # epoch microseconds of the row indexed
+        digest=STORED(),  # content hash (`search check`)
     )
 
 
@@ -46,18 +64,32 @@ def ticket_schema() -> Schema:
     text = text_analyzer()
     return Schema(
         id=ID(unique=True, stored=True),  # the ticket id as text
-        subject=TEXT(analyzer=text, stored=True),
-        description=TEXT(analyzer=text, stored=True),
-        public_text=TEXT(analyzer=text, stored=True),  # public replies
-        internal_text=TEXT(analyzer=text, stored=True),  # internal notes: staff queries only
+        staff_text=TEXT(analyzer=text),  # subject, description, public replies, internal notes: staff queries
+        customer_text=TEXT(analyzer=text),  # subject, description, public replies: customer queries
+        subject=STORED(),
+        description=STORED(),
+        public_text=STORED(),  # public replies
+        internal_text=STORED(),  # internal notes: staff snippets only
         organization_id=ID(stored=True),  # "none" when the requester has no organization
         requester_id=ID(stored=True),
         status=ID(stored=True),
         priority=ID(stored=True),
         category=ID(stored=True),  # ticket category slug or "none"
         assignee_id=ID(stored=True),  # user id or "none"
-        updated_at=NUMERIC(int, bits=64, stored=True, sortable=True),  # epoch microseconds (sorting, `search check`)
+        updated_at=NUMERIC(int, bits=64, stored=True, sortable=True),  # epoch microseconds (sorting)
+        digest=STORED(),  # content hash (`search check`)
     )
 
 
 SCHEMAS = {KB_INDEX: kb_schema, TICKET_INDEX: ticket_schema}
+
+
+def weighting(name: str) -> WeightingModel:
+    """How hits are ranked. KB: BM25F (a short FAQ that answers the question outranks a long guide that mentions
+    it). Tickets: BM25F without length normalization on the combined fields (``B=0``): how often a ticket says the
+    word, its subject counting twice. Whoosh can then bound the score of a whole block of postings and skip the
+    blocks that cannot reach the top hits: a common word reads a fraction of its tickets (with length
+    normalization any short ticket might, so nearly every match was scored)."""
+    if name == TICKET_INDEX:
+        return BM25F(**{f"{TICKET_STAFF_TEXT}_B": 0.0, f"{TICKET_CUSTOMER_TEXT}_B": 0.0})
+    return BM25F()

@@ -20,11 +20,12 @@ from pathlib import Path
 
 from flask import current_app
 from whoosh import index as whoosh_index
+from whoosh.fields import Schema
 from whoosh.index import FileIndex
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
-from portal.search.schema import SCHEMAS
+from portal.search.schema import SCHEMAS, weighting
 
 _create_lock = threading.Lock()
 MERGE_AT_SEGMENTS = 8
@@ -74,17 +75,22 @@ def recreate_index(name: str) -> FileIndex:
 
 
 def schema_is_current(ix: FileIndex, name: str) -> bool:
-    current = SCHEMAS[name]()
-    return sorted(ix.schema.names()) == sorted(current.names()) and all(
-        _same_field(ix.schema[field], current[field]) for field in current.names()
+    """Whether index ``name`` was created with the schema of this release (else a rebuild starts a new one)."""
+    return same_schema(ix.schema, SCHEMAS[name]())
+
+
+def same_schema(stored: Schema, current: Schema) -> bool:
+    return sorted(stored.names()) == sorted(current.names()) and all(
+        _same_field(stored[field], current[field]) for field in current.names()
     )
 
 
 def _same_field(stored, current) -> bool:
-    """Same field type and settings (a NUMERIC float and a NUMERIC int differ, and so does a sortable default)."""
-    if type(stored) is not type(current):
+    """Same field type and settings (a NUMERIC float and a NUMERIC int differ, and so do a sortable default, a TEXT
+    field without positions, or one that is no longer stored)."""
+    if type(stored) is not type(current) or type(stored.format) is not type(current.format):
         return False
-    keys = ("numtype", "bits", "signed", "default", "stored", "unique", "sortable_typecode")
+    keys = ("numtype", "bits", "signed", "default", "stored", "unique", "sortable_typecode", "scorable", "spelling")
     return all(_equal(getattr(stored, k, None), getattr(current, k, None)) for k in keys)
 
 
@@ -131,7 +137,7 @@ class _SearcherPool:
             entry = None
         if entry is None:
             ix = open_index(name)
-            entry = (ix, ix.searcher(), epoch)
+            entry = (ix, ix.searcher(weighting=weighting(name)), epoch)
         try:
             yield entry[1]
         finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask import current_app
 
 from portal.extensions import db
 
@@ -182,10 +183,13 @@ def rq_config(app, monkeypatch, jobs_config, redis_up):
 
 
 def worker_env(config: dict) -> dict:
+    """The environment of a worker process: the test database, and the test app's index directory (the worker's
+    index jobs must never write into the repository's instance/index)."""
     env = dict(os.environ)
     env.update(
         {
             "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+            "INDEX_DIR": current_app.config["INDEX_DIR"],
             "REDIS_URL": config["REDIS_URL"],
             "PORTAL_ENV": "testing",
             "SECRET_KEY": "worker-test-key",
