@@ -135,7 +135,7 @@ def bench_kb(out: Path, articles: int, requests: int, fresh: bool) -> None:
     from portal.models import User, utcnow
     from portal.models.kb import Article, ArticleStatus, KbCategory
     from portal.search.indexing import rebuild_kb
-    from portal.services.kb_seed import seed_kb
+    from portal.services.kb.seed import seed_kb
 
     print(f"\n== KB: {articles:,} articles ==")
     db_path = out / "search-kb.db"

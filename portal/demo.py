@@ -19,7 +19,7 @@ from portal.models import OnCall, Organization, Role, ShiftRegion, Ticket, Ticke
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import DEFAULT_CATEGORIES, ensure_default_categories
-from portal.services.kb_seed import seed_kb
+from portal.services.kb.seed import seed_kb
 from portal.services.roster import seed_roster
 
 DEMO_PASSWORD = "demo-pass-2026"

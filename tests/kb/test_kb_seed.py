@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Role
 from portal.models.kb import Article, ArticleStatus, Faq
-from portal.services.kb_seed import CONTENT_DIR, parse_faqs, seed_kb
+from portal.services.kb.seed import CONTENT_DIR, parse_faqs, seed_kb
 
 
 def _write(path, text):

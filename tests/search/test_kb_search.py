@@ -16,7 +16,7 @@ from portal.search.schema import KB_INDEX
 from portal.search.store import close_searchers, index_path
 from portal.services.accounts import create_api_token
 from portal.services.kb.articles import ArticleInput, create_article, publish_article, update_article
-from portal.services.kb_seed import seed_kb
+from portal.services.kb.seed import seed_kb
 
 
 @pytest.fixture

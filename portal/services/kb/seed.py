@@ -24,7 +24,7 @@ from portal.services.kb.articles import ArticleInput, create_article, publish_ar
 from portal.services.kb.categories import ensure_kb_categories
 from portal.services.kb.faqs import save_faq
 
-CONTENT_DIR = Path(__file__).resolve().parent.parent / "kb_content"
+CONTENT_DIR = Path(__file__).resolve().parents[2] / "kb_content"  # portal/kb_content
 SEED_AUTHOR = "jennifer.lee@support.test"  # the demo team's admin
 _QUESTION_RE = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 
