@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from whoosh import query as q
+from whoosh.matching import FilterMatcher, WrappingMatcher
 
 from portal.search.analysis import text_analyzer
 
@@ -139,12 +140,44 @@ def keywords(text: str, limit: int = SUGGEST_TERMS) -> list[str]:
     return found
 
 
+class LiveFilterMatcher(FilterMatcher):
+    """Whoosh's filter of a segment's deleted documents, fixed for top-N collection: ``next`` reports entering a
+    new block of postings (Whoosh's returns nothing, so the collector stops skipping blocks whose best score cannot
+    reach the top hits and scores nearly every posting), and ``skip_to_quality`` never stops on a deleted
+    document."""
+
+    def next(self):
+        entered_block = self.child.next()
+        return self._find_next() or entered_block
+
+    def skip_to_quality(self, minquality):
+        skipped = self.child.skip_to_quality(minquality / self.boost)
+        self._find_next()
+        return skipped
+
+
+class LiveTerm(q.Term):
+    """A term whose postings keep skipping blocks in segments with deleted documents (see ``LiveFilterMatcher``);
+    in an index updated one document at a time most segments have some."""
+
+    def matcher(self, searcher, context=None):
+        return _live(super().matcher(searcher, context))
+
+
+def _live(matcher):
+    if type(matcher) is FilterMatcher:
+        return LiveFilterMatcher(matcher.child, matcher._ids, exclude=matcher._exclude, boost=matcher.boost)
+    if type(matcher) is WrappingMatcher and type(matcher.child) is FilterMatcher:
+        return WrappingMatcher(_live(matcher.child), boost=matcher.boost)
+    return matcher
+
+
 def build(parsed: ParsedQuery, field: str, *, match_all: bool = True) -> q.Query:
     """Each word must match in the combined text ``field`` (or any word, with ``match_all=False``); excluded words
     must not."""
     parts: list[q.Query] = []
     for terms in parsed.groups:
-        words = [q.Term(field, term) for term in terms]
+        words = [LiveTerm(field, term) for term in terms]
         parts.append(q.And(words) if len(words) > 1 else words[0])
     for terms in parsed.phrases:
         parts.append(q.Phrase(field, terms))
