@@ -6,11 +6,13 @@ Serves the same database twice with gunicorn and the same number of sync workers
 ``bench/bare_table.py`` (one SELECT of 50 open tickets with their names, a plain Jinja loop, no layout and no
 sign-in). Signs in as a senior agent (sarah.johnson@support.test), then times the agent queue's first page (and the
 counts partial it loads with htmx), agent ticket pages, staff ticket search and KB search for a common word, the bare
-table, and both servers' ``/healthz``. Requests are sequential, one connection each, measured on the client.
+table and its ORM variant (``/orm``: the same rows as ORM objects of minimal models), and both servers' ``/healthz``.
+Requests are sequential, one connection each, measured on the client.
 
 The pages are timed in interleaved rounds (every page gets ``requests / rounds`` requests per round), so that a
 neighbour slowing the machine down for a while slows every page alike and the ratios stay comparable. Prints
-p50/p95/mean/min in ms and each page's p50 and p95 as a multiple of the bare table's.
+p50/p95/mean/min in ms, each page's p50 and p95 as a multiple of the bare table's, and its p50 as a multiple of the
+ORM variant's.
 
 Search needs the Whoosh indexes of this database: they are kept next to a SQLite file (``<file>.index/``, or
 ``--index-dir``), checked with ``flask search check`` and rebuilt with ``flask search rebuild`` when they drift.
@@ -143,7 +145,7 @@ def time_rounds(pages: list, requests: int, warmup: int, rounds: int) -> dict[st
     return results
 
 
-BARE = "bare 50-row table"
+BARE, BARE_ORM = "bare 50-row table", "bare table, ORM objects"
 
 
 def main(argv=None) -> int:
@@ -214,6 +216,7 @@ def main(argv=None) -> int:
         ticket_hits = hits(TICKET_HITS_RE, check_page(agent, staff_search, logs["portal"]))
         kb_hits = hits(KB_HITS_RE, check_page(agent, kb_search, logs["portal"]))
         rows = check_page(bare, "/", logs["bare"]).count(b"<tr>") - 1
+        check_page(bare, "/orm", logs["bare"])
         progress(
             f"pages answer: staff search {args.query!r} → {ticket_hits} tickets, KB search {args.kb_query!r} → "
             f"{kb_hits} results, bare table → {rows} rows"
@@ -225,6 +228,7 @@ def main(argv=None) -> int:
             (f'staff ticket search "{args.query}"', "staff search", agent, [staff_search]),
             (f'KB search "{args.kb_query}"', "KB search", agent, [kb_search]),
             (BARE, "bare", bare, ["/"]),
+            (BARE_ORM, "bare ORM", bare, ["/orm"]),
             ("portal /healthz (SELECT 1)", None, portal_probe, ["/healthz"]),
             ("bare /healthz (SELECT 1)", None, bare, ["/healthz"]),
         ]
@@ -235,6 +239,7 @@ def main(argv=None) -> int:
 
     bare_times = results[BARE]["times"]
     bare_p50, bare_p95 = statistics.median(bare_times), p95(bare_times)
+    orm_p50 = statistics.median(results[BARE_ORM]["times"])
     print()
     print(f"database : {make_display(url)} ({facts['dialect']}), size {human_size(facts['size'])}")
     print(f"data     : {facts['tickets']:,} tickets ({facts['open']:,} open), {facts['events']:,} events")
@@ -246,19 +251,23 @@ def main(argv=None) -> int:
     print()
     header = (
         f"{'page':<36} {'p50':>7} {'p95':>7} {'mean':>7} {'min':>7} {'×bare p50':>10} {'×bare p95':>10} "
-        f"{'bytes':>7} {'errors':>6}"
+        f"{'×ORM p50':>9} {'bytes':>7} {'errors':>6}"
     )
     print(header)
     print("-" * len(header))
     for label, _, _, _ in pages:
         entry = results[label]
         times = entry["times"]
+        median = statistics.median(times)
         print(
-            f"{label:<36} {statistics.median(times):>7.2f} {p95(times):>7.2f} {statistics.fmean(times):>7.2f} "
-            f"{min(times):>7.2f} {statistics.median(times) / bare_p50:>10.2f} {p95(times) / bare_p95:>10.2f} "
+            f"{label:<36} {median:>7.2f} {p95(times):>7.2f} {statistics.fmean(times):>7.2f} {min(times):>7.2f} "
+            f"{median / bare_p50:>10.2f} {p95(times) / bare_p95:>10.2f} {median / orm_p50:>9.2f} "
             f"{entry['size']:>7} {entry['errors']:>6}"
         )
-    print("(ms, measured on the client: connect + request + full response; ×bare: this page ÷ the bare table)")
+    print(
+        "(ms, measured on the client: connect + request + full response; ×bare: this page ÷ the bare table, "
+        "×ORM p50: ÷ the ORM variant's p50)"
+    )
     return 1 if any(entry["errors"] for entry in results.values()) else 0
 
 
