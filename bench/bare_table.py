@@ -1,6 +1,6 @@
 """The floor for a list page: a bare Flask + SQLAlchemy + Jinja app that serves 50 rows of the portal's tickets table.
 
-    DATABASE_URL=sqlite:////tmp/bench10k.db gunicorn -w 2 --pythonpath bench bare_table:app
+    DATABASE_URL=sqlite:///bench/out/bench10k.db gunicorn -w 2 --pythonpath bench bare_table:app
 
 No portal code, no sign-in, no layout, no blueprint, no extensions: ``/`` runs one SELECT (the 50 newest open tickets
 with their requester, assignee, organization and category names, LEFT JOINs) through a SQLAlchemy engine and renders

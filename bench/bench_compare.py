@@ -1,6 +1,6 @@
 """The portal's hot pages side by side with a bare 50-row Flask + SQLAlchemy + Jinja table, in one run.
 
-    python bench/bench_compare.py --database-url sqlite:////tmp/bench10k.db [--workers 2] [--requests 200]
+    python bench/bench_compare.py --database-url sqlite:///bench/out/bench10k.db [--workers 2] [--requests 200]
 
 Serves the same database twice with gunicorn and the same number of sync workers: the portal (``wsgi:app``) and
 ``bench/bare_table.py`` (one SELECT of 50 open tickets with their names, a plain Jinja loop, no layout and no

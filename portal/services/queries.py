@@ -34,7 +34,7 @@ QUEUE_VIEWS = {
     "at_risk": "At risk",
     "all": "All tickets",
 }
-MANAGER_VIEWS = frozenset({"at_risk"})  # "an at-risk view for managers" (issue 3): managers and admins only
+MANAGER_VIEWS = frozenset({"at_risk"})  # the at-risk view is the managers': managers and admins only
 
 
 def queue_views(actor: User) -> dict[str, str]:
