@@ -47,6 +47,8 @@ def check(show: int, quick: bool) -> None:
             f"{report.index}: {report.rows:,} rows, {report.documents:,} documents ({compared}) — "
             f"{len(report.missing)} missing, {len(report.stale)} stale, {len(report.orphaned)} orphaned"
         )
+        if not report.schema_current:
+            click.echo(f"  the {report.index} index was built with another release's fields: rebuild it")
         for label, ids in (("missing", report.missing), ("stale", report.stale), ("orphaned", report.orphaned)):
             if ids:
                 more = f" (+{len(ids) - show} more)" if len(ids) > show else ""

@@ -174,10 +174,11 @@ class CheckReport:
     stale: list[str] = field(default_factory=list)  # documents whose content (or change stamp) differs from the row
     orphaned: list[str] = field(default_factory=list)  # documents whose row is gone
     content_checked: bool = True  # False: only the change stamps were compared
+    schema_current: bool = True  # False: the index was built with another release's schema
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.stale or self.orphaned)
+        return self.schema_current and not (self.missing or self.stale or self.orphaned)
 
 
 # What a row is expected to look like in the index: its change stamp and (content check) its document's digest.
@@ -231,6 +232,7 @@ def _reading_session() -> Session:
 def _compare(name: str, rows: dict[str, Expected], stamp_field: str, *, content: bool) -> CheckReport:
     report = CheckReport(name, rows=len(rows), content_checked=content)
     ix = open_index(name)
+    report.schema_current = schema_is_current(ix, name)
     seen: set[str] = set()
     with ix.searcher() as searcher:
         for fields in searcher.all_stored_fields():
