@@ -94,4 +94,5 @@ def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import(tmp_path
         "def f():\n    from portal.services import tickets\n"
     )
     modules = {"portal.web", "portal.services", "portal.services.tickets", "mod"}
-    assert _imports(source, modules, "mod") == {"portal.services.tickets"}  # the function-level one counts, not the other
+    # The function-level import counts, the TYPE_CHECKING one does not.
+    assert _imports(source, modules, "mod") == {"portal.services.tickets"}
