@@ -73,9 +73,7 @@ def seed(make_org, make_user, make_ticket, run_index_jobs) -> Seed:  # noqa: F81
     publish_article(admin, article)
     create_article(
         agent,
-        ArticleInput(
-            title="Import troubleshooting (draft)", category="data-entry", body_markdown="Work in progress."
-        ),
+        ArticleInput(title="Import troubleshooting (draft)", category="data-entry", body_markdown="Work in progress."),
     )
     save_faq(
         admin,
