@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = BASE_DIR / "instance"
+# Runtime data (database, index, mail files, locks); PORTAL_INSTANCE_DIR moves it (tests give each run its own).
+INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR") or BASE_DIR / "instance")
 
 
 def _bool(name: str, default: bool = False) -> bool:

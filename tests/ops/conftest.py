@@ -183,13 +183,14 @@ def rq_config(app, monkeypatch, jobs_config, redis_up):
 
 
 def worker_env(config: dict) -> dict:
-    """The environment of a worker process: the test database, and the test app's index directory (the worker's
-    index jobs must never write into the repository's instance/index)."""
+    """The environment of a worker process: the test database, and the test app's instance and index directories
+    (a worker must never write into the repository's instance/)."""
     env = dict(os.environ)
     env.update(
         {
             "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
             "INDEX_DIR": current_app.config["INDEX_DIR"],
+            "PORTAL_INSTANCE_DIR": current_app.instance_path,
             "REDIS_URL": config["REDIS_URL"],
             "PORTAL_ENV": "testing",
             "SECRET_KEY": "worker-test-key",
