@@ -33,8 +33,11 @@ run: seed
 	@echo "Serving the portal on http://$(HOST):$(PORT)  (demo password: demo-pass-2026)"
 	@$(DEV) $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
+# Parallel workers (pytest-xdist); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 test: setup
-	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The same suite against PostgreSQL (a fresh database on the local server); .ci/run does this too.
 test-pg: setup
