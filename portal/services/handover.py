@@ -54,20 +54,37 @@ def run_handover(now: datetime | None = None) -> dict:
     key = f"handover:{incoming.region.value}:{start.isoformat()}"
     if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
         return {"skipped": True, "reason": "already handed over", "shift": incoming.region.value}
+    reassigned, flagged = _hand_over(_tickets_to_hand_over(outgoing), now)
+    summary = {
+        "shift": incoming.region.value,
+        "from_shift": outgoing.region.value,
+        "reassigned": reassigned,
+        "flagged": flagged,
+    }
+    outbox.emit("notify.handover_summary", summary, dedupe_key=key)
+    db.session.flush()
+    return summary
+
+
+def _tickets_to_hand_over(outgoing: ShiftWindow) -> list[Ticket]:
+    """Open critical/high tickets of the people going off shift, and every ticket flagged for a retry."""
     leaving = select(User.id).where(User.shift_region == outgoing.region)
-    tickets = list(
-        db.session.scalars(
-            select(Ticket)
-            .where(
-                Ticket.status.in_(OPEN_STATUSES),
-                or_(
-                    and_(Ticket.priority.in_(HANDOVER_PRIORITIES), Ticket.assignee_id.in_(leaving)),
-                    Ticket.routing_flagged_at.is_not(None),
-                ),
-            )
-            .order_by(Ticket.priority, Ticket.id)
+    stmt = (
+        select(Ticket)
+        .where(
+            Ticket.status.in_(OPEN_STATUSES),
+            or_(
+                and_(Ticket.priority.in_(HANDOVER_PRIORITIES), Ticket.assignee_id.in_(leaving)),
+                Ticket.routing_flagged_at.is_not(None),
+            ),
         )
+        .order_by(Ticket.priority, Ticket.id)
     )
+    return list(db.session.scalars(stmt))
+
+
+def _hand_over(tickets: list[Ticket], now: datetime) -> tuple[dict[str, int], list[int]]:
+    """Route each ticket again; returns {ticket id: new assignee id} and the ids left flagged for the next shift."""
     reassigned, flagged = {}, []
     for ticket in tickets:
         decision = decide(ticket, now, tier=tier_for(ticket))
@@ -80,20 +97,4 @@ def run_handover(now: datetime | None = None) -> dict:
             assign_by_system(ticket, decision.user)
             stamp_assignment(decision.user, now)
             reassigned[str(ticket.id)] = decision.user.id
-    outbox.emit(
-        "notify.handover_summary",
-        {
-            "shift": incoming.region.value,
-            "from_shift": outgoing.region.value,
-            "reassigned": reassigned,
-            "flagged": flagged,
-        },
-        dedupe_key=key,
-    )
-    db.session.flush()
-    return {
-        "shift": incoming.region.value,
-        "from_shift": outgoing.region.value,
-        "reassigned": reassigned,
-        "flagged": flagged,
-    }
+    return reassigned, flagged
