@@ -190,3 +190,22 @@ def test_embedded_mode_delivers_after_commit_without_redis(
 def _row_kind_done(kind):
     db.session.expire_all()
     return db.session.scalar(select(OutboxMessage.status).where(OutboxMessage.kind == kind)) is OutboxStatus.done
+
+
+def test_escalation_email_and_slack_show_the_reason_label_not_its_code(
+    make_org, make_user, make_ticket, jobs_config, smtp_server, slack_receiver
+):
+    _controller, mailbox = smtp_server
+    customer = make_user(Role.customer, organization=make_org())
+    agent, manager = make_user(Role.agent), make_user(Role.manager)
+    ticket = make_ticket(customer)
+    ticket_service.escalate_ticket(
+        agent, ticket, to_tier="L2", reason="data_corruption", expected_version=ticket.version
+    )
+    db.session.commit()
+    run_pending()
+    (mail,) = [m for m in mailbox.to(manager.email) if "Escalated" in m["Subject"]]
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Reason: Data corruption" in text and "data_corruption" not in text
+    posted = [r["text"] for r in slack_receiver.received if "Escalated" in r["text"]]
+    assert len(posted) == 1 and "reason: Data corruption" in posted[0]
