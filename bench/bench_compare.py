@@ -4,7 +4,7 @@
 
 Serves the same database twice with gunicorn and the same number of sync workers: the portal (``wsgi:app``) and
 ``bench/bare_table.py`` (one SELECT of 50 open tickets with their names, a plain Jinja loop, no layout and no
-sign-in). Signs in as a senior agent (sarah.johnson@support.test), then times the agent queue's first page (and the
+sign-in). Signs in as an agent (sarah.johnson@support.test), then times the agent queue's first page (and the
 counts partial it loads with htmx), agent ticket pages, staff ticket search and KB search for a common word, the bare
 table and its ORM variant (``/orm``: the same rows as ORM objects of minimal models), and both servers' ``/healthz``.
 Requests are sequential, one connection each, measured on the client.

@@ -5,7 +5,7 @@
 
 Databases are SQLite files built by ``bench/generate.py`` (reused when present unless ``--fresh``); indexes live next
 to them. Requests go through the Flask test client in this process (app + database + Whoosh + template rendering,
-no network or WSGI server), signed in as the demo customer / senior agent. Figures are printed, never asserted.
+no network or WSGI server), signed in as the demo customer / an agent. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
