@@ -9,7 +9,7 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 from flask_login import current_user
 from sqlalchemy import text
 
-from portal.extensions import db
+from portal.extensions import db, limiter
 
 
 def index():
@@ -27,7 +27,21 @@ def healthz():
         db.session.rollback()
         database = {"status": "unavailable", "error": exc.__class__.__name__}
         code = 503
-    return jsonify({"status": "ok" if code == 200 else "degraded", "database": database}), code
+    limits = _rate_limit_health()
+    status = "ok" if code == 200 and limits["status"] == "ok" else "degraded"
+    return jsonify({"status": status, "database": database, "rate_limits": limits}), code
+
+
+def _rate_limit_health() -> dict:
+    """Where login and API limits are counted: the configured store, or the in-process fallback while it is down
+    (the page still answers 200: sign-in works, limits are per process until the store is back)."""
+    uri = current_app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    scheme = uri.split("://", 1)[0]
+    if scheme == "memory":
+        return {"status": "ok", "storage": "memory"}
+    if limiter.storage.check():
+        return {"status": "ok", "storage": scheme}
+    return {"status": "fallback", "storage": "memory", "configured": scheme}
 
 
 def favicon():
