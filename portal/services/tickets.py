@@ -162,7 +162,7 @@ def update_ticket(actor: User, ticket: Ticket, *, expected_version: int, **field
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed("Unknown fields.", dict.fromkeys(sorted(unknown), "This field cannot be changed."))
-    check_version(ticket, expected_version)
+    expected_version = check_version(ticket, expected_version)
     applier = {
         "status": _apply_status,
         "priority": _apply_priority,
@@ -226,7 +226,7 @@ def escalate_ticket(
     """Move ``ticket`` one tier up (L1 → L2 → manager → engineering) with a reason from that step's list and,
     for engineering, an optional external issue reference. ``actor`` None is the system (the SLA sweep's rules).
     Writes a tier event whose body is the reason, bumps the version once and emits ``notify.escalation``."""
-    check_version(ticket, expected_version)
+    expected_version = check_version(ticket, expected_version)
     tier, label, ref = escalation.check_escalation(actor, ticket, to_tier, reason, external_ref)
     change = FieldChange("tier", ticket.tier.value, tier.value)
     old, ticket.tier = ticket.tier, tier
@@ -282,7 +282,9 @@ def allowed_statuses(actor: User, ticket: Ticket) -> list[Status]:
     return [s for s in Status if s in table[ticket.status]]
 
 
-def check_version(ticket: Ticket, expected_version: Any) -> None:
+def check_version(ticket: Ticket, expected_version: Any) -> int:
+    """The caller's version as an integer, when it is the ticket's current one; else ``Conflict`` (a missing or
+    malformed version is a ``ValidationFailed``)."""
     try:
         expected = int(expected_version)
     except (TypeError, ValueError):
@@ -294,6 +296,7 @@ def check_version(ticket: Ticket, expected_version: Any) -> None:
             expected_version=expected,
             current_version=ticket.version,
         )
+    return expected
 
 
 def events_since(ticket: Ticket, version: int, *, include_internal: bool) -> list[TicketEvent]:
@@ -463,11 +466,15 @@ def _bump(ticket: Ticket, events: list[TicketEvent]) -> None:
 
 
 def _flush(ticket: Ticket, expected_version: int) -> None:
+    """Write the change. A concurrent writer that committed the same version first makes the conditional UPDATE
+    match no row: that is a ``Conflict``. The message is built from values read before the flush, because after a
+    failed flush the session's transaction is aborted and the ticket must not be touched."""
+    ticket_id, reference = ticket.id, ticket.reference
     try:
         db.session.flush()
     except StaleDataError:
         raise Conflict(
-            f"{ticket.reference} was changed by someone else at the same moment.",
-            ticket_id=ticket.id,
+            f"{reference} was changed by someone else at the same moment.",
+            ticket_id=ticket_id,
             expected_version=expected_version,
         ) from None

@@ -7,6 +7,7 @@ from flask import Blueprint
 from portal.blueprints.api import kb, routes
 
 bp = Blueprint("api", __name__)
+bp.register_error_handler(routes.Conflict, routes.conflict)
 
 bp.add_url_rule("/kb/search", view_func=kb.kb_search, methods=["GET"])
 bp.add_url_rule("/kb/suggest", view_func=kb.kb_suggest, methods=["GET"])

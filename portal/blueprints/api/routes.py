@@ -10,11 +10,12 @@ from typing import Any
 from flask import g, jsonify, request, url_for
 
 from portal.errors import json_error
+from portal.extensions import db
 from portal.models import Channel, Priority, Status, Ticket, TicketEvent, User, format_reference
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
 from portal.services.accounts import find_user_by_email, user_for_token
-from portal.services.errors import ValidationFailed
+from portal.services.errors import Conflict, NotFound, ValidationFailed
 from portal.services.queries import TicketFilters, list_tickets
 from portal.services.sla import sla_status
 
@@ -204,3 +205,18 @@ def update_ticket(reference: str):
     return jsonify(
         {"ticket": ticket_json(ticket), "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes]}
     )
+
+
+def conflict(exc: Conflict):
+    """A refused stale write: 409 with the error and the ticket as it is now (the caller's next version)."""
+    db.session.rollback()
+    response, status = json_error(exc.status_code, exc.code, exc.message, exc.fields)
+    body = response.get_json()
+    actor = getattr(g, "api_user", None)
+    try:
+        fresh = get_ticket_for(actor, exc.ticket_id) if actor is not None else None
+    except NotFound:
+        fresh = None
+    if fresh is not None:
+        body["ticket"] = ticket_json(fresh)
+    return jsonify(body), status
