@@ -23,11 +23,17 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
 def ensure_default_categories() -> int:
     """Create the seed categories that are missing; returns how many were added."""
-    existing = set(db.session.scalars(select(Category.slug)))
+    return ensure_seeded(Category, DEFAULT_CATEGORIES)
+
+
+def ensure_seeded(model, seeds) -> int:
+    """Add the ``(slug, name, description)`` rows of ``seeds`` that ``model`` (ticket or KB categories) lacks, in
+    seed order; returns how many were added. Flushes, never commits."""
+    existing = set(db.session.scalars(select(model.slug)))
     added = 0
-    for position, (slug, name, description) in enumerate(DEFAULT_CATEGORIES):
+    for position, (slug, name, description) in enumerate(seeds):
         if slug not in existing:
-            db.session.add(Category(slug=slug, name=name, description=description, position=position))
+            db.session.add(model(slug=slug, name=name, description=description, position=position))
             added += 1
     db.session.flush()
     return added

@@ -31,7 +31,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import effects, escalation
-from portal.services.changes import SYSTEM, FieldChange, TicketChange
+from portal.services.changes import SYSTEM, FieldChange, SystemActor, TicketChange
 from portal.services.errors import Conflict, Forbidden, ValidationFailed
 
 SUBJECT_MAX = 200
@@ -230,18 +230,10 @@ def escalate_ticket(
     tier, label, ref = escalation.check_escalation(actor, ticket, to_tier, reason, external_ref)
     change = FieldChange("tier", ticket.tier.value, tier.value)
     old, ticket.tier = ticket.tier, tier
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        kind=EventKind.field_change,
-        author_id=actor.id if actor else None,
-        body=label + (f" · external issue {ref}" if ref else ""),
-        field="tier",
-        old_value=old.value,
-        new_value=tier.value,
-        ticket_version=ticket.version,
-        created_at=utcnow(),
+    body = label + (f" · external issue {ref}" if ref else "")
+    event = _add_event(
+        ticket, actor or SYSTEM, EventKind.field_change, body=body, field="tier", old=old.value, new=tier.value
     )
-    db.session.add(event)
     _bump(ticket, [event])
     _flush(ticket, expected_version)
     escalation.emit_escalation(ticket, old, tier, reason, actor, ref)
@@ -259,17 +251,7 @@ def assign_by_system(ticket: Ticket, assignee: User | None) -> FieldChange | Non
     )
     expected = ticket.version
     ticket.assignee = assignee
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        kind=EventKind.field_change,
-        author_id=None,
-        field="assignee",
-        old_value=change.old,
-        new_value=change.new,
-        ticket_version=ticket.version,
-        created_at=utcnow(),
-    )
-    db.session.add(event)
+    event = _add_event(ticket, SYSTEM, EventKind.field_change, field="assignee", old=change.old, new=change.new)
     _bump(ticket, [event])
     _flush(ticket, expected)
     effects.ticket_changed(TicketChange("fields", ticket, SYSTEM, [change], event=event))
@@ -435,7 +417,7 @@ def _parse_category(value: Any, errors: dict[str, str]) -> Category | None:
 
 def _add_event(
     ticket: Ticket,
-    actor: User,
+    actor: User | SystemActor,
     kind: EventKind,
     *,
     body: str = "",
