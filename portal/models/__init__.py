@@ -2,6 +2,7 @@
 
 from portal.models.accounts import STAFF_ROLES, ApiToken, Organization, Role, ShiftRegion, User
 from portal.models.base import Base, utcnow
+from portal.models.csat import CsatSurvey, SurveyState
 from portal.models.kb import (
     KB_CATEGORIES,
     Article,
@@ -18,6 +19,7 @@ from portal.models.kb import (
 from portal.models.notifications import NotificationDelivery, NotificationPreference
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.roster import OnCall, Shift, StaffStatus, TimeOff
+from portal.models.settings import Setting
 from portal.models.sla import Calendar, Holiday, SlaEvent, SlaEventKind, SlaPolicy, SlaTargetName, TierSpan
 from portal.models.tickets import (
     CUSTOMER_STATUS_TRANSITIONS,
@@ -36,6 +38,9 @@ from portal.models.tickets import (
 )
 
 __all__ = [
+    "CsatSurvey",
+    "Setting",
+    "SurveyState",
     "Article",
     "ArticleFeedback",
     "ArticleRevision",

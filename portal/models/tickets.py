@@ -178,6 +178,18 @@ class Ticket(Base):
     next_due_at: Mapped[datetime | None]
     sla_check_at: Mapped[datetime | None]
     routing_flagged_at: Mapped[datetime | None]  # routing found nobody on shift: retried at the next shift start
+    # SLA facts per target, as the clock engine (portal.services.sla_engine) derives them from the history: the
+    # achievement instant (withdrawn by a reopen, for resolution), the breach instant (a fact, never undone), the
+    # priority in force at the breach, and the decision instant (breach, else achievement) that reports count by.
+    first_response_achieved_at: Mapped[datetime | None]
+    first_response_breached_at: Mapped[datetime | None]
+    first_response_breach_priority: Mapped[str | None] = mapped_column(String(10))
+    first_response_decided_at: Mapped[datetime | None]
+    resolution_achieved_at: Mapped[datetime | None]
+    resolution_breached_at: Mapped[datetime | None]
+    resolution_breach_priority: Mapped[str | None] = mapped_column(String(10))
+    resolution_decided_at: Mapped[datetime | None]
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)  # the id in the help desk it came from
 
     category: Mapped[Category | None] = relationship()
     requester: Mapped[User] = relationship(foreign_keys=[requester_id])
@@ -227,6 +239,9 @@ class Ticket(Base):
         Index("ix_tickets_status_next_due_at", "status", "next_due_at"),
         Index("ix_tickets_sla_check_at", "sla_check_at"),
         Index("ix_tickets_routing_flagged_at", "routing_flagged_at"),
+        Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_fr_decided_at", "first_response_decided_at"),
+        Index("ix_tickets_res_decided_at", "resolution_decided_at"),
     )
 
     @property
@@ -251,13 +266,19 @@ class TicketEvent(Base):
     field: Mapped[str | None] = mapped_column(String(30))
     old_value: Mapped[str | None] = mapped_column(String(200))
     new_value: Mapped[str | None] = mapped_column(String(200))
+    # For assignee changes: the new assignee's id (names are what the timeline shows; reports need who it was).
+    new_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     ticket_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
-    author: Mapped[User | None] = relationship()
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id])
 
-    __table_args__ = (Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),
+        # Reports read the history by instant: replies, status and tier changes in a period.
+        Index("ix_ticket_events_created_at", "created_at"),
+    )
 
     @property
     def is_public(self) -> bool:

@@ -15,11 +15,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class FieldChange:
-    """One field's old and new public spelling (enum value, category slug, assignee name)."""
+    """One field's old and new public spelling (enum value, category slug, assignee name); for an assignee change
+    ``new_id`` is the new assignee's id (the history's record of who it was)."""
 
     field: str
     old: str | None
     new: str | None
+    new_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -260,12 +260,14 @@ def auto_assign(change: TicketChange, now: datetime) -> User | None:
     old = ticket.assignee.name if ticket.assignee else None
     ticket.assignee = user
     stamp_assignment(user, now)
-    _system_event(ticket, "assignee", old, user.name, now)
-    change.changes.append(FieldChange("assignee", old, user.name))
+    _system_event(ticket, "assignee", old, user.name, now, new_user_id=user.id)
+    change.changes.append(FieldChange("assignee", old, user.name, user.id))
     return user
 
 
-def _system_event(ticket: Ticket, field: str, old: str | None, new: str | None, now: datetime) -> None:
+def _system_event(
+    ticket: Ticket, field: str, old: str | None, new: str | None, now: datetime, *, new_user_id: int | None = None
+) -> None:
     db.session.add(
         TicketEvent(
             ticket_id=ticket.id,
@@ -274,6 +276,7 @@ def _system_event(ticket: Ticket, field: str, old: str | None, new: str | None, 
             field=field,
             old_value=old,
             new_value=new,
+            new_user_id=new_user_id,
             ticket_version=ticket.version,
             created_at=now,
         )

@@ -130,7 +130,8 @@ def reply_to_ticket(
         if new_status is not ticket.status:
             changes.append(_set_status(actor, ticket, new_status))
     field_events = [
-        _add_event(ticket, actor, EventKind.field_change, field=c.field, old=c.old, new=c.new) for c in changes
+        _add_event(ticket, actor, EventKind.field_change, field=c.field, old=c.old, new=c.new, new_user_id=c.new_id)
+        for c in changes
     ]
     _bump(ticket, [event, *field_events])
     _flush(ticket, ticket.version - 1)
@@ -185,7 +186,8 @@ def update_ticket(actor: User, ticket: Ticket, *, expected_version: int, **field
         raise ValidationFailed("Some changes are not allowed.", errors)
     if changes:
         events = [
-            _add_event(ticket, actor, EventKind.field_change, field=c.field, old=c.old, new=c.new) for c in changes
+            _add_event(ticket, actor, EventKind.field_change, field=c.field, old=c.old, new=c.new, new_user_id=c.new_id)
+            for c in changes
         ]
         _bump(ticket, events)
         _flush(ticket, expected_version)
@@ -247,11 +249,22 @@ def assign_by_system(ticket: Ticket, assignee: User | None) -> FieldChange | Non
     if (assignee.id if assignee else None) == ticket.assignee_id:
         return None
     change = FieldChange(
-        "assignee", ticket.assignee.name if ticket.assignee else None, assignee.name if assignee else None
+        "assignee",
+        ticket.assignee.name if ticket.assignee else None,
+        assignee.name if assignee else None,
+        assignee.id if assignee else None,
     )
     expected = ticket.version
     ticket.assignee = assignee
-    event = _add_event(ticket, SYSTEM, EventKind.field_change, field="assignee", old=change.old, new=change.new)
+    event = _add_event(
+        ticket,
+        SYSTEM,
+        EventKind.field_change,
+        field="assignee",
+        old=change.old,
+        new=change.new,
+        new_user_id=change.new_id,
+    )
     _bump(ticket, [event])
     _flush(ticket, expected)
     effects.ticket_changed(TicketChange("fields", ticket, SYSTEM, [change], event=event))
@@ -376,7 +389,7 @@ def _apply_assignee(actor: User, ticket: Ticket, value: Any) -> FieldChange | No
         return None
     old = ticket.assignee.name if ticket.assignee else None
     ticket.assignee = assignee
-    return FieldChange("assignee", old, assignee.name if assignee else None)
+    return FieldChange("assignee", old, assignee.name if assignee else None, assignee.id if assignee else None)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -424,6 +437,7 @@ def _add_event(
     field: str | None = None,
     old: str | None = None,
     new: str | None = None,
+    new_user_id: int | None = None,
 ) -> TicketEvent:
     event = TicketEvent(
         ticket_id=ticket.id,
@@ -433,6 +447,7 @@ def _add_event(
         field=field,
         old_value=old,
         new_value=new,
+        new_user_id=new_user_id,
         ticket_version=ticket.version,
         created_at=utcnow(),
     )
