@@ -321,29 +321,17 @@ AGE_DAYS = {
     "solved": (2, 20),
     "closed": (8, 30),
 }
-SLA_INSTANTS = (
-    "first_response_due",
-    "first_response_risk_at",
-    "resolution_due",
-    "resolution_risk_at",
-    "paused_since",
-    "next_due_at",
-    "sla_check_at",
-)
 
 
 def _backdate(ticket: Ticket, created, rng: random.Random) -> None:
     """Spread a freshly seeded ticket's history over the days after ``created`` so the demo looks lived in; its SLA
-    clock moves with it (a sweep then records what a real desk would have recorded)."""
+    facts are derived again from the moved history (as the clock engine does for any ticket)."""
     from portal.models import SlaEvent, TierSpan
+    from portal.services import sla
 
     delta = created - ticket.created_at
-    for name in SLA_INSTANTS:
-        if getattr(ticket, name) is not None:
-            setattr(ticket, name, getattr(ticket, name) + delta)
     for row in db.session.scalars(select(SlaEvent).where(SlaEvent.ticket_id == ticket.id)):
-        row.at = min(row.at + delta, utcnow())
-        row.due_at = row.due_at + delta if row.due_at else None
+        db.session.delete(row)
     for span in db.session.scalars(select(TierSpan).where(TierSpan.ticket_id == ticket.id)):
         span.started_at += delta
         span.ended_at = span.ended_at + delta if span.ended_at else None
@@ -365,3 +353,4 @@ def _backdate(ticket: Ticket, created, rng: random.Random) -> None:
         if getattr(ticket, name) is not None:
             setattr(ticket, name, ticket.updated_at)
     db.session.flush()
+    sla.refresh(ticket, now, notify=False, recorded=set())

@@ -20,8 +20,14 @@ from portal.timezones import localtime
 
 
 def sla_info(ticket: Ticket) -> dict:
-    """SLA states and the time left to the next due time, for the ticket's SLA panel (no extra query)."""
-    return {"states": sla.sla_status(ticket), "remaining": sla.format_remaining(sla.remaining(ticket))}
+    """SLA facts per target (state, due, achieved and breached instants) and the time left to the next due time, for
+    the ticket's SLA panel (no extra query): the same facts the API gives."""
+    facts = sla.ticket_facts(ticket)
+    return {
+        "facts": facts,
+        "states": {target: f["state"] for target, f in facts.items()},
+        "remaining": sla.format_remaining(sla.remaining(ticket)),
+    }
 
 
 def escalation_reasons(ticket: Ticket) -> dict | None:

@@ -205,6 +205,11 @@ class QueueRow:
         "next_due_at",
         "solved_at",
         "closed_at",
+        "first_response_achieved_at",
+        "first_response_breached_at",
+        "resolution_achieved_at",
+        "resolution_breached_at",
+        "organization_id",
         "sla",
     )
 
@@ -229,6 +234,11 @@ class QueueRow:
             self.next_due_at,
             self.solved_at,
             self.closed_at,
+            self.first_response_achieved_at,
+            self.first_response_breached_at,
+            self.resolution_achieved_at,
+            self.resolution_breached_at,
+            self.organization_id,
         ) = row
         self.reference = format_reference(self.id)
         self.status, self.status_value, self.status_label = status, status.value, _STATUS_LABELS[status]
@@ -265,6 +275,11 @@ _QUEUE_COLUMNS = (
     Ticket.next_due_at,
     Ticket.solved_at,
     Ticket.closed_at,
+    Ticket.first_response_achieved_at,
+    Ticket.first_response_breached_at,
+    Ticket.resolution_achieved_at,
+    Ticket.resolution_breached_at,
+    Ticket.organization_id,
 )
 
 

@@ -1,23 +1,26 @@
-"""SLA clocks: due times on creation, pause and resume on status changes, re-targeting on a priority
-change, first response met by the first public staff reply, and the periodic sweep that records at-risk and breach
-events once each and tells people through the outbox.
+"""SLA clocks on tickets: the policy that applies, the history the clock engine reads, the facts it derives written
+to the ticket's columns, the at-risk and breach facts recorded once each (with their logical instants), and what the
+pages and the API show.
 
-Every function takes ``now`` (a timezone-aware UTC instant) so tests and the sweep control the clock. The ticket's
-own columns hold the clock; ``SlaEvent`` rows are facts that are never recomputed away.
+``portal.services.sla_engine.evaluate`` is the one place the rules live; this module feeds it a ticket's history and
+stores its answer: after every change (``on_ticket_changed``), in the sweep (``refresh`` for the tickets whose next
+threshold has passed), in the history import and in the demo seed. Every function takes ``now`` (a timezone-aware
+UTC instant) so tests, the sweep and the import control the clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from flask import g, has_app_context
+from sqlalchemy import and_, or_, select
 
 from portal.extensions import db
 from portal.models import (
-    OPEN_STATUSES,
+    STAFF_ROLES,
+    EventKind,
     Priority,
     SlaEvent,
     SlaEventKind,
@@ -25,39 +28,43 @@ from portal.models import (
     SlaTargetName,
     Status,
     Ticket,
+    TicketEvent,
+    User,
     utcnow,
 )
 from portal.models.sla import DEFAULT_AT_RISK_PERCENT, DEFAULT_PAUSE_STATUSES, DEFAULT_TARGETS, Calendar
 from portal.services import outbox
+from portal.services import sla_engine as engine
 from portal.services.changes import TicketChange
 
 FR, RES = SlaTargetName.first_response, SlaTargetName.resolution
 AT_RISK, BREACHED, MET = SlaEventKind.at_risk, SlaEventKind.breached, SlaEventKind.met
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = engine.WEEKDAYS
 SWEEP_BATCH = 500
+CLOSED_STATUSES = (Status.solved, Status.closed)
 
 
 # --------------------------------------------------------------------------- policies and calendars
 
-
-@dataclass(frozen=True)
-class EffectivePolicy:
-    """The policy that applies to a ticket, with the built-in defaults when none is configured."""
-
-    targets: dict[Priority, tuple[int, int]]
-    at_risk_percent: int = DEFAULT_AT_RISK_PERCENT
-    pause_statuses: frozenset[Status] = frozenset(Status(s) for s in DEFAULT_PAUSE_STATUSES)
-    calendar: Calendar | None = None
-
-    def minutes(self, priority: Priority, target: SlaTargetName) -> int:
-        first, resolution = self.targets[priority]
-        return first if target is FR else resolution
+DEFAULT_POLICY = engine.Policy(
+    targets={p.value: DEFAULT_TARGETS[p] for p in Priority},
+    at_risk_percent=DEFAULT_AT_RISK_PERCENT,
+    pause_statuses=frozenset(DEFAULT_PAUSE_STATUSES),
+)
 
 
-DEFAULT_POLICY = EffectivePolicy(targets=dict(DEFAULT_TARGETS))
+def work_calendar(calendar: Calendar | None) -> engine.WorkCalendar | None:
+    """The engine's view of a calendar row (None: 24/7)."""
+    if calendar is None or calendar.always_open:
+        return None
+    return engine.WorkCalendar(
+        timezone=calendar.timezone,
+        weekly_hours=dict(calendar.weekly_hours or {}),
+        holidays=frozenset(h.day for h in calendar.holidays),
+    )
 
 
-def policy_for(organization_id: int | None, cache: dict | None = None) -> EffectivePolicy:
+def policy_for(organization_id: int | None, cache: dict | None = None) -> engine.Policy:
     """The organization's own policy, else the default policy row, else the built-in defaults."""
     if cache is not None and organization_id in cache:
         return cache[organization_id]
@@ -68,11 +75,11 @@ def policy_for(organization_id: int | None, cache: dict | None = None) -> Effect
     policy = (
         DEFAULT_POLICY
         if row is None
-        else EffectivePolicy(
-            targets={p: (row.minutes(p, FR), row.minutes(p, RES)) for p in Priority},
+        else engine.Policy(
+            targets={p.value: (row.minutes(p, FR), row.minutes(p, RES)) for p in Priority},
             at_risk_percent=row.at_risk_percent,
-            pause_statuses=frozenset(Status(s) for s in row.pause_statuses if s in Status._value2member_map_),
-            calendar=row.calendar if row.calendar is not None and not row.calendar.always_open else None,
+            pause_statuses=frozenset(s for s in row.pause_statuses if s in Status._value2member_map_),
+            calendar=work_calendar(row.calendar),
         )
     )
     if cache is not None:
@@ -81,133 +88,128 @@ def policy_for(organization_id: int | None, cache: dict | None = None) -> Effect
 
 
 def add_working_time(calendar: Calendar | None, start: datetime, minutes: float) -> datetime:
-    """``start`` plus ``minutes`` of working time. 24/7 without a calendar; otherwise only inside the calendar's
-    weekly hours (local wall-clock times in its zone, so DST changes are honoured) and outside its holidays."""
-    if calendar is None or calendar.always_open:
-        return start + timedelta(minutes=minutes)
-    zone = ZoneInfo(calendar.timezone)
-    holidays = {h.day for h in calendar.holidays}
-    remaining = timedelta(minutes=minutes)
-    day = start.astimezone(zone).date()
-    for _ in range(3660):  # ten years of days at most: a calendar without hours never finishes
-        for opens, closes in _intervals(calendar, day, zone, holidays):
-            opens = max(opens, start)
-            if closes <= opens:
-                continue
-            if closes - opens >= remaining:
-                return opens + remaining
-            remaining -= closes - opens
-        day += timedelta(days=1)
-    raise ValueError(f"calendar {calendar.name!r} has no working hours")
+    """``start`` plus ``minutes`` of working time under a calendar row (24/7 without one)."""
+    return engine.add_working(work_calendar(calendar), start, timedelta(minutes=minutes))
 
 
-def _intervals(
-    calendar: Calendar, day: date, zone: ZoneInfo, holidays: set[date]
-) -> Iterable[tuple[datetime, datetime]]:
-    if day in holidays:
-        return []
-    result = []
-    for opens, closes in (calendar.weekly_hours or {}).get(WEEKDAYS[day.weekday()], []):
-        start = datetime.combine(day, time.fromisoformat(opens), zone).astimezone(UTC)
-        end = (
-            datetime.combine(day + timedelta(days=1), time(0), zone)
-            if closes in ("24:00", "24:00:00")
-            else datetime.combine(day, time.fromisoformat(closes), zone)
-        ).astimezone(UTC)
-        result.append((start, end))
-    return sorted(result)
+# --------------------------------------------------------------------------- a ticket's history, for the engine
 
 
-# --------------------------------------------------------------------------- the clock on one ticket
+@dataclass(frozen=True)
+class History:
+    """What the engine reads of a ticket: its priority at creation and its clock-relevant steps in order."""
+
+    initial_priority: str | None
+    steps: list[engine.Step]
 
 
-def start_clock(ticket: Ticket, now: datetime | None = None, policy: EffectivePolicy | None = None) -> None:
-    """Set the due times of a new ticket (from its creation instant)."""
+def histories(ticket_ids: Iterable[int]) -> dict[int, History]:
+    """The histories of several tickets in one query (ordered by instant, then by id: the order events apply in)."""
+    ids = sorted(set(ticket_ids))
+    result: dict[int, History] = {i: History(None, []) for i in ids}
+    if not ids:
+        return result
+    rows = db.session.execute(
+        select(
+            TicketEvent.ticket_id,
+            TicketEvent.kind,
+            TicketEvent.field,
+            TicketEvent.old_value,
+            TicketEvent.new_value,
+            TicketEvent.created_at,
+            User.role,
+        )
+        .outerjoin(User, User.id == TicketEvent.author_id)
+        .where(
+            TicketEvent.ticket_id.in_(ids),
+            or_(
+                TicketEvent.kind == EventKind.public_reply,
+                and_(TicketEvent.kind == EventKind.field_change, TicketEvent.field.in_(("status", "priority"))),
+            ),
+        )
+        .order_by(TicketEvent.ticket_id, TicketEvent.created_at, TicketEvent.id)
+    ).all()
+    initial: dict[int, str] = {}
+    for ticket_id, kind, field, old, new, at, role in rows:
+        steps = result[ticket_id].steps
+        if kind is EventKind.public_reply:
+            if role in STAFF_ROLES:
+                steps.append(engine.Step(at, "staff_reply"))
+        else:
+            if field == "priority" and ticket_id not in initial and old:
+                initial[ticket_id] = old
+            steps.append(engine.Step(at, field, new))
+    return {i: History(initial.get(i), h.steps) for i, h in result.items()}
+
+
+def evaluate(
+    ticket: Ticket, now: datetime, history: History | None = None, policy: engine.Policy | None = None
+) -> engine.Facts:
+    """The engine's facts for ``ticket`` as of ``now``."""
+    history = history if history is not None else histories([ticket.id])[ticket.id]
     policy = policy or policy_for(ticket.organization_id)
-    ticket.paused_seconds = ticket.paused_seconds or 0
-    _set_targets(ticket, policy)
-    if ticket.status in policy.pause_statuses:
-        ticket.paused_since = ticket.paused_since or now or ticket.created_at
-    _refresh(ticket, set())
+    priority = history.initial_priority or Priority(ticket.priority).value
+    return engine.evaluate(ticket.created_at, priority, history.steps, policy, now)
 
 
-def retarget(ticket: Ticket, now: datetime | None = None) -> None:
-    """A priority change: recompute the targets from the creation instant (paused time still counts)."""
-    _set_targets(ticket, policy_for(ticket.organization_id))
-    _refresh(ticket, recorded_events(ticket.id))
+# --------------------------------------------------------------------------- storing the facts
 
 
-def _set_targets(ticket: Ticket, policy: EffectivePolicy) -> None:
-    created, pct = ticket.created_at, policy.at_risk_percent / 100
-    fr, res = policy.minutes(ticket.priority, FR), policy.minutes(ticket.priority, RES)
-    paused = timedelta(seconds=ticket.paused_seconds or 0)
-    ticket.first_response_due = add_working_time(policy.calendar, created, fr)
-    ticket.first_response_risk_at = add_working_time(policy.calendar, created, fr * pct)
-    ticket.resolution_due = add_working_time(policy.calendar, created, res) + paused
-    ticket.resolution_risk_at = add_working_time(policy.calendar, created, res * pct) + paused
+def refresh(
+    ticket: Ticket,
+    now: datetime,
+    *,
+    notify: bool = True,
+    history: History | None = None,
+    policy: engine.Policy | None = None,
+    recorded: set | None = None,
+) -> list[tuple[SlaTargetName, SlaEventKind]]:
+    """Evaluate ``ticket`` as of ``now``, write the facts to its columns and record the at-risk and breach facts not
+    yet recorded (each once, at its logical instant). Returns the newly recorded crossings; with ``notify`` the
+    assignee and managers are told through the outbox (a breach always; an at-risk only while that clock still runs)."""
+    facts = evaluate(ticket, now, history, policy)
+    store(ticket, facts)
+    recorded = recorded if recorded is not None else recorded_events(ticket.id)
+    crossed = []
+    for target, fact in ((FR, facts.first_response), (RES, facts.resolution)):
+        if fact.risk_reached_at is not None and _record(ticket, target, AT_RISK, fact.risk_reached_at, fact, recorded):
+            crossed.append((target, AT_RISK))
+        if fact.breached_at is not None and _record(ticket, target, BREACHED, fact.breached_at, fact, recorded):
+            crossed.append((target, BREACHED))
+    # The sweep looks again at the next threshold not yet recorded on a ticking clock.
+    checks = [
+        instant
+        for target, fact in ((FR, facts.first_response), (RES, facts.resolution))
+        if fact.ticking
+        for kind, instant in ((AT_RISK, fact.risk_at), (BREACHED, fact.due))
+        if instant is not None and (target, kind) not in recorded
+    ]
+    ticket.sla_check_at = min(checks, default=None)
+    if notify:
+        for target, kind in crossed:
+            if kind is BREACHED or facts[target.value].state == "at_risk":
+                notify_crossing(ticket, target, kind)
+    return crossed
 
 
-def status_changed(ticket: Ticket, old: Status, new: Status, now: datetime) -> None:
-    """Pause the resolution clock when entering a pause status; resume it (adding the paused time) when leaving."""
-    policy = policy_for(ticket.organization_id)
-    if ticket.resolution_due is None:
-        _set_targets(ticket, policy)
-    paused = new in policy.pause_statuses or new is Status.closed
-    if paused and ticket.paused_since is None:
-        ticket.paused_since = now
-    elif not paused and ticket.paused_since is not None:
-        delta = max(now - ticket.paused_since, timedelta(0))
-        ticket.paused_seconds = (ticket.paused_seconds or 0) + int(delta.total_seconds())
-        ticket.resolution_due += delta
-        ticket.resolution_risk_at += delta
-        ticket.paused_since = None
-    recorded = recorded_events(ticket.id)
-    if new is Status.solved and ticket.resolution_due and now <= ticket.resolution_due:
-        _record(ticket, RES, MET, now, recorded)
-    _refresh(ticket, recorded)
-
-
-def first_response_made(ticket: Ticket, at: datetime) -> None:
-    """The first public staff reply: record the first-response target as met (or breached, if the sweep missed it)."""
-    if ticket.first_response_due is None:
-        return
-    recorded = recorded_events(ticket.id)
-    if at <= ticket.first_response_due:
-        _record(ticket, FR, MET, at, recorded)
-    elif (FR, BREACHED) not in recorded:
-        _record(ticket, FR, BREACHED, ticket.first_response_due, recorded)
-        notify_crossing(ticket, FR, BREACHED)
-    _refresh(ticket, recorded)
-
-
-def _running(ticket: Ticket, target: SlaTargetName) -> bool:
-    if ticket.status not in OPEN_STATUSES:
-        return False
-    if target is FR:
-        return ticket.first_response_at is None and ticket.first_response_due is not None
-    return ticket.paused_since is None and ticket.resolution_due is not None
-
-
-def _thresholds(ticket: Ticket, target: SlaTargetName) -> tuple[datetime, datetime]:
-    if target is FR:
-        return ticket.first_response_risk_at, ticket.first_response_due
-    return ticket.resolution_risk_at, ticket.resolution_due
-
-
-def _refresh(ticket: Ticket, recorded: set[tuple[SlaTargetName, SlaEventKind]]) -> None:
-    """Recompute ``next_due_at`` (queue order) and ``sla_check_at`` (the next threshold the sweep must record)."""
-    dues, checks = [], []
-    for target in (FR, RES):
-        if not _running(ticket, target):
-            continue
-        risk, due = _thresholds(ticket, target)
-        dues.append(due)
-        if (target, AT_RISK) not in recorded:
-            checks.append(risk)
-        if (target, BREACHED) not in recorded:
-            checks.append(due)
-    ticket.next_due_at = min(dues) if dues else None
-    ticket.sla_check_at = min(checks) if checks else None
+def store(ticket: Ticket, facts: engine.Facts) -> None:
+    """Write the engine's facts to the ticket's columns (what queues sort by and pages read without a query)."""
+    fr, res = facts.first_response, facts.resolution
+    ticket.first_response_due, ticket.first_response_risk_at = fr.due, fr.risk_at
+    ticket.resolution_due, ticket.resolution_risk_at = res.due, res.risk_at
+    ticket.paused_since = res.paused_since
+    ticket.paused_seconds = int(res.paused.total_seconds())
+    for name, fact in (("first_response", fr), ("resolution", res)):
+        # A breach is a fact: one already stored stays, whatever a later look (another policy, a clock behind) says.
+        breached = getattr(ticket, f"{name}_breached_at")
+        if breached is None:
+            breached = fact.breached_at
+            setattr(ticket, f"{name}_breached_at", breached)
+            setattr(ticket, f"{name}_breach_priority", fact.breach_priority)
+        setattr(ticket, f"{name}_achieved_at", fact.achieved_at)
+        setattr(ticket, f"{name}_decided_at", breached or fact.achieved_at)
+    ticking = [f for f in facts if f.ticking and f.due is not None]
+    ticket.next_due_at = min((f.due for f in ticking), default=None)
 
 
 def recorded_events(ticket_id: int) -> set[tuple[SlaTargetName, SlaEventKind]]:
@@ -221,62 +223,124 @@ def _record(
     target: SlaTargetName,
     kind: SlaEventKind,
     at: datetime,
+    fact: engine.TargetFacts,
     recorded: set[tuple[SlaTargetName, SlaEventKind]],
 ) -> bool:
     if (target, kind) in recorded:
         return False
     recorded.add((target, kind))
-    db.session.add(
-        SlaEvent(ticket_id=ticket.id, target=target, kind=kind, at=at, due_at=_thresholds(ticket, target)[1])
-    )
+    db.session.add(SlaEvent(ticket_id=ticket.id, target=target, kind=kind, at=at, due_at=fact.due))
     return True
 
 
 def notify_crossing(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind) -> None:
     """Tell the assignee and the managers (through the outbox) that ``target`` went at risk or was breached."""
     name = "notify.sla_at_risk" if kind is AT_RISK else "notify.sla_breach"
-    due = _thresholds(ticket, target)[1]
+    due = ticket.first_response_due if target is FR else ticket.resolution_due
     outbox.emit(
         name,
-        {
-            "ticket_id": ticket.id,
-            "target": target.value,
-            "due_at": due.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        },
+        {"ticket_id": ticket.id, "target": target.value, "due_at": iso(due)},
         dedupe_key=f"sla:{ticket.id}:{target.value}:{name}",
     )
+
+
+def iso(value: datetime | None) -> str | None:
+    """An instant as ISO 8601 UTC with a Z (sub-second precision kept), or None."""
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- reading the facts back
+
+
+def _columns(ticket, target: SlaTargetName):
+    if target is FR:
+        return (
+            ticket.first_response_due,
+            ticket.first_response_risk_at,
+            ticket.first_response_achieved_at,
+            ticket.first_response_breached_at,
+        )
+    return (
+        ticket.resolution_due,
+        ticket.resolution_risk_at,
+        ticket.resolution_achieved_at,
+        ticket.resolution_breached_at,
+    )
+
+
+def _ticking(ticket, target: SlaTargetName, achieved: datetime | None) -> bool:
+    if achieved is not None:
+        return False
+    return target is FR or (ticket.paused_since is None and ticket.status not in CLOSED_STATUSES)
+
+
+def _ran_past(ticket, due: datetime | None, now: datetime) -> bool:
+    """A ticking clock past its due instant has breached once working time has passed since (24/7: any time)."""
+    if due is None or now <= due:
+        return False
+    cache = g.setdefault("_sla_policies", {}) if has_app_context() else None
+    calendar = policy_for(getattr(ticket, "organization_id", None), cache).calendar
+    return calendar is None or engine.working(calendar, due, now) > timedelta(0)
+
+
+def target_state(ticket, target: SlaTargetName, now: datetime) -> str:
+    """ok, at_risk, paused, met or breached — the engine's state as of ``now`` from the stored facts (a ticking clock
+    that ran past its due instant is breached even before the sweep records it)."""
+    due, risk, achieved, breached = _columns(ticket, target)
+    if breached is not None:
+        return "breached"
+    if achieved is not None:
+        return "met"
+    if not _ticking(ticket, target, achieved):
+        return "paused"
+    if _ran_past(ticket, due, now):
+        return "breached"
+    return "at_risk" if risk is not None and now >= risk else "ok"
+
+
+def decision(ticket, target: SlaTargetName | str, now: datetime) -> tuple[str, datetime, str | None] | None:
+    """(verdict, decision instant, priority at a breach) of a decided target as of ``now``; None while it runs."""
+    target = SlaTargetName(target)
+    due, _risk, achieved, breached = _columns(ticket, target)
+    if breached is not None:
+        priority = ticket.first_response_breach_priority if target is FR else ticket.resolution_breach_priority
+        return "breached", breached, priority
+    if achieved is not None:
+        return "met", achieved, None
+    if _ticking(ticket, target, achieved) and _ran_past(ticket, due, now):
+        return "breached", due, Priority(ticket.priority).value
+    return None
+
+
+def ticket_facts(ticket, now: datetime | None = None) -> dict[str, dict]:
+    """Per target: its state, due instant, achievement and breach instants (datetimes) — what the pages show."""
+    now = now or utcnow()
+    result = {}
+    for target in (FR, RES):
+        due, _risk, achieved, breached = _columns(ticket, target)
+        state = target_state(ticket, target, now)
+        if breached is None and state == "breached":
+            breached = due  # ran past its due instant; the sweep records it at that instant
+        result[target.value] = {"state": state, "due": due, "achieved_at": achieved, "breached_at": breached}
+    return result
+
+
+def ticket_sla(ticket, now: datetime | None = None) -> dict[str, dict[str, str | None]]:
+    """The API's ``sla`` object: ``ticket_facts`` with ISO 8601 UTC instants."""
+    return {
+        target: {key: iso(value) if key != "state" else value for key, value in facts.items()}
+        for target, facts in ticket_facts(ticket, now).items()
+    }
 
 
 # --------------------------------------------------------------------------- what the UI and the API show
 
 
-def sla_status(ticket: Ticket, now: datetime | None = None) -> dict[str, str | None]:
-    """For each target: ok, at_risk, breached, met or paused (None for tickets without a clock). Reads only the
-    ticket's own columns, so a queue page costs no extra query."""
+def sla_status(ticket: Ticket, now: datetime | None = None) -> dict[str, str]:
+    """For each target: ok, at_risk, paused, met or breached. Reads only the ticket's own columns, so a queue page
+    costs no extra query."""
     now = now or utcnow()
-    return {FR.value: _first_response_state(ticket, now), RES.value: _resolution_state(ticket, now)}
-
-
-def _first_response_state(ticket: Ticket, now: datetime) -> str | None:
-    due, risk = ticket.first_response_due, ticket.first_response_risk_at
-    if due is None:
-        return None
-    if ticket.first_response_at is not None:
-        return "met" if ticket.first_response_at <= due else "breached"
-    if not ticket.is_open:
-        return "met" if (ticket.solved_at or ticket.closed_at or now) <= due else "breached"
-    return "breached" if now >= due else "at_risk" if now >= risk else "ok"
-
-
-def _resolution_state(ticket: Ticket, now: datetime) -> str | None:
-    due, risk = ticket.resolution_due, ticket.resolution_risk_at
-    if due is None:
-        return None
-    if ticket.status in (Status.solved, Status.closed):
-        return "met" if (ticket.solved_at or ticket.closed_at or now) <= due else "breached"
-    if ticket.paused_since is not None:
-        return "breached" if due <= ticket.paused_since else "paused"
-    return "breached" if now >= due else "at_risk" if now >= risk else "ok"
+    return {FR.value: target_state(ticket, FR, now), RES.value: target_state(ticket, RES, now)}
 
 
 def remaining(ticket: Ticket, now: datetime | None = None) -> timedelta | None:
@@ -302,7 +366,9 @@ BADGE_LABELS = {"breached": "Overdue", "at_risk": "At risk", "paused": "Paused",
 
 def badge(ticket: Ticket, now: datetime | None = None) -> Badge | None:
     """The SLA badge of a queue row (no clock running and not paused: None). Reads only the ticket's columns."""
-    states = sla_status(ticket, now)
+    now = now or utcnow()
+    # Only the clocks still to be achieved speak for the row: a first response made (late or not) is history.
+    states = {t.value: target_state(ticket, t, now) for t in (FR, RES) if _columns(ticket, t)[2] is None}
     values = states.values()
     paused = states.get(RES.value) == "paused"
     if ticket.next_due_at is None:
@@ -328,44 +394,13 @@ def format_remaining(delta: timedelta | None) -> str:
 
 
 def on_ticket_changed(change: TicketChange) -> None:
-    """The SLA step of ``effects.ticket_changed``: the change's own timestamp is the clock."""
+    """The SLA step of ``effects.ticket_changed``: the change's own timestamp is the clock. A breach that happened
+    since the last look (between two sweeps) is recorded now, at its logical instant."""
     ticket = change.ticket
-    now = ticket.updated_at or utcnow()
-    if change.kind == "created":
-        start_clock(ticket, now)
-        return
-    status, priority = change.changed("status"), change.changed("priority")
-    if priority is not None:
-        retarget(ticket, now)
-    if status is not None:
-        status_changed(ticket, Status(status.old), Status(status.new), now)
-    event = change.event
-    if (
-        change.kind == "reply"
-        and event is not None
-        and change.actor is not None
-        and change.actor.is_staff
-        and ticket.first_response_at is not None
-        and ticket.first_response_at == event.created_at
-    ):
-        first_response_made(ticket, ticket.first_response_at)
+    refresh(ticket, ticket.updated_at or utcnow())
 
 
 def due_tickets_query(now: datetime, limit: int = SWEEP_BATCH):
-    """The sweep's indexed query (``ix_tickets_sla_check_at``): tickets with a threshold at or before ``now``."""
-    return select(Ticket).where(Ticket.sla_check_at <= now).order_by(Ticket.sla_check_at, Ticket.id).limit(limit)
-
-
-def record_crossings(ticket: Ticket, now: datetime, recorded: set) -> list[tuple[SlaTargetName, SlaEventKind]]:
-    """Record the thresholds ``ticket`` has crossed by ``now``; returns them (to notify and escalate) in order."""
-    crossed = []
-    for target in (FR, RES):
-        if not _running(ticket, target):
-            continue
-        risk, due = _thresholds(ticket, target)
-        if now >= risk and _record(ticket, target, AT_RISK, risk, recorded):
-            crossed.append((target, AT_RISK))
-        if now >= due and _record(ticket, target, BREACHED, due, recorded):
-            crossed.append((target, BREACHED))
-    _refresh(ticket, recorded)
-    return crossed
+    """The sweep's indexed query (``ix_tickets_sla_check_at``): tickets with a threshold passed before ``now`` (a
+    clock breaches once it runs past its due instant, so a threshold equal to ``now`` is not due yet)."""
+    return select(Ticket).where(Ticket.sla_check_at < now).order_by(Ticket.sla_check_at, Ticket.id).limit(limit)

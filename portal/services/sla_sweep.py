@@ -31,11 +31,20 @@ def run_sweep(now: datetime | None = None) -> dict[str, int]:
         tickets = list(db.session.scalars(sla.due_tickets_query(now)))
         if not tickets:
             return stats
-        recorded = _recorded_for([t.id for t in tickets])
+        ids = [t.id for t in tickets]
+        recorded, history, policies = _recorded_for(ids), sla.histories(ids), {}
         crossed = []
         for ticket in tickets:
             stats["checked"] += 1
-            crossed.append((ticket, sla.record_crossings(ticket, now, recorded.setdefault(ticket.id, set()))))
+            facts = sla.refresh(
+                ticket,
+                now,
+                notify=False,
+                history=history[ticket.id],
+                policy=sla.policy_for(ticket.organization_id, policies),
+                recorded=recorded.setdefault(ticket.id, set()),
+            )
+            crossed.append((ticket, facts))
         # The batch's dedupe keys in one query instead of one query (and an autoflush) per outbox row. No autoflush
         # while notifying and escalating: each escalation flushes everything pending before its effects run their
         # queries (tickets._flush), so they see the same rows, and the outbox rows go out in batches.

@@ -8,16 +8,17 @@ from functools import wraps
 from typing import Any
 
 from flask import g, jsonify, request, url_for
+from sqlalchemy import select
 
 from portal.errors import json_error
 from portal.extensions import db
 from portal.models import Channel, Priority, Status, Ticket, TicketEvent, User, format_reference
 from portal.services import tickets as ticket_service
-from portal.services.access import get_ticket_for, visible_events
+from portal.services.access import can_read_ticket, get_ticket_for, visible_events
 from portal.services.accounts import find_user_by_email, user_for_token
 from portal.services.errors import Conflict, NotFound, ValidationFailed
 from portal.services.queries import TicketFilters, list_tickets
-from portal.services.sla import sla_status
+from portal.services.sla import ticket_sla
 
 CREATE_FIELDS = {"subject", "description", "category", "priority"}
 STAFF_CREATE_FIELDS = CREATE_FIELDS | {"requester_email", "channel"}
@@ -70,6 +71,7 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
     return {
         "id": ticket.id,
         "reference": ticket.reference,
+        "external_id": ticket.external_id,
         "subject": ticket.subject,
         "description": ticket.description,
         "status": ticket.status.value,
@@ -89,7 +91,7 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "solved_at": _iso(ticket.solved_at),
         "first_response_due": _iso(ticket.first_response_due),
         "resolution_due": _iso(ticket.resolution_due),
-        "sla": sla_status(ticket),
+        "sla": ticket_sla(ticket),
         "version": ticket.version,
         "url": url_for("api.get_ticket", reference=ticket.reference, _external=True),
     }
@@ -149,9 +151,19 @@ def list_tickets_():
     if filters.view not in ("all", "mine_customer") and not actor.is_staff:
         filters.view = "all"
     page, per_page = _paging()
+    external_id = request.args.get("external_id")
+    if external_id is not None:
+        return _by_external_id(actor, external_id.strip())
     rows = list_tickets(actor, filters, page, per_page, full=True)
     tickets = [ticket_json(t) for t in rows[:per_page]]
     return jsonify({"tickets": tickets, "page": page, "per_page": per_page, "has_next": len(rows) > per_page})
+
+
+def _by_external_id(actor, external_id: str):
+    """``?external_id=ZD-48211``: the ticket imported under that id, when the caller may see it (else none)."""
+    ticket = db.session.scalar(select(Ticket).where(Ticket.external_id == external_id)) if external_id else None
+    found = [ticket_json(ticket)] if ticket is not None and can_read_ticket(actor, ticket) else []
+    return jsonify({"tickets": found, "page": 1, "per_page": 1, "has_next": False})
 
 
 def _check_choice(name: str, allowed: list[str]) -> None:
