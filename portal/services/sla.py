@@ -195,8 +195,9 @@ def refresh(
 def store(ticket: Ticket, facts: engine.Facts) -> None:
     """Write the engine's facts to the ticket's columns (what queues sort by and pages read without a query)."""
     fr, res = facts.first_response, facts.resolution
-    ticket.first_response_due, ticket.first_response_risk_at = fr.due, fr.risk_at
-    ticket.resolution_due, ticket.resolution_risk_at = res.due, res.risk_at
+    # The at-risk instants only for clocks that tick (the at-risk view and counts read them through partial indexes).
+    ticket.first_response_due, ticket.first_response_risk_at = fr.due, fr.risk_at if fr.ticking else None
+    ticket.resolution_due, ticket.resolution_risk_at = res.due, res.risk_at if res.ticking else None
     ticket.paused_since = res.paused_since
     ticket.paused_seconds = int(res.paused.total_seconds())
     for name, fact in (("first_response", fr), ("resolution", res)):
