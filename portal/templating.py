@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from portal.blueprints.main.contact import SUPPORT_PHONES
 from portal.markdown import render_markdown
 from portal.models import OPEN_STATUSES, Channel, Priority, Role, Status, Ticket, Tier, format_reference, utcnow
-from portal.services import escalation, sla
+from portal.services import csat, escalation, sla
 from portal.services.kb.analytics import click_token
 from portal.services.kb.video import parse_video_url
 from portal.services.notifications import preference_rows
@@ -39,6 +39,23 @@ def can_escalate(ticket: Ticket) -> bool:
     return escalation.can_escalate(current_user, ticket)
 
 
+def csat_ratings(events: list) -> list:
+    """The timeline's ticket's satisfaction ratings the viewer may see (the timeline merges them in by time)."""
+    if not events or not current_user.is_authenticated:
+        return []
+    return csat.ratings_for_viewer(current_user, events[0].ticket_id)
+
+
+def csat_panel(ticket: Ticket) -> dict | None:
+    """The requester's survey of ``ticket`` for their ticket page while it is open or once answered, else None."""
+    if not current_user.is_authenticated or current_user.is_staff:
+        return None
+    survey = csat.survey_for_viewer(current_user, ticket)
+    if survey is None or csat.state_at(survey, utcnow()).value not in ("open", "answered"):
+        return None
+    return {"survey": survey, "ratings": csat.RATINGS}
+
+
 def kb_video(url: str | None):
     return parse_video_url(url) if url else None
 
@@ -62,6 +79,8 @@ def init_app(app: Flask) -> None:
         tier_time=escalation.tier_time,
         escalation_reasons=escalation_reasons,
         can_escalate=can_escalate,
+        csat_ratings=csat_ratings,
+        csat_panel=csat_panel,
         kb_video=kb_video,
         kb_search_url=lambda: url_for("kb.search"),
         kb_click_token=click_token,

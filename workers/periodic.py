@@ -12,6 +12,8 @@ from collections.abc import Callable
 from flask import Flask, current_app
 
 from portal.extensions import db
+from portal.models import utcnow
+from portal.services.csat import expire_due
 from portal.services.handover import run_handover
 from portal.services.sla_sweep import run_sweep
 from workers.context import job_context
@@ -40,11 +42,20 @@ def shift_handover():
         return result
 
 
+def csat_expiry():
+    """Expire satisfaction surveys nobody answered in time (every 15 minutes; idempotent)."""
+    with job_context():
+        expired = expire_due(utcnow())
+        db.session.commit()
+        return expired
+
+
 # (task, every N seconds, queue) — the one schedule, read by workers/cron.py and the embedded scheduler.
 SCHEDULE: tuple[tuple[Callable, int, str], ...] = (
     (relay_outbox, 30, "default"),
     (sla_sweep, 60, "sweeps"),
     (shift_handover, 60, "sweeps"),
+    (csat_expiry, 900, "sweeps"),
 )
 
 

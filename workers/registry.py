@@ -14,6 +14,7 @@ HANDLERS: dict[str, Handler] = {}
 HANDLER_MODULES: list[str] = [
     "workers.notify",  # email and Slack notifications
     "workers.index_jobs",  # search index updates (queue "index")
+    "workers.csat",  # satisfaction survey emails and low-rating alerts
 ]
 
 

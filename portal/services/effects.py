@@ -8,7 +8,7 @@ write rows (the outbox delivers after commit).
 
 from __future__ import annotations
 
-from portal.services import escalation, notifications, outbox, routing, sla
+from portal.services import csat, escalation, notifications, outbox, routing, sla
 from portal.services.changes import TicketChange
 
 
@@ -18,4 +18,5 @@ def ticket_changed(change: TicketChange) -> None:
     routing.on_ticket_changed(change)
     escalation.on_ticket_changed(change)
     notifications.ticket_changed(change)  # sees the assignee and priority the steps above settled
+    csat.on_ticket_changed(change)  # a solve offers a satisfaction survey, a reopen withdraws it
     outbox.emit("index.ticket", {"ticket_id": change.ticket.id})  # search index (queue "index", one writer)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from portal.errors import json_error
 from portal.extensions import db
 from portal.models import Channel, Priority, Status, Ticket, TicketEvent, User, format_reference
+from portal.services import csat as csat_service
 from portal.services import tickets as ticket_service
 from portal.services.access import can_read_ticket, get_ticket_for, visible_events
 from portal.services.accounts import find_user_by_email, user_for_token
@@ -92,6 +93,7 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "first_response_due": _iso(ticket.first_response_due),
         "resolution_due": _iso(ticket.resolution_due),
         "sla": ticket_sla(ticket),
+        "csat": csat_service.summary_for(g.api_user, ticket),
         "version": ticket.version,
         "url": url_for("api.get_ticket", reference=ticket.reference, _external=True),
     }
