@@ -94,6 +94,7 @@ class Config:
     QUEUE_PAGE_SIZE = int(os.environ.get("QUEUE_PAGE_SIZE", "50"))
     CUSTOMER_PRIORITIES = ("low", "medium", "high")
     DEFAULT_TIMEZONE = "UTC"
+    REPORT_TIMEZONE = os.environ.get("REPORT_TIMEZONE", "UTC")  # reports' days, weeks and months (IANA zone name)
 
     SQL_ECHO = _bool("SQL_ECHO", False)
 
