@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import OnCall, Organization, Role, ShiftRegion, Ticket, TicketEvent, User, utcnow
+from portal.services import csat
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import DEFAULT_CATEGORIES, ensure_default_categories
@@ -225,6 +226,7 @@ def seed(echo: Callable[[str], None] = print) -> dict[str, int]:
     added["roster"] = seed_roster()  # shifts and a week of on-call over the senior agents
     added["tickets"] = _seed_tickets(echo)
     echo(f"[4/4] tickets: {added['tickets']} added")
+    added["csat_ratings"] = csat.seed_demo_ratings([_user(c[1]).id for c in CUSTOMERS], utcnow())
     added.update(seed_kb(echo))  # help-centre articles and FAQs from portal/kb_content
     return added
 

@@ -507,3 +507,22 @@ def test_the_survey_count_stays_one_per_cycle_across_many_solves(people, ticket)
     ).all()
     assert sorted(cycles) == [(1, 1), (2, 1), (3, 1), (4, 1)]
     assert [s.state for s in surveys(ticket)] == [SurveyState.withdrawn] * 3 + [SurveyState.open]
+
+
+# --------------------------------------------------------------------------- demo data
+
+
+def test_the_demo_seed_rates_a_few_solved_tickets_once():
+    from portal.demo import seed
+
+    first = seed(echo=lambda *_: None)
+    db.session.commit()
+    answered = list(db.session.scalars(select(CsatSurvey).where(CsatSurvey.state == SurveyState.answered)))
+    assert first["csat_ratings"] == len(answered) >= 3
+    assert any(s.rating in csat.LOW_RATINGS for s in answered)  # the follow-up list has something to show
+    for survey in answered:
+        assert survey.ticket.solved_at is not None and survey.offered_at == survey.ticket.solved_at
+        assert survey.offered_at < survey.rated_at < survey.expires_at
+    assert seed(echo=lambda *_: None)["csat_ratings"] == 0
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).where(CsatSurvey.state == SurveyState.answered)) == len(answered)

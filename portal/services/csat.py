@@ -345,3 +345,34 @@ def mark_followed_up(actor: User, survey_id: int, now: datetime) -> CsatSurvey:
         who = survey.followed_up_by.name if survey.followed_up_by else "someone"
         raise SurveyClosed(f"{who} already followed up this rating ({survey.followed_up_at:%Y-%m-%d %H:%M} UTC).")
     return survey
+
+
+# --------------------------------------------------------------------------- demo data
+
+DEMO_ANSWERS: tuple[tuple[int, str, str], ...] = (
+    (5, "Clear answer and the import works again. Thank you!", "email"),
+    (4, "", "portal"),
+    (2, "It took three replies before anyone looked at the file I attached.", "email"),
+    (5, "", "email"),
+    (4, "Solved, although the first suggestion did not apply to our setup.", "portal"),
+)
+
+
+def seed_demo_ratings(requester_ids: list[int], now: datetime) -> int:
+    """Demo data: the demo customers' surveys start at their tickets' (backdated) solve instants, those past their
+    expiry expire, and a few of the others are answered — one of them low, so the follow-up list has a row. Runs
+    once: nothing happens when one of these surveys is answered already. Returns how many ratings it added."""
+    mine = select(CsatSurvey).where(CsatSurvey.requester_id.in_(requester_ids))
+    if db.session.scalar(mine.where(CsatSurvey.state == SurveyState.answered).limit(1)) is not None:
+        return 0
+    days = timedelta(days=int(current_app.config["CSAT_EXPIRY_DAYS"]))
+    open_surveys = list(db.session.scalars(mine.where(CsatSurvey.state == SurveyState.open).order_by(CsatSurvey.id)))
+    for survey in open_surveys:
+        survey.offered_at = survey.ticket.solved_at or survey.ticket.updated_at
+        survey.expires_at = survey.offered_at + days
+    db.session.flush()
+    expire_due(now)
+    answerable = [s for s in open_surveys if s.state is SurveyState.open]
+    for survey, (rating, comment, source) in zip(answerable, DEMO_ANSWERS, strict=False):
+        rate(survey, rating, comment, min(survey.offered_at + timedelta(hours=5), now), source)
+    return min(len(answerable), len(DEMO_ANSWERS))

@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from portal.extensions import db
-from portal.models import Role
+from portal.models import CsatSurvey, Role, utcnow
+from portal.services import csat
 from portal.services import tickets as ticket_service
 from portal.services.kb.articles import ArticleInput, create_article, publish_article
 from portal.services.kb.faqs import save_faq
@@ -185,6 +186,10 @@ def test_public_pages_have_no_serious_violations(seed, new_context, vendored_axe
 def test_customer_pages_have_no_serious_violations(seed, sign_in, vendored_axe):
     page = sign_in(seed.customer)
     found = _check_pages(page, ["/portal/", "/portal/tickets", f"/portal/tickets/{seed.reference}", "/profile"])
+    survey = db.session.scalar(db.select(CsatSurvey))  # the solved ticket's open satisfaction survey
+    found += _check_pages(
+        page, [f"/portal/tickets/{survey.ticket.reference}", f"/csat/{csat.token_for(survey)}?rating=4"]
+    )
 
     _with_axe(page).goto("/portal/tickets/new")
     _wait_for_htmx(page)
@@ -220,6 +225,10 @@ def test_staff_pages_have_no_serious_violations(seed, sign_in, vendored_axe):
 
     admin = sign_in(seed.admin)
     found += _check_pages(admin, ["/admin/", "/admin/users", "/admin/kb/", "/admin/sla", "/profile"])
+    survey = db.session.scalar(db.select(CsatSurvey))
+    csat.rate(survey, 1, "Too slow.", utcnow(), "email")  # a row to follow up, a rating in the timeline
+    db.session.commit()
+    found += _check_pages(admin, ["/reports/csat/follow-up", f"/agent/tickets/{survey.ticket.reference}"])
     _assert_clean(found)
     assert desk.js_errors == [] and admin.js_errors == [], (desk.js_errors, admin.js_errors)
 

@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 from portal.extensions import db
 from portal.models import (
     Category,
+    CsatSurvey,
     NotificationDelivery,
     OutboxMessage,
     OutboxStatus,
@@ -30,7 +31,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.kb import ArticleRevision, Faq, KbCategory, SearchSource
-from portal.services import accounts, sla_admin
+from portal.services import accounts, csat, sla_admin
 from portal.services import roster as roster_service
 from portal.services import tickets as ticket_service
 from portal.services.kb import analytics, faqs, feedback
@@ -57,6 +58,7 @@ NOT_PAGE_BLUEPRINTS = {"api": "JSON API for bearer tokens"}
 # Who visits a page, by path prefix (first match); everything else is public.
 ROLE_BY_PREFIX = (
     ("/ops/roster/manage", "admin"),
+    ("/reports", "admin"),
     ("/admin", "admin"),
     ("/ops", "agent"),
     ("/agent", "agent"),
@@ -150,6 +152,12 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
     for other, status in zip(tickets[2:7], ["open", "pending", "on_hold", "solved", "solved"], strict=True):
         ticket_service.update_ticket(agent, other, expected_version=other.version, status=status, assignee=agent.id)
     solved = tickets[5]
+    db.session.commit()
+    # Satisfaction surveys: the customer's solved ticket keeps its open survey; the colleague's gets a low rating
+    # with a long comment, so the follow-up list has a row.
+    surveys = {s.ticket_id: s for s in db.session.scalars(db.select(CsatSurvey))}
+    csat.rate(surveys[tickets[6].id], 1, f"Nobody opened {LONG_FILE} for three days. " * 3, utcnow(), "email")
+    csat_token = csat.token_for(surveys[solved.id])
     db.session.commit()
 
     article = kb_articles.create_article(
@@ -278,6 +286,7 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
             "user_id": pending.id,
             "calendar_id": calendar.id,
             "policy_id": policy.id,
+            "token": csat_token,
         },
     )
 
@@ -335,6 +344,7 @@ def test_every_get_rule_is_a_visited_page_or_named_as_not_a_page(app):
             ["article_id", "revision_id", "faq_id", "category_id", "organization_id", "user_id", "calendar_id"], 1
         ),
         "policy_id": 1,
+        "token": "t",
     }
     pages = portal_pages(app, ids)
     visited = {path.split("?")[0] for paths in pages.values() for path in paths}
@@ -452,6 +462,7 @@ def test_public_pages_fit_phones_and_laptops(app, seed, new_context):
 def test_customer_pages_fit_phones_and_laptops(app, seed, sign_in):
     page = _open(sign_in(seed.users["customer"]))
     problems = _visit_all(page, portal_pages(app, seed.ids)["customer"])
+    problems += _visit_all(page, [f"/portal/tickets/{seed.ids['solved_reference']}"])  # with its survey form
     # The new-ticket form with its suggestions shown, on a phone.
     page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
     page.goto("/portal/tickets/new")
@@ -504,7 +515,14 @@ def test_phone_layouts_have_no_serious_accessibility_violations(seed, sign_in, v
     for role, paths in {
         "customer": ["/portal/tickets", "/portal/tickets/new"],
         "agent": ["/agent/queue", "/ops/roster"],
-        "admin": ["/admin/users", "/admin/outbox", "/admin/kb/reports", "/admin/sla", "/ops/roster/manage"],
+        "admin": [
+            "/admin/users",
+            "/admin/outbox",
+            "/admin/kb/reports",
+            "/admin/sla",
+            "/ops/roster/manage",
+            "/reports/csat/follow-up",
+        ],
     }.items():
         page = _with_axe(sign_in(seed.users[role]))
         page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
