@@ -16,6 +16,7 @@ $(BIN)/.installed: pyproject.toml
 
 vendor:
 	@./scripts/vendor-htmx.sh
+	@./scripts/vendor-chartjs.sh
 
 setup: $(BIN)/.installed vendor
 
