@@ -584,10 +584,22 @@ def generate(args) -> None:
 SLA_MINUTES = {"critical": (15, 240), "high": (60, 480), "medium": (240, 1440), "low": (1440, 4320)}
 
 
+NO_CLOCK_COLUMNS = (
+    "first_response_due",
+    "first_response_risk_at",
+    "resolution_due",
+    "resolution_risk_at",
+    "paused_since",
+    "next_due_at",
+    "sla_check_at",
+)
+
+
 def _sla_columns(priority, status, created, first_response, now):
     """The SLA clock columns as portal.services.sla would leave them (no thresholds recorded by a sweep yet)."""
     if status not in ("new", "open", "pending", "on_hold"):
-        return {}
+        # Every row of an executemany batch needs the same keys: a solved or closed ticket has no clock running.
+        return dict.fromkeys(NO_CLOCK_COLUMNS) | {"paused_seconds": 0}
     fr_min, res_min = SLA_MINUTES[priority]
     fr_due, res_due = created + timedelta(minutes=fr_min), created + timedelta(minutes=res_min)
     fr_risk, res_risk = created + timedelta(minutes=fr_min * 0.75), created + timedelta(minutes=res_min * 0.75)
