@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.blueprints.admin import kb, kb_reports, outbox, routes, sla
+from portal.blueprints.admin import cost, kb, kb_reports, outbox, routes, sla
 
 bp = Blueprint("admin", __name__)
 
@@ -39,6 +39,7 @@ bp.add_url_rule("/categories", view_func=routes.categories, methods=["GET", "POS
 bp.add_url_rule("/categories/<int:category_id>", view_func=routes.category, methods=["GET", "POST"])
 bp.add_url_rule("/categories/<int:category_id>/deactivate", view_func=routes.deactivate_category, methods=["POST"])
 bp.add_url_rule("/categories/<int:category_id>/activate", view_func=routes.activate_category, methods=["POST"])
+bp.add_url_rule("/cost", view_func=cost.cost_model, methods=["GET", "POST"])
 bp.add_url_rule("/sla", view_func=sla.sla, methods=["GET"])
 bp.add_url_rule("/sla/default", view_func=sla.sla_default_policy, methods=["GET", "POST"])
 bp.add_url_rule("/sla/policies/new", view_func=sla.sla_new_policy, methods=["GET", "POST"])

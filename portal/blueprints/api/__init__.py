@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.blueprints.api import kb, routes
+from portal.blueprints.api import kb, reports, routes
 
 bp = Blueprint("api", __name__)
 bp.register_error_handler(routes.Conflict, routes.conflict)
@@ -16,3 +16,10 @@ bp.add_url_rule("/tickets", view_func=routes.list_tickets_, methods=["GET"])
 bp.add_url_rule("/tickets/<reference>", view_func=routes.get_ticket, methods=["GET"])
 bp.add_url_rule("/tickets/<reference>/replies", view_func=routes.reply, methods=["POST"])
 bp.add_url_rule("/tickets/<reference>", view_func=routes.update_ticket, methods=["PATCH"])
+bp.add_url_rule("/reports/summary", view_func=reports.summary, methods=["GET"])
+bp.add_url_rule("/reports/agents", view_func=reports.agents, methods=["GET"])
+bp.add_url_rule("/reports/tickets", view_func=reports.tickets, methods=["GET"])
+bp.add_url_rule("/reports/summary.csv", view_func=reports.summary_csv, methods=["GET"])
+bp.add_url_rule("/reports/violations.csv", view_func=reports.violations_csv, methods=["GET"])
+bp.add_url_rule("/reports/agents.csv", view_func=reports.agents_csv, methods=["GET"])
+bp.add_url_rule("/reports/tickets.csv", view_func=reports.tickets_csv, methods=["GET"])

@@ -1,0 +1,110 @@
+"""SLA decisions of a period: the targets whose decision instant (breach, else achievement) lies in it.
+
+The clock engine keeps the facts on each ticket (``*_achieved_at``, ``*_breached_at``, ``*_breach_priority``,
+``*_decided_at``, indexed); a report reads the tickets whose decision instant lies in the period. One more kind of
+decision is not stored yet: a running target whose due instant has passed but whose breach the sweep has not
+recorded is breached at its due instant. Those are found among the open tickets with a running clock (partial
+indexes) and judged by ``portal.services.sla.decision`` — the same rule the ticket pages show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Priority, Status, Ticket
+from portal.models.tickets import OPEN_FR_RUNNING_SQL, OPEN_RES_RUNNING_SQL
+from portal.services import sla
+from portal.services.reports.periods import Period
+
+TARGETS = ("first_response", "resolution")
+MET, BREACHED = "met", "breached"
+_CLOSED = (Status.solved, Status.closed)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decided target: ``verdict`` met or breached at instant ``at``; ``priority`` in force at a breach."""
+
+    ticket_id: int
+    target: str
+    verdict: str
+    at: datetime
+    priority: str | None = None
+
+
+def _columns(target: str):
+    return (
+        getattr(Ticket, f"{target}_decided_at"),
+        getattr(Ticket, f"{target}_breached_at"),
+        getattr(Ticket, f"{target}_breach_priority"),
+    )
+
+
+def stored(period: Period, target: str) -> list[Decision]:
+    """Decisions recorded on the tickets (one indexed range query on ``<target>_decided_at``)."""
+    decided, breached, breach_priority = _columns(target)
+    rows = db.session.execute(
+        select(Ticket.id, decided, breached, breach_priority, Ticket.priority).where(
+            decided >= period.start, decided < period.end
+        )
+    ).all()
+    result = []
+    for ticket_id, at, breach_at, priority, current in rows:
+        if breach_at is not None:
+            result.append(Decision(ticket_id, target, BREACHED, breach_at, priority or Priority(current).value))
+        else:
+            result.append(Decision(ticket_id, target, MET, at))
+    return result
+
+
+def _fallback_decision(ticket, target: str, now: datetime) -> tuple[str, datetime, str | None] | None:
+    """The rule on the stored columns (24/7 clocks): breached, met, or running past its due instant."""
+    breached = getattr(ticket, f"{target}_breached_at")
+    if breached is not None:
+        return BREACHED, breached, getattr(ticket, f"{target}_breach_priority")
+    achieved = getattr(ticket, f"{target}_achieved_at")
+    if achieved is not None:
+        return MET, achieved, None
+    due = getattr(ticket, f"{target}_due")
+    ticking = target == "first_response" or (ticket.paused_since is None and ticket.status not in _CLOSED)
+    if ticking and due is not None and due < now:
+        return BREACHED, due, Priority(ticket.priority).value
+    return None
+
+
+def decide(ticket, target: str, now: datetime) -> tuple[str, datetime, str | None] | None:
+    """(verdict, instant, breach priority) of one target as of ``now``, None while it runs."""
+    rule = getattr(sla, "decision", None)
+    return rule(ticket, target, now) if rule is not None else _fallback_decision(ticket, target, now)
+
+
+def unrecorded_breaches(period: Period, target: str, now: datetime) -> list[Decision]:
+    """Running targets that ran past a due instant lying in the period (and before ``now``) unrecorded."""
+    decided, _breached, _priority = _columns(target)
+    due = getattr(Ticket, f"{target}_due")
+    running = OPEN_FR_RUNNING_SQL if target == "first_response" else OPEN_RES_RUNNING_SQL
+    upper = min(period.end, now)
+    if upper <= period.start:
+        return []
+    tickets = db.session.scalars(
+        select(Ticket).where(running, decided.is_(None), due >= period.start, due < upper)
+    ).all()
+    result = []
+    for ticket in tickets:
+        found = decide(ticket, target, now)
+        if found is not None and found[0] == BREACHED and period.contains(found[1]):
+            result.append(Decision(ticket.id, target, BREACHED, found[1], found[2] or Priority(ticket.priority).value))
+    return result
+
+
+def decisions(period: Period, now: datetime) -> list[Decision]:
+    """Every target decided in the period as of ``now``, recorded or not yet swept."""
+    found: list[Decision] = []
+    for target in TARGETS:
+        found.extend(stored(period, target))
+        found.extend(unrecorded_breaches(period, target, now))
+    return found
