@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
@@ -526,3 +526,35 @@ def test_the_demo_seed_rates_a_few_solved_tickets_once():
     assert seed(echo=lambda *_: None)["csat_ratings"] == 0
     db.session.commit()
     assert db.session.scalar(select(func.count()).where(CsatSurvey.state == SurveyState.answered)) == len(answered)
+
+
+def test_the_ticket_list_reads_the_surveys_of_a_whole_page_in_one_query(client, people, make_ticket):
+    for n in range(6):
+        other = make_ticket(people["customer"], subject=f"Question {n}")
+        if n % 2:
+            set_status(people["agent"], other, "solved")
+    _, plain = create_api_token(people["agent"])
+    db.session.commit()
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        listed = client.get("/api/v1/tickets?view=all", headers={"Authorization": f"Bearer {plain}"}).json["tickets"]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert sorted(bool(t["csat"]) for t in listed) == [False] * 3 + [True] * 3
+    assert len([s for s in statements if "FROM csat_surveys" in s]) == 1
+
+
+def test_the_batched_answers_follow_every_change(people, ticket):
+    set_status(people["agent"], ticket, "solved")
+    assert csat.summary_for(people["agent"], ticket)["state"] == "open"
+    csat.rate(surveys(ticket)[0], 3, "", datetime.now(UTC), "portal")
+    assert csat.summary_for(people["agent"], ticket)["rating"] == 3
+    db.session.rollback()
+    assert csat.summary_for(people["agent"], ticket)["state"] == "open"
+    set_status(people["agent"], ticket, "open")
+    assert csat.summary_for(people["agent"], ticket)["state"] == "withdrawn"

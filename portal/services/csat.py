@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_sqlalchemy.session import Session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -124,6 +125,7 @@ def expire_due(now: datetime) -> int:
         .values(state=SurveyState.expired)
         .execution_options(synchronize_session="fetch")
     )
+    _forget_latest(db.session)
     return result.rowcount or 0
 
 
@@ -161,6 +163,7 @@ def rate(survey: CsatSurvey, rating: Any, comment: str | None, now: datetime, so
         .values(state=SurveyState.answered, rating=value, comment=text, rated_at=now, source=source)
         .execution_options(synchronize_session=False)
     )
+    _forget_latest(db.session)
     if result.rowcount != 1:
         db.session.refresh(survey)
         raise SurveyClosed(closed_message(survey, now) or "This survey no longer takes answers.")
@@ -226,6 +229,35 @@ def latest_survey(ticket_id: int) -> CsatSurvey | None:
     )
 
 
+_LATEST = "csat.latest_by_ticket"
+
+
+def latest_survey_batched(ticket_id: int) -> CsatSurvey | None:
+    """``latest_survey`` for pages and lists: a miss loads the latest surveys of every ticket this session holds (a
+    page of the API's list) in one query, so a list of N tickets costs one query, not N. The answers are forgotten
+    whenever the session flushes, commits or rolls back, and by every writer here."""
+    cache: dict[int, CsatSurvey | None] = db.session.info.setdefault(_LATEST, {})
+    if ticket_id not in cache:
+        loaded = {key[1][0] for key in db.session.identity_map if key[0] is Ticket}  # no loading
+        wanted = sorted((loaded | {ticket_id}) - cache.keys())
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            stmt = select(CsatSurvey).where(CsatSurvey.ticket_id.in_(chunk)).order_by(CsatSurvey.cycle)
+            for survey in db.session.scalars(stmt):
+                cache[survey.ticket_id] = survey  # the highest cycle comes last
+            for tid in chunk:
+                cache.setdefault(tid, None)
+    return cache[ticket_id]
+
+
+def _forget_latest(session, *_args) -> None:
+    session.info.pop(_LATEST, None)
+
+
+for _moment in ("after_flush", "after_commit", "after_rollback"):
+    event.listen(Session, _moment, _forget_latest)
+
+
 def may_see(viewer: User, survey: CsatSurvey) -> bool:
     """Staff see every survey; a customer only the ones sent to them (not a colleague's, even on a shared ticket)."""
     return bool(viewer.is_staff or survey.requester_id == viewer.id)
@@ -233,7 +265,7 @@ def may_see(viewer: User, survey: CsatSurvey) -> bool:
 
 def survey_for_viewer(viewer: User, ticket: Ticket) -> CsatSurvey | None:
     """The ticket's latest survey if ``viewer`` may see it (the ticket page's panel, the API)."""
-    survey = latest_survey(ticket.id)
+    survey = latest_survey_batched(ticket.id)
     return survey if survey is not None and may_see(viewer, survey) else None
 
 
@@ -340,6 +372,7 @@ def mark_followed_up(actor: User, survey_id: int, now: datetime) -> CsatSurvey:
         .values(followed_up_at=now, followed_up_by_id=actor.id)
         .execution_options(synchronize_session=False)
     )
+    _forget_latest(db.session)
     db.session.refresh(survey)
     if result.rowcount != 1:
         who = survey.followed_up_by.name if survey.followed_up_by else "someone"
