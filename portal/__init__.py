@@ -49,7 +49,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.blueprints import admin, agent, api, auth, csat, customer, kb, main, ops
+    from portal.blueprints import admin, agent, api, auth, csat, customer, kb, main, ops, reports
     from portal.extensions import csrf
 
     app.register_blueprint(main.bp)
@@ -59,6 +59,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(kb.bp, url_prefix="/kb")
     app.register_blueprint(ops.bp, url_prefix="/ops")
+    app.register_blueprint(reports.bp, url_prefix="/reports")
     app.register_blueprint(csat.bp)  # /csat/<token> (public, the token authenticates) and /reports/csat/...
     csrf.exempt(api.bp)  # bearer tokens only, never cookies: no CSRF exposure
     app.register_blueprint(api.bp, url_prefix="/api/v1")

@@ -95,6 +95,8 @@ class Config:
     CUSTOMER_PRIORITIES = ("low", "medium", "high")
     DEFAULT_TIMEZONE = "UTC"
     REPORT_TIMEZONE = os.environ.get("REPORT_TIMEZONE", "UTC")  # reports' days, weeks and months (IANA zone name)
+    # Go-live (YYYY-MM-DD): months 1, 3 and 6 of the success criteria count from it; an admin may override it.
+    GO_LIVE_DATE = os.environ.get("GO_LIVE_DATE") or None
 
     SQL_ECHO = _bool("SQL_ECHO", False)
 

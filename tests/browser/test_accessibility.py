@@ -212,7 +212,7 @@ def test_customer_pages_have_no_serious_violations(seed, sign_in, vendored_axe):
 
 def test_staff_pages_have_no_serious_violations(seed, sign_in, vendored_axe):
     desk = sign_in(seed.agent)
-    found = _check_pages(desk, ["/agent/queue", "/agent/search?q=import", "/ops/roster"])
+    found = _check_pages(desk, ["/agent/queue", "/agent/search?q=import", "/ops/roster", "/reports/"])
 
     _with_axe(desk).goto(f"/agent/tickets/{seed.reference}")
     _wait_for_htmx(desk)
@@ -229,6 +229,16 @@ def test_staff_pages_have_no_serious_violations(seed, sign_in, vendored_axe):
     csat.rate(survey, 1, "Too slow.", utcnow(), "email")  # a row to follow up, a rating in the timeline
     db.session.commit()
     found += _check_pages(admin, ["/reports/csat/follow-up", f"/agent/tickets/{survey.ticket.reference}"])
+    found += _check_pages(
+        admin,
+        [
+            "/reports/?period=day",
+            "/reports/?period=week",
+            "/reports/?period=month",
+            "/reports/live",
+            "/reports/success",
+        ],
+    )
     _assert_clean(found)
     assert desk.js_errors == [] and admin.js_errors == [], (desk.js_errors, admin.js_errors)
 

@@ -52,6 +52,8 @@ NOT_PAGES = {
     "customer.suggestions": "htmx fragment: KB suggestions (typed for on the new-ticket page below)",
     "customer.suggestion": "htmx fragment: one opened suggestion (on the new-ticket page)",
     "kb.search_click": "redirects to the clicked search result",
+    "reports.live_board": "htmx fragment: the live dashboard's board (polled by /reports/live)",
+    "reports.csv": "CSV downloads of the report tables",
 }
 NOT_PAGE_BLUEPRINTS = {"api": "JSON API for bearer tokens"}
 
@@ -66,12 +68,17 @@ ROLE_BY_PREFIX = (
     ("/profile", "customer"),
 )
 # Pages worth seeing as a second role too, or with a query that fills them.
-ALSO = {"admin": ["/profile", "/agent/queue"], "agent": ["/profile", "/kb/"]}
+ALSO = {
+    "admin": ["/profile", "/agent/queue", "/reports/?period=day", "/reports/?period=month"],
+    "agent": ["/profile", "/kb/", "/reports/"],
+}
 QUERIES = {
     "/kb/search": "?q=import",
     "/agent/search": "?q=import",
     "/portal/search": "?q=import",
     "/admin/users": "?q=e",
+    "/reports/tickets": "?figure=tickets_created&from=2020-01-01&to=2030-01-01&tz=UTC",
+    "/reports/": "?period=week",
 }
 
 LONG_ORG = "Consolidated Northern Hemisphere Renewable Energy Generation and Distribution Holdings International plc"
