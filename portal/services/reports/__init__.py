@@ -92,6 +92,7 @@ from typing import Any
 from portal.services.reports import drilldown, people, team
 from portal.services.reports.drilldown import FIGURES, UnknownFigure
 from portal.services.reports.facts import ReportData
+from portal.services.reports.gcpause import collector_paused
 from portal.services.reports.periods import Period, PeriodError
 
 
@@ -100,16 +101,19 @@ def facts(period: Period | ReportData, now: datetime | None = None) -> ReportDat
     return period if isinstance(period, ReportData) else ReportData(period, now)
 
 
+@collector_paused
 def summary(period: Period | ReportData, now: datetime | None = None) -> dict[str, Any]:
     """The team figures of ``period`` as of ``now`` (default: the current instant)."""
     return team.summary(facts(period, now))
 
 
+@collector_paused
 def agents(period: Period | ReportData, now: datetime | None = None) -> list[dict[str, Any]]:
     """The individual figures of every active staff member for ``period``."""
     return people.agents(facts(period, now))
 
 
+@collector_paused
 def tickets_behind(
     figure: str, period: Period | ReportData, now: datetime | None = None, *, agent_id: int | None = None
 ) -> list[int]:

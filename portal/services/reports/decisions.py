@@ -9,8 +9,8 @@ indexes) and judged by ``portal.services.sla.decision`` — the same rule the ti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -19,14 +19,14 @@ from portal.models import Priority, Status, Ticket
 from portal.models.tickets import OPEN_FR_RUNNING_SQL, OPEN_RES_RUNNING_SQL
 from portal.services import sla
 from portal.services.reports.periods import Period
+from portal.services.reports.rows import instant, raw
 
 TARGETS = ("first_response", "resolution")
 MET, BREACHED = "met", "breached"
 _CLOSED = (Status.solved, Status.closed)
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """One decided target: ``verdict`` met or breached at instant ``at``; ``priority`` in force at a breach."""
 
     ticket_id: int
@@ -48,16 +48,16 @@ def stored(period: Period, target: str) -> list[Decision]:
     """Decisions recorded on the tickets (one indexed range query on ``<target>_decided_at``)."""
     decided, breached, breach_priority = _columns(target)
     rows = db.session.execute(
-        select(Ticket.id, decided, breached, breach_priority, Ticket.priority).where(
+        select(Ticket.id, raw(decided), raw(breached), breach_priority, raw(Ticket.priority)).where(
             decided >= period.start, decided < period.end
         )
     ).all()
     result = []
     for ticket_id, at, breach_at, priority, current in rows:
         if breach_at is not None:
-            result.append(Decision(ticket_id, target, BREACHED, breach_at, priority or Priority(current).value))
+            result.append(Decision(ticket_id, target, BREACHED, instant(breach_at), priority or current))
         else:
-            result.append(Decision(ticket_id, target, MET, at))
+            result.append(Decision(ticket_id, target, MET, instant(at)))
     return result
 
 

@@ -32,9 +32,11 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Ticket, User, format_reference
 from portal.services.reports.decisions import TARGETS
-from portal.services.reports.facts import PRIORITIES, ReportData, chunks
+from portal.services.reports.facts import PRIORITIES, ReportData
+from portal.services.reports.gcpause import collector_paused
 from portal.services.reports.people import agents
 from portal.services.reports.periods import Period, iso
+from portal.services.reports.rows import chunks
 from portal.services.reports.team import summary
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -107,6 +109,7 @@ def summary_rows(figures: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         yield f"kb_contributions.by_author.{label}", author["count"]
 
 
+@collector_paused
 def summary_csv(period: Period | ReportData, now: datetime | None = None) -> Iterator[str]:
     """The team summary as (figure, value) lines: the period, every figure by its dotted name
     (``response_sla.rate``, ``sla_violations.critical.resolution``, ...) and the KB contributions per author."""
@@ -120,6 +123,7 @@ def summary_csv(period: Period | ReportData, now: datetime | None = None) -> Ite
     return generate()
 
 
+@collector_paused
 def violations_csv(period: Period | ReportData, now: datetime | None = None) -> Iterator[str]:
     """SLA violations: one line per priority with its first-response and resolution breaches, then the totals."""
     table = summary(_data(period, now))["sla_violations"]
@@ -134,6 +138,7 @@ def violations_csv(period: Period | ReportData, now: datetime | None = None) -> 
     return generate()
 
 
+@collector_paused
 def agents_csv(period: Period | ReportData, now: datetime | None = None) -> Iterator[str]:
     """The agents report: one line per staff member, the columns of ``AGENT_COLUMNS``."""
     rows = agents(_data(period, now))

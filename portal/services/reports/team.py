@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from statistics import mean, median
+from math import fsum
+from statistics import median
 from typing import Any
 
 from portal.services import cost
@@ -20,7 +21,7 @@ def ratio(part: int, whole: int) -> float | None:
 
 
 def average(values: list[float]) -> float | None:
-    return mean(values) if values else None
+    return fsum(values) / len(values) if values else None
 
 
 def targets_met(response_rate: float | None, resolution_rate: float | None, csat: float | None) -> dict:
