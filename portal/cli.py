@@ -94,3 +94,6 @@ def init_app(app: Flask) -> None:
     from portal.search.cli import search_cli  # `flask search rebuild|check`
 
     app.cli.add_command(search_cli)
+    from portal.tickets_cli import tickets_cli  # `flask tickets import|export`
+
+    app.cli.add_command(tickets_cli)
