@@ -25,6 +25,7 @@ import random
 import statistics
 import sys
 import time
+import timeit
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -457,6 +458,12 @@ def main(argv=None) -> None:
         total = db.session.scalar(select(func.count()).select_from(Ticket))
         month = Period(*busy_month(now), "UTC")
         quiet = Period.month(month.start_date - timedelta(days=365), "UTC")
+        reference = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
+        print(
+            f"CPU reference: sum(range(1000)) takes {reference:.1f} µs here (about 5 µs on an idle laptop core; "
+            f"a busy shared machine shows 2-4 times that, and every timing below with it)",
+            flush=True,
+        )
         print(
             f"database: {db.engine.dialect.name}, {total:,} tickets; busy month {month.start_date:%Y-%m}, "
             f"reports run at {now:%Y-%m-%d %H:%M} UTC",

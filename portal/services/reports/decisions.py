@@ -9,10 +9,11 @@ indexes) and judged by ``portal.services.sla.decision`` — the same rule the ti
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from portal.extensions import db
 from portal.models import Priority, Status, Ticket
@@ -47,11 +48,15 @@ def _columns(target: str):
 def stored(period: Period, target: str) -> list[Decision]:
     """Decisions recorded on the tickets (one indexed range query on ``<target>_decided_at``)."""
     decided, breached, breach_priority = _columns(target)
-    rows = db.session.execute(
-        select(Ticket.id, raw(decided), raw(breached), breach_priority, raw(Ticket.priority)).where(
-            decided >= period.start, decided < period.end
+    rows = (
+        db.session.connection()
+        .execute(
+            select(Ticket.id, raw(decided), raw(breached), breach_priority, raw(Ticket.priority)).where(
+                decided >= period.start, decided < period.end
+            )
         )
-    ).all()
+        .all()
+    )
     result = []
     for ticket_id, at, breach_at, priority, current in rows:
         if breach_at is not None:
@@ -59,6 +64,24 @@ def stored(period: Period, target: str) -> list[Decision]:
         else:
             result.append(Decision(ticket_id, target, MET, instant(at)))
     return result
+
+
+def stored_counts(period: Period, target: str) -> Counter:
+    """How many recorded decisions of ``target`` lie in the period: ``{(verdict, breach priority or None): n}``
+    (the same rows as ``stored``, counted by the database)."""
+    decided, breached, breach_priority = _columns(target)
+    is_breached = case((breached.is_not(None), 1), else_=0)
+    priority = case((breached.is_not(None), func.coalesce(breach_priority, raw(Ticket.priority))), else_=None)
+    rows = (
+        db.session.connection()
+        .execute(
+            select(is_breached, priority, func.count())
+            .where(decided >= period.start, decided < period.end)
+            .group_by(is_breached, priority)
+        )
+        .all()
+    )
+    return Counter({(BREACHED if flag else MET, priority): n for flag, priority, n in rows})
 
 
 def _fallback_decision(ticket, target: str, now: datetime) -> tuple[str, datetime, str | None] | None:
@@ -101,10 +124,6 @@ def unrecorded_breaches(period: Period, target: str, now: datetime) -> list[Deci
     return result
 
 
-def decisions(period: Period, now: datetime) -> list[Decision]:
-    """Every target decided in the period as of ``now``, recorded or not yet swept."""
-    found: list[Decision] = []
-    for target in TARGETS:
-        found.extend(stored(period, target))
-        found.extend(unrecorded_breaches(period, target, now))
-    return found
+def unrecorded(period: Period, now: datetime) -> list[Decision]:
+    """Both targets' breaches not yet swept (see ``unrecorded_breaches``)."""
+    return [d for target in TARGETS for d in unrecorded_breaches(period, target, now)]

@@ -23,7 +23,7 @@ statements run on SQLite (ISO text) and PostgreSQL (``timestamptz``).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,6 +137,7 @@ class ReportData:
         self.period = period
         self.now = now or utcnow()
         self.start, self.end = period.start, period.end
+        self._created_parsed: dict[int, datetime] = {}
 
     def _rows(self, statement) -> list:
         """Rows of a Core statement, without the ORM's per-row work."""
@@ -150,13 +151,14 @@ class ReportData:
     # ----------------------------------------------------------------- tickets created
 
     @cached_property
-    def _created(self) -> dict[int, datetime]:
+    def _created(self) -> dict:
+        """Tickets created in the period → their creation instant as stored (parsed when one is needed)."""
         rows = self._rows(
             select(Ticket.id, raw(Ticket.created_at)).where(
                 Ticket.created_at >= self.start, Ticket.created_at < self.end
             )
         )
-        return {ticket_id: instant(at) for ticket_id, at in rows}
+        return dict(rows)
 
     @cached_property
     def created(self) -> set[int]:
@@ -234,18 +236,23 @@ class ReportData:
     # ----------------------------------------------------------------- older tickets: before the period
 
     @cached_property
-    def _older_tickets(self) -> set[int]:
+    def _before(self) -> _Before:
+        """Before the period, for the older tickets solved or answered in it."""
         scan = self._scan
-        concerned = set(scan.solves) | set(scan.staff_replies)
-        concerned |= {d.ticket_id for d in self.decisions} | {r.ticket_id for r in self.ratings}
-        return concerned - self.created
+        return self._read_before((set(scan.solves) | set(scan.staff_replies)) - self.created)
 
     @cached_property
-    def _before(self) -> _Before:
+    def _before_decided_or_rated(self) -> _Before:
+        """Before the period, for the other older tickets decided or rated in it (whose assignee the agents report
+        needs)."""
+        tickets = {d.ticket_id for d in self.decisions} | {r.ticket_id for r in self.ratings}
+        return self._read_before(tickets - self.created - set(self._scan.solves) - set(self._scan.staff_replies))
+
+    def _read_before(self, tickets: set[int]) -> _Before:
         e = TicketEvent
         before = _Before({}, set(), defaultdict(list), {})
         counts: dict[int, int] = defaultdict(int)
-        for ids in chunks(self._older_tickets):
+        for ids in chunks(tickets):
             rows = self._rows(
                 select(e.ticket_id, raw(e.created_at), e.id, raw(e.kind), e.field, e.new_user_id).where(
                     e.ticket_id.in_(ids),
@@ -272,8 +279,12 @@ class ReportData:
         return before
 
     def created_at(self, ticket_id: int) -> datetime:
-        found = self._created.get(ticket_id)
-        return found if found is not None else self._before.created_at[ticket_id]
+        parsed = self._created_parsed.get(ticket_id)
+        if parsed is None:
+            stored = self._created.get(ticket_id)
+            parsed = instant(stored) if stored is not None else self._before.created_at[ticket_id]
+            self._created_parsed[ticket_id] = parsed
+        return parsed
 
     @cached_property
     def _resolution_minutes(self) -> dict[int, float]:
@@ -345,8 +356,31 @@ class ReportData:
     # ----------------------------------------------------------------- SLA decisions
 
     @cached_property
+    def _unrecorded(self) -> list[Decision]:
+        return sla_decisions.unrecorded(self.period, self.now)
+
+    @cached_property
     def decisions(self) -> list[Decision]:
-        return sla_decisions.decisions(self.period, self.now)
+        """Every target decided in the period as of ``now``: recorded on the ticket, or run past its due instant
+        and not yet swept."""
+        recorded = [d for target in sla_decisions.TARGETS for d in sla_decisions.stored(self.period, target)]
+        return recorded + self._unrecorded
+
+    @cached_property
+    def decision_counts(self) -> Counter:
+        """``{(target, verdict, priority at a breach or None): n}`` of ``decisions`` (counted by the database when
+        the rows themselves are not needed)."""
+        if "decisions" in self.__dict__:
+            return Counter(
+                (d.target, d.verdict, d.priority if d.verdict == sla_decisions.BREACHED else None)
+                for d in self.decisions
+            )
+        counts: Counter = Counter()
+        for target in sla_decisions.TARGETS:
+            for (verdict, priority), n in sla_decisions.stored_counts(self.period, target).items():
+                counts[(target, verdict, priority)] += n
+        counts.update((d.target, d.verdict, d.priority) for d in self._unrecorded)
+        return counts
 
     @cached_property
     def _decided(self) -> dict[tuple[str, str], list[Decision]]:
@@ -480,7 +514,7 @@ class ReportData:
     def _assignments(self) -> dict[int, tuple[list[Key], list[int | None]]]:
         """Per ticket: its assignee changes before the end, in order (from the scan and from before the period)."""
         merged: dict[int, list] = defaultdict(list)
-        for source in (self._scan.assignments, self._before.assignments):
+        for source in (self._scan.assignments, self._before.assignments, self._before_decided_or_rated.assignments):
             for ticket_id, changes in source.items():
                 merged[ticket_id].extend(changes)
         result = {}
@@ -498,9 +532,12 @@ class ReportData:
         index = bisect_right(keys, key)
         return users[index - 1] if index else None
 
+    @cached_property
+    def _assignment_instants(self) -> set[tuple[int, datetime]]:
+        return {(t, key[0]) for t, (keys, _users) in self._assignments.items() for key in keys}
+
     def _reassigned_at(self, ticket_id: int, at: datetime) -> bool:
-        changes = self._assignments.get(ticket_id)
-        return bool(changes) and any(k[0] == at for k in changes[0])
+        return (ticket_id, at) in self._assignment_instants
 
     @cached_property
     def _deciding_events(self) -> dict[tuple[int, datetime, str, str], int]:

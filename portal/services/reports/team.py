@@ -34,15 +34,17 @@ def targets_met(response_rate: float | None, resolution_rate: float | None, csat
 
 
 def _sla(data: ReportData, target: str) -> dict[str, Any]:
-    met, breached = len(data.decided(target, MET)), len(data.decided(target, BREACHED))
+    counts = data.decision_counts
+    met = sum(n for (t, verdict, _p), n in counts.items() if t == target and verdict == MET)
+    breached = sum(n for (t, verdict, _p), n in counts.items() if t == target and verdict == BREACHED)
     return {"met": met, "breached": breached, "rate": ratio(met, met + breached)}
 
 
 def _violations(data: ReportData) -> dict[str, dict[str, int]]:
     table = {p: dict.fromkeys(TARGETS, 0) for p in PRIORITIES}
-    for decision in data.decisions:
-        if decision.verdict == BREACHED:
-            table.setdefault(decision.priority or "medium", dict.fromkeys(TARGETS, 0))[decision.target] += 1
+    for (target, verdict, priority), n in data.decision_counts.items():
+        if verdict == BREACHED:
+            table.setdefault(priority or "medium", dict.fromkeys(TARGETS, 0))[target] += n
     return table
 
 
