@@ -18,6 +18,7 @@ from portal.services.handover import run_handover
 from portal.services.sla_sweep import run_sweep
 from workers.context import job_context
 from workers.relay import relay_due
+from workers.reports_jobs import schedule_report_emails
 
 
 def relay_outbox():
@@ -56,6 +57,7 @@ SCHEDULE: tuple[tuple[Callable, int, str], ...] = (
     (sla_sweep, 60, "sweeps"),
     (shift_handover, 60, "sweeps"),
     (csat_expiry, 900, "sweeps"),
+    (schedule_report_emails, 900, "default"),
 )
 
 

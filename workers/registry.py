@@ -15,6 +15,7 @@ HANDLER_MODULES: list[str] = [
     "workers.notify",  # email and Slack notifications
     "workers.index_jobs",  # search index updates (queue "index")
     "workers.csat",  # satisfaction survey emails and low-rating alerts
+    "workers.reports_jobs",  # daily, weekly and monthly report emails to the managers
 ]
 
 

@@ -8,7 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from portal.extensions import db
-from portal.models import CsatSurvey, EventKind, Priority, Role, Status, SurveyState, Ticket, TicketEvent, Tier
+from portal.models import (
+    Category,
+    CsatSurvey,
+    EventKind,
+    Priority,
+    Role,
+    Status,
+    SurveyState,
+    Ticket,
+    TicketEvent,
+    Tier,
+)
 
 
 def at(day: int, hour: int = 0, minute: int = 0, *, month: int = 3, year: int = 2026) -> datetime:
@@ -109,3 +120,50 @@ def people(make_user):
         "manager": make_user(Role.manager, name="Mia Manager", timezone="Europe/Berlin"),
         "admin": make_user(Role.admin, name="Ada Admin"),
     }
+
+
+@pytest.fixture
+def march(desk, people):
+    """Five tickets: two solved in the month (one reopened and solved again), one escalated and breached, one new
+    and unassigned, one filed in February and solved on 1 March; three ratings."""
+    agent, senior = people["agent"], people["senior"]
+    technical = db.session.scalar(db.select(Category).where(Category.slug == "technical"))
+    data = db.session.scalar(db.select(Category).where(Category.slug == "data"))
+    t1 = desk.ticket(at(2, 9), "medium", category_id=technical.id)
+    desk.assign(t1, at(2, 9, 5), agent, agent)
+    desk.reply(t1, at(2, 9, 30), agent)
+    desk.status(t1, at(2, 10), agent, "new", "solved")
+    desk.facts(t1, "first_response", achieved=at(2, 9, 30))
+    desk.facts(t1, "resolution", achieved=at(2, 10))
+    desk.rating(t1, at(3, 8), 5)
+
+    t2 = desk.ticket(at(5, 9), "high", category_id=data.id)
+    desk.assign(t2, at(5, 9, 1), senior, senior)
+    desk.reply(t2, at(5, 11), senior)
+    desk.status(t2, at(6, 9), senior, "new", "solved")
+    desk.status(t2, at(7, 9), desk.customer, "solved", "open")
+    desk.reply(t2, at(7, 10), senior)
+    desk.status(t2, at(8, 9), senior, "open", "solved")
+    desk.facts(t2, "first_response", breached=at(5, 10), priority="high")
+    desk.facts(t2, "resolution", achieved=at(8, 9))
+    desk.rating(t2, at(9, 8), 2)
+
+    t3 = desk.ticket(at(10, 9), "critical", category_id=technical.id)
+    desk.assign(t3, at(10, 9, 1), agent, agent)
+    desk.reply(t3, at(10, 9, 10), agent)
+    desk.event(t3, at(10, 10), "field_change", agent, "tier", "L1", "L2")
+    desk.status(t3, at(10, 10, 5), agent, "new", "open")
+    desk.facts(t3, "first_response", achieved=at(10, 9, 10))
+    desk.facts(t3, "resolution", breached=at(10, 13), priority="critical")
+
+    desk.ticket(at(20, 9), "low")
+
+    t5 = desk.ticket(datetime(2026, 2, 27, 9, 0, tzinfo=UTC), "medium", category_id=data.id)
+    desk.assign(t5, datetime(2026, 2, 27, 9, 1, tzinfo=UTC), agent, agent)
+    desk.reply(t5, datetime(2026, 2, 27, 9, 20, tzinfo=UTC), agent)
+    desk.status(t5, at(1, 9), agent, "new", "solved")
+    desk.facts(t5, "first_response", achieved=datetime(2026, 2, 27, 9, 20, tzinfo=UTC))
+    desk.facts(t5, "resolution", achieved=at(1, 9))
+    desk.rating(t5, at(1, 12), 4)
+    db.session.commit()
+    return {"t1": t1, "t2": t2, "t3": t3, "t5": t5}

@@ -20,6 +20,7 @@ from portal.services.reports.team import TARGETS_OF_SEED
 REPORT_ROLES = frozenset({Role.manager, Role.admin})
 report_staff = roles_required(Role.agent, Role.senior_agent, Role.manager, Role.admin)
 DRILL_PAGE_SIZE = 50
+AGENT_TABLES = ("agents", "tickets")  # an agent's own row and the lists behind their own figures
 DAY_COLUMNS = (
     "date",
     "tickets_created",
@@ -64,6 +65,8 @@ def _picked() -> Picked:
     except PeriodError as exc:
         picked.errors.update(exc.fields or {"date": exc.message})
     picked.day = picked.day or (picked.period.start_date.isoformat() if picked.period else "")
+    if picked.errors:
+        picked.period = None  # the form shows what to correct, no report of another period than asked for
     return picked
 
 
@@ -146,8 +149,10 @@ def tickets():
 
 @report_staff
 def csv_download(table: str):
+    if table not in _TABLES:
+        abort(404)
     period = _request_period()
-    if not _manager() and table != "agents":
+    if not _manager() and table not in AGENT_TABLES:
         abort(403)
     data = reports.facts(period)
     lines = _TABLES[table](data)
