@@ -404,9 +404,10 @@ def on_shift(now: datetime) -> tuple[str | None, datetime | None, list[OnShift]]
     """The shift covering ``now`` (its region and start) and the agents and senior agents on it who are available,
     plus whoever is on call, each with their open load."""
     current = handover.current_shift(now)
+    regions = routing.regions_on_shift(now)
     people: list[User] = []
     for role in ON_SHIFT_ROLES:
-        people.extend(routing.on_shift_staff(role, now))
+        people.extend(routing.on_shift_staff(role, now, regions))
     on_call = routing.on_call_now(now)
     seen = {u.id for u in people}
     people.extend(u for u in on_call if u.id not in seen)
