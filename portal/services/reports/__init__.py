@@ -62,7 +62,12 @@ Per person (``agent_id=``): ``agent.resolved``, ``agent.fcr``, ``agent.first_res
 
 One page showing several of these for the same period should read the facts once: ``data = facts(period, now)``,
 then ``summary(data)``, ``agents(data)``, ``tickets_behind("open_at_end", data)`` — every function accepts a
-``ReportData`` in place of a ``Period`` (``now`` is then the data's own).
+``ReportData`` in place of a ``Period`` (``now`` is then the data's own). Its facts, read lazily and kept, are
+there for views the figures do not cover (e.g. one row per day): ``created`` (ids), ``solves`` (ticket → its
+entries into ``solved`` in the period as ``(instant, event id)``, in order), ``decisions`` (``Decision(ticket_id,
+target, verdict, at, priority)``), ``decision_counts``, ``first_responses`` (ticket → ``FirstResponse``),
+``ratings``, ``escalations``, ``reopened``, ``fcr``, ``open_at_end`` (ticket → priority at the end),
+``kb_contributions``, and ``assignee_at(ticket_id, (instant, event_id))``.
 
 CSV (``export``): ``summary_csv(period, now)``, ``violations_csv(…)``, ``agents_csv(…)`` and ``tickets_csv(ids)``
 are generators of CRLF lines that need no request context while they run: a view streams one as it is,
