@@ -32,11 +32,12 @@ def test_rq_cron_runs_the_relay_sweep_and_handover_on_a_real_worker(
             "workers.periodic.sla_sweep",
             "workers.periodic.shift_handover",
             "workers.periodic.csat_expiry",
+            "workers.reports_jobs.schedule_report_emails",
         }
-        assert len(cron.enqueue_jobs()) == 4
+        assert len(cron.enqueue_jobs()) == 5
     output = run_worker_burst(rq_config)
     assert "relay_outbox" in output and "sla_sweep" in output and "shift_handover" in output
-    assert "csat_expiry" in output
+    assert "csat_expiry" in output and "schedule_report_emails" in output
     assert len(mailbox.to(customer.email)) == 1  # the relay job enqueued the leftover, the worker sent it
     db.session.expire_all()
     assert (
