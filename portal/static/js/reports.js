@@ -53,7 +53,7 @@
     var datasets = read.series.map(function (s, i) {
       var colour = COLOURS[i % COLOURS.length];
       return { label: s.label, data: s.data, borderColor: colour, backgroundColor: colour, spanGaps: false,
-               tension: 0.2, pointRadius: 3 };
+               tension: 0, pointRadius: 3 };
     });
     var scale = { beginAtZero: true, ticks: { precision: 0 } };
     if (percent) { scale.max = 100; scale.ticks = { callback: function (v) { return v + " %"; } }; }
