@@ -25,6 +25,7 @@ from portal.models import (
     NotificationDelivery,
     OutboxMessage,
     SlaEvent,
+    Status,
     Ticket,
     TicketEvent,
     TierSpan,
@@ -66,7 +67,7 @@ def _act(desk, ticket: Ticket, kind: str, pick: int) -> None:
         svc.reply_to_ticket(staff, ticket, "We are looking into it.")
     elif kind == "reply_status":
         svc.reply_to_ticket(staff, ticket, "Please check.", status=("pending", "solved")[pick % 2])
-    elif kind == "customer_reply":
+    elif kind == "customer_reply" and ticket.status is not Status.closed:  # (a closed one would get a follow-up)
         svc.reply_to_ticket(desk["customer"], ticket, "Any news?")
     elif kind == "note":
         svc.reply_to_ticket(staff, ticket, "Internal: checking the logs.", internal=True)
