@@ -73,7 +73,7 @@ def ticket_lines(tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
 
 
 def iter_lines(batch: int = BATCH) -> Iterator[dict[str, Any]]:
-    """Every ticket's line, in id order, a batch at a time (the session does not keep what was exported)."""
+    """Every ticket's line, in id order, a batch at a time."""
     last = 0
     while True:
         tickets = list(db.session.scalars(select(Ticket).where(Ticket.id > last).order_by(Ticket.id).limit(batch)))
@@ -81,7 +81,6 @@ def iter_lines(batch: int = BATCH) -> Iterator[dict[str, Any]]:
             return
         yield from ticket_lines(tickets)
         last = tickets[-1].id
-        db.session.expunge_all()
 
 
 def _staff_by_name(events: dict[int, list]) -> dict[str, str]:

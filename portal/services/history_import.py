@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, inspect, select
 
 from portal.extensions import db
 from portal.models import (
@@ -37,6 +37,7 @@ from portal.models import (
     Organization,
     Priority,
     Role,
+    SlaEvent,
     Status,
     SurveyState,
     Ticket,
@@ -54,6 +55,7 @@ from portal.services.accounts import normalize_email, organization_for_domain
 from portal.services.csat import COMMENT_MAX
 from portal.services.errors import ValidationFailed
 from portal.services.escalation import EXTERNAL_REF_RE, REASONS, SYSTEM_REASONS
+from portal.services.sla_engine import Step
 
 BATCH = 500
 SUBJECT_MAX, BODY_MAX, EXTERNAL_ID_MAX, NAME_MAX, EMAIL_MAX = 200, 50_000, 100, 200, 254
@@ -79,7 +81,13 @@ EVENT_FIELDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
 }
 COMMON_EVENT_FIELDS = frozenset({"at", "type", "author"})
 SYSTEM_TYPES = ("assign", "escalate", "status", "tier")  # may have "author": null, the System (routing, rules)
-STAFF_TYPES = frozenset({"priority", "category", "assign", "escalate", "tier"})
+STAFF_TYPES = {  # event types only staff may author, and what they do
+    "priority": "change the priority",
+    "category": "change the category",
+    "assign": "assign a ticket",
+    "escalate": "escalate",
+    "tier": "change the tier",
+}
 TIER_ORDER = list(Tier)
 INSTANT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -408,7 +416,7 @@ class Replay:
         else:
             raise LineInvalid(f"author: {value!r} is neither staff nor the requester")
         if kind in STAFF_TYPES and not author.is_staff:
-            raise LineInvalid(f"author: {value!r} is not staff (only staff can {kind} a ticket)")
+            raise LineInvalid(f"author: {value!r} is not staff (only staff can {STAFF_TYPES[kind]})")
         return author
 
     def _event(self, at: datetime, author: Person | None, kind: EventKind, **columns: Any) -> None:
@@ -648,6 +656,21 @@ def plan_line(line: int, data: dict[str, Any], directory: Directory, now: dateti
 # --------------------------------------------------------------------------- storing
 
 
+def history_of(plan: Plan) -> sla.History:
+    """What the SLA engine reads of the history a plan stores — the same as ``sla.histories`` reads back from its
+    rows: the priority at creation, and in order the status and priority changes and the public replies by staff."""
+    steps, initial = [], None
+    for event in plan.events:
+        if event["kind"] is EventKind.public_reply:
+            if event["author"] is not None and event["author"].is_staff:
+                steps.append(Step(event["created_at"], "staff_reply"))
+        elif event["kind"] is EventKind.field_change and event["field"] in ("status", "priority"):
+            if event["field"] == "priority" and initial is None:
+                initial = event["old_value"]
+            steps.append(Step(event["created_at"], event["field"], event["new_value"]))
+    return sla.History(initial, steps)
+
+
 @dataclass(frozen=True)
 class _Text:
     """What the search document reads of an event."""
@@ -674,22 +697,44 @@ class Writer:
         self.created = []
 
     def store(self, plans: list[Plan]) -> tuple[list[int], list[dict[str, Any]]]:
-        """Write the plans' rows and their SLA facts; returns the new ticket ids and their search documents."""
+        """Write the plans' rows with their SLA facts; returns the new ticket ids and their search documents.
+
+        The facts are ``sla.refresh``'s, from the history the rows record (``history_of``), taken before the rows
+        are written so that every ticket is inserted once with its final columns: no UPDATE per ticket, no RETURNING
+        (both a round trip per ticket on PostgreSQL). Tickets are matched to their new ids by external id."""
         session = db.session
         self._create_people(plans)
         categories = {c.slug: c for c in session.scalars(select(Category))}
-        tickets = []
-        for plan in plans:
-            ticket = Ticket(
-                **plan.ticket,
-                category=categories[plan.category] if plan.category else None,
-                requester_id=plan.requester.id,
-                organization_id=plan.organization.id if plan.organization else None,
-                assignee_id=plan.assignee.id if plan.assignee else None,
-            )
-            tickets.append(ticket)
-        session.add_all(tickets)
-        session.flush()
+        tickets, crossings = [], []
+        with session.no_autoflush:
+            for number, plan in enumerate(plans, 1):
+                category = categories[plan.category] if plan.category else None
+                ticket = Ticket(
+                    **plan.ticket,
+                    category=category,
+                    category_id=category.id if category else None,
+                    requester_id=plan.requester.id,
+                    organization_id=plan.organization.id if plan.organization else None,
+                    assignee_id=plan.assignee.id if plan.assignee else None,
+                )
+                ticket.id = -number  # a stand-in until the row exists: refresh files the SLA events it records under it
+                policy = sla.policy_for(ticket.organization_id, self.policies)
+                sla.refresh(ticket, self.now, notify=False, history=history_of(plan), policy=policy, recorded=set())
+                tickets.append(ticket)
+            for pending in list(session.new):  # the SLA events refresh recorded go in with the real ids below
+                if isinstance(pending, SlaEvent) and pending.ticket_id < 0:
+                    crossings.append(pending)
+                    session.expunge(pending)
+        table = Ticket.__table__
+        keys = sorted({k for t in tickets for k in inspect(t).dict if k != "id" and k in table.columns})
+        session.execute(insert(table), [{k: getattr(t, k) for k in keys} for t in tickets])
+        ids = dict(
+            session.execute(
+                select(Ticket.external_id, Ticket.id).where(Ticket.external_id.in_([p.external_id for p in plans]))
+            ).all()
+        )
+        for ticket in tickets:
+            ticket.id = ids[ticket.external_id]
         events, spans, surveys = [], [], []
         for plan, ticket in zip(plans, tickets, strict=True):
             for event in plan.events:
@@ -700,15 +745,19 @@ class Writer:
                 events.append(row)
             spans.extend(dict(span, ticket_id=ticket.id) for span in plan.spans)
             surveys.extend(dict(s, ticket_id=ticket.id, requester_id=plan.requester.id) for s in plan.surveys)
-        for model, rows in ((TicketEvent, events), (TierSpan, spans), (CsatSurvey, surveys)):
+        facts = [
+            {
+                "ticket_id": tickets[-c.ticket_id - 1].id,
+                "target": c.target,
+                "kind": c.kind,
+                "at": c.at,
+                "due_at": c.due_at,
+            }
+            for c in crossings
+        ]
+        for model, rows in ((TicketEvent, events), (TierSpan, spans), (CsatSurvey, surveys), (SlaEvent, facts)):
             if rows:  # NULLs written out, so rows with different empty columns still go in one executemany
                 session.execute(insert(model).execution_options(render_nulls=True), rows)
-        ids = [t.id for t in tickets]
-        histories = sla.histories(ids)
-        for ticket in tickets:
-            policy = sla.policy_for(ticket.organization_id, self.policies)
-            sla.refresh(ticket, self.now, notify=False, history=histories[ticket.id], policy=policy, recorded=set())
-        session.flush()
         documents = [
             ticket_document(
                 ticket,
@@ -716,7 +765,7 @@ class Writer:
             )
             for plan, ticket in zip(plans, tickets, strict=True)
         ]
-        return ids, documents
+        return [t.id for t in tickets], documents
 
     def _create_people(self, plans: list[Plan]) -> None:
         orgs = {id(o): o for p in plans for o in (p.organization, p.requester.organization) if o and o.id is None}
@@ -788,10 +837,8 @@ def import_lines(
         plans = _check_chunk(chunk, directory, seen, now, result)
         if dry_run:
             result.imported += len(plans)
-            db.session.rollback()
         elif plans:
             documents = _store(plans, writer, result)
-            db.session.expunge_all()
             if index and documents and result.index_problem is None:
                 try:
                     index_documents(documents)
