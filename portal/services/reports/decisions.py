@@ -84,25 +84,9 @@ def stored_counts(period: Period, target: str) -> Counter:
     return Counter({(BREACHED if flag else MET, priority): n for flag, priority, n in rows})
 
 
-def _fallback_decision(ticket, target: str, now: datetime) -> tuple[str, datetime, str | None] | None:
-    """The rule on the stored columns (24/7 clocks): breached, met, or running past its due instant."""
-    breached = getattr(ticket, f"{target}_breached_at")
-    if breached is not None:
-        return BREACHED, breached, getattr(ticket, f"{target}_breach_priority")
-    achieved = getattr(ticket, f"{target}_achieved_at")
-    if achieved is not None:
-        return MET, achieved, None
-    due = getattr(ticket, f"{target}_due")
-    ticking = target == "first_response" or (ticket.paused_since is None and ticket.status not in _CLOSED)
-    if ticking and due is not None and due < now:
-        return BREACHED, due, Priority(ticket.priority).value
-    return None
-
-
 def decide(ticket, target: str, now: datetime) -> tuple[str, datetime, str | None] | None:
-    """(verdict, instant, breach priority) of one target as of ``now``, None while it runs."""
-    rule = getattr(sla, "decision", None)
-    return rule(ticket, target, now) if rule is not None else _fallback_decision(ticket, target, now)
+    """(verdict, instant, breach priority) of one target as of ``now``, None while it runs: the clock's own rule."""
+    return sla.decision(ticket, target, now)
 
 
 def unrecorded_breaches(period: Period, target: str, now: datetime) -> list[Decision]:
