@@ -50,6 +50,9 @@ def record_breaches(db, now) -> int:
     if changed and db.engine.dialect.name == "sqlite":
         with db.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
+    elif changed:  # as autovacuum would: fresh statistics and visibility map (index-only scans)
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE tickets")
     return changed
 
 

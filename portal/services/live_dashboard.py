@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import Select, bindparam, func, literal_column, select
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
@@ -150,31 +151,19 @@ def open_matrix() -> dict[str, dict[str, int]]:
     (``ix_tickets_priority_status_id``) and per tier above L1 (``ix_tickets_tier_status_id``), the priority × tier
     cells above L1 (the ids of those tiers, materialized, joined to the priority index), and the rest by subtraction
     (L1 = the priority's total minus its other tiers; ``REMAINDER_PRIORITY`` = the tier's total minus the others)."""
+    stmt = _statements()
     matrix = {p: dict.fromkeys(TIERS, 0) for p in PRIORITIES}
-    minor = [Tier(t) for t in MINOR_TIERS]
-    listed = [Priority(p) for p in PRIORITIES if p != REMAINDER_PRIORITY]
-    by_priority = dict.fromkeys(PRIORITIES, 0)
-    stmt = select(Ticket.priority, func.count()).where(Ticket.priority.in_(list(Priority)), _open())
-    for priority, n in db.session.execute(stmt.group_by(Ticket.priority)):
-        by_priority[Priority(priority).value] = n
-    by_tier = dict.fromkeys(MINOR_TIERS, 0)
-    stmt = select(Ticket.tier, func.count()).where(Ticket.tier.in_(minor), _open()).group_by(Ticket.tier)
-    for tier, n in db.session.execute(stmt):
-        by_tier[Tier(tier).value] = n
-    upper = select(Ticket.id, Ticket.tier).where(Ticket.tier.in_(minor), _open()).cte("upper_tiers")
-    upper = upper.prefix_with("MATERIALIZED")
-    joint = (
-        select(Ticket.priority, upper.c.tier, func.count())
-        .join(upper, upper.c.id == _unindexed_id())
-        .where(Ticket.priority.in_(listed), _open())
-        .group_by(Ticket.priority, upper.c.tier)
-    )
-    for priority, tier, n in db.session.execute(joint):
+    by_priority = dict.fromkeys(PRIORITIES, 0) | {
+        Priority(p).value: n for p, n in db.session.execute(stmt["open_by_priority"])
+    }
+    by_tier = dict.fromkeys(MINOR_TIERS, 0) | {
+        Tier(t).value: n for t, n in db.session.execute(stmt["open_upper_tiers"])
+    }
+    for priority, tier, n in db.session.execute(stmt["open_upper_cells"]):
         matrix[Priority(priority).value][Tier(tier).value] = n
+    others = [p for p in PRIORITIES if p != REMAINDER_PRIORITY]
     for tier in MINOR_TIERS:
-        matrix[REMAINDER_PRIORITY][tier] = by_tier[tier] - sum(
-            matrix[p][tier] for p in PRIORITIES if p != REMAINDER_PRIORITY
-        )
+        matrix[REMAINDER_PRIORITY][tier] = by_tier[tier] - sum(matrix[p][tier] for p in others)
     for priority in PRIORITIES:
         matrix[priority][Tier.l1.value] = by_priority[priority] - sum(matrix[priority][t] for t in MINOR_TIERS)
     return matrix
@@ -183,18 +172,12 @@ def open_matrix() -> dict[str, dict[str, int]]:
 def unassigned_by_tier() -> dict[str, int]:
     """Open tickets without an assignee, per tier: their total (``ix_tickets_assignee_status_id`` covers it), those
     of the tiers above L1 (their covering tier index, probing the unassigned ids), L1 by subtraction."""
-    unassigned = aliased(Ticket)
-    total = db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.assignee_id.is_(None), _open()))
-    ids = select(unassigned.id).where(unassigned.assignee_id.is_(None), _open(unassigned))
-    stmt = (
-        select(Ticket.tier, func.count())
-        .where(Ticket.tier.in_([Tier(t) for t in MINOR_TIERS]), _open(), _unindexed_id().in_(ids))
-        .group_by(Ticket.tier)
-    )
+    stmt = _statements()
+    total = db.session.scalar(stmt["unassigned"]) or 0
     found = dict.fromkeys(TIERS, 0)
-    for tier, n in db.session.execute(stmt):
+    for tier, n in db.session.execute(stmt["unassigned_upper_tiers"]):
         found[Tier(tier).value] = n
-    found[Tier.l1.value] = (total or 0) - sum(found[t] for t in MINOR_TIERS)
+    found[Tier.l1.value] = total - sum(found[t] for t in MINOR_TIERS)
     return found
 
 
@@ -245,32 +228,21 @@ def calendars_in_use() -> bool:
     """Whether an SLA policy counts working hours (a business calendar): only then can a clock past its due instant
     still be short of its limit (no working time since), so that every clock past its due instant has to be judged
     one by one."""
-    stmt = (
-        select(func.count())
-        .select_from(SlaPolicy)
-        .join(Calendar, Calendar.id == SlaPolicy.calendar_id)
-        .where(Calendar.always_open.is_(False))
-    )
-    return bool(db.session.scalar(stmt))
+    return bool(db.session.scalar(_statements()["calendars"]))
 
 
 def _clocks(ids: set[int]) -> list[Clocks]:
     found: list[Clocks] = []
     ordered = sorted(ids)
     for start in range(0, len(ordered), 500):
-        rows = db.session.execute(select(*_CLOCK_COLUMNS).where(Ticket.id.in_(ordered[start : start + 500])))
+        rows = db.session.execute(_statements()["clocks"], {"ids": ordered[start : start + 500]})
         found.extend(Clocks(*row) for row in rows)
     return found
 
 
-def _candidates(*statements) -> set[int]:
-    return {ticket_id for stmt in statements for ticket_id in db.session.scalars(stmt)}
-
-
-def _due_from(now: datetime):
-    """The ids of open tickets whose next due instant is ``now`` or later (``ix_tickets_open_due``)."""
-    upcoming = aliased(Ticket)
-    return select(upcoming.id).where(_open(upcoming), upcoming.next_due_at >= now)
+def _candidates(names: tuple[str, ...], **params) -> set[int]:
+    stmt = _statements()
+    return {ticket_id for name in names for ticket_id in db.session.scalars(stmt[name], params)}
 
 
 # --------------------------------------------------------------------------- at risk now
@@ -285,18 +257,8 @@ def at_risk_candidates(now: datetime, calendars: bool) -> set[int]:
     (``ix_tickets_open_due``), index entries only — or another ticking clock is past due while this one is not; two
     clocks tick only while the first response is unanswered: the open tickets without a first response
     (``ix_tickets_open_fr_risk``), usually few."""
-    ahead = _due_from(now)
-    first = select(Ticket.id).where(OPEN_FR_RUNNING_SQL, Ticket.first_response_risk_at <= now)
-    resolution = select(Ticket.id).where(OPEN_RES_RUNNING_SQL, Ticket.resolution_risk_at <= now)
-    overdue_first = first.where(Ticket.next_due_at < now)
-    if not calendars:  # past its due instant a 24/7 clock has breached: keep the tickets with a clock still ahead
-        overdue_first = overdue_first.where(
-            (Ticket.first_response_due >= now)
-            | (Ticket.paused_since.is_(None) & (Ticket.resolution_risk_at <= now) & (Ticket.resolution_due >= now))
-        )
-    return _candidates(
-        first.where(_unindexed_id().in_(ahead)), resolution.where(_unindexed_id().in_(ahead)), overdue_first
-    )
+    overdue = "overdue_first_calendars" if calendars else "overdue_first"
+    return _candidates(("first_ahead", "resolution_ahead", overdue), now=now)
 
 
 def _at_risk_now(clock: Clocks, target: str, now: datetime, calendars: bool) -> bool:
@@ -323,11 +285,7 @@ def at_risk(now: datetime, shown: int = AT_RISK_SHOWN) -> tuple[int, dict[str, i
     soonest = list(first.items())[:shown]
     details = {}
     if soonest:
-        rows = db.session.execute(
-            select(Ticket.id, Ticket.subject, Ticket.priority, User.name)
-            .outerjoin(User, User.id == Ticket.assignee_id)
-            .where(Ticket.id.in_([ticket_id for ticket_id, _ in soonest]))
-        )
+        rows = db.session.execute(_statements()["details"], {"ids": [ticket_id for ticket_id, _ in soonest]})
         details = {ticket_id: (subject, priority, assignee) for ticket_id, subject, priority, assignee in rows}
     listed = [
         AtRiskRow(
@@ -349,28 +307,17 @@ def breached_since(start: datetime, end: datetime, now: datetime) -> dict[str, d
     the window before the sweep recorded it (breached at that instant, judged by ``sla.decision``)."""
     table = {p: dict.fromkeys(TARGETS, 0) for p in PRIORITIES}
     for target in TARGETS:
-        decided = getattr(Ticket, f"{target}_decided_at")
-        priority = func.coalesce(getattr(Ticket, f"{target}_breach_priority"), Ticket.priority)
-        recorded = (
-            select(priority, func.count())
-            .where(decided >= start, decided < end, getattr(Ticket, f"{target}_breached_at").is_not(None))
-            .group_by(priority)
-        )
-        for value, n in db.session.execute(recorded):
+        for value, n in db.session.execute(_statements()[f"recorded_{target}"], {"start": start, "end": end}):
             key = value.value if isinstance(value, Priority) else str(value)
             table.setdefault(key, dict.fromkeys(TARGETS, 0))[target] += n
     upper = min(end, now)
     if upper > start:
         for clock in _clocks(unrecorded_candidates(start, upper)):
             for target in TARGETS:
-                if (
-                    getattr(clock, f"{target}_decided_at", None) is None
-                    and getattr(clock, f"{target}_achieved_at") is None
-                ):
-                    verdict = sla.decision(clock, target, now) if _due_in(clock, target, start, upper) else None
-                    if verdict is not None and verdict[0] == "breached" and start <= verdict[1] < upper:
-                        key = verdict[2] or Priority(clock.priority).value
-                        table.setdefault(key, dict.fromkeys(TARGETS, 0))[target] += 1
+                verdict = sla.decision(clock, target, now) if _due_in(clock, target, start, upper) else None
+                if verdict is not None and verdict[0] == "breached" and start <= verdict[1] < upper:
+                    key = verdict[2] or Priority(clock.priority).value
+                    table.setdefault(key, dict.fromkeys(TARGETS, 0))[target] += 1
     return table
 
 
@@ -386,15 +333,7 @@ def unrecorded_candidates(start: datetime, upper: datetime) -> set[int]:
     the window is among them. The earliest ticking clock due in the window puts the ticket's next due instant there
     (``ix_tickets_open_due``); one due in it behind another ticking clock due before the window means two clocks
     tick, so the first response is still unanswered (``ix_tickets_open_fr_risk``)."""
-    in_window = select(Ticket.id).where(_open(), Ticket.next_due_at >= start, Ticket.next_due_at < upper)
-    behind = select(Ticket.id).where(
-        OPEN_FR_RUNNING_SQL,
-        Ticket.first_response_risk_at < upper,
-        Ticket.next_due_at < start,
-        ((Ticket.first_response_due >= start) & (Ticket.first_response_due < upper))
-        | ((Ticket.resolution_due >= start) & (Ticket.resolution_due < upper)),
-    )
-    return _candidates(in_window, behind)
+    return _candidates(("due_in_window", "due_behind_first"), start=start, upper=upper)
 
 
 # --------------------------------------------------------------------------- people and satisfaction
@@ -435,11 +374,7 @@ def on_shift(now: datetime) -> tuple[str | None, datetime | None, list[OnShift]]
 
 def csat_since(start: datetime, end: datetime) -> tuple[int, float | None]:
     """(ratings given in ``[start, end)``, their mean) — one indexed aggregate on ``rated_at``."""
-    count, average = db.session.execute(
-        select(func.count(CsatSurvey.rating), func.avg(CsatSurvey.rating)).where(
-            CsatSurvey.rated_at >= start, CsatSurvey.rated_at < end, CsatSurvey.rating.is_not(None)
-        )
-    ).one()
+    count, average = db.session.execute(_statements()["csat"], {"start": start, "end": end}).one()
     return int(count or 0), (float(average) if count else None)
 
 
@@ -471,3 +406,78 @@ def dashboard(zone: ZoneInfo, now: datetime | None = None) -> Dashboard:
         csat_responses=responses,
         csat_average=average,
     )
+
+
+# --------------------------------------------------------------------------- the statements, built once
+
+
+@cache
+def _statements() -> dict[str, Select]:
+    """Every statement of the board, built once per process (building one costs about as much as running it);
+    instants and ids are bound at execution (``now``, ``start``, ``end``, ``upper``, ``ids``)."""
+    now, start, end, upper = (bindparam(name) for name in ("now", "start", "end", "upper"))
+    ids = bindparam("ids", expanding=True)
+    minor = [Tier(t) for t in MINOR_TIERS]
+    upper_tiers = select(Ticket.id, Ticket.tier).where(Ticket.tier.in_(minor), _open()).cte("upper_tiers")
+    upper_tiers = upper_tiers.prefix_with("MATERIALIZED")
+    unassigned, upcoming = aliased(Ticket), aliased(Ticket)
+    ahead = select(upcoming.id).where(_open(upcoming), upcoming.next_due_at >= now)
+    first = select(Ticket.id).where(OPEN_FR_RUNNING_SQL, Ticket.first_response_risk_at <= now)
+    resolution = select(Ticket.id).where(OPEN_RES_RUNNING_SQL, Ticket.resolution_risk_at <= now)
+    overdue_first = first.where(Ticket.next_due_at < now)
+    statements = {
+        "open_by_priority": select(Ticket.priority, func.count())
+        .where(Ticket.priority.in_(list(Priority)), _open())
+        .group_by(Ticket.priority),
+        "open_upper_tiers": select(Ticket.tier, func.count())
+        .where(Ticket.tier.in_(minor), _open())
+        .group_by(Ticket.tier),
+        "open_upper_cells": select(Ticket.priority, upper_tiers.c.tier, func.count())
+        .join(upper_tiers, upper_tiers.c.id == _unindexed_id())
+        .where(Ticket.priority.in_([Priority(p) for p in PRIORITIES if p != REMAINDER_PRIORITY]), _open())
+        .group_by(Ticket.priority, upper_tiers.c.tier),
+        "unassigned": select(func.count()).select_from(Ticket).where(Ticket.assignee_id.is_(None), _open()),
+        "unassigned_upper_tiers": select(Ticket.tier, func.count())
+        .where(
+            Ticket.tier.in_(minor),
+            _open(),
+            _unindexed_id().in_(select(unassigned.id).where(unassigned.assignee_id.is_(None), _open(unassigned))),
+        )
+        .group_by(Ticket.tier),
+        "calendars": select(func.count())
+        .select_from(SlaPolicy)
+        .join(Calendar, Calendar.id == SlaPolicy.calendar_id)
+        .where(Calendar.always_open.is_(False)),
+        "clocks": select(*_CLOCK_COLUMNS).where(Ticket.id.in_(ids)),
+        "details": select(Ticket.id, Ticket.subject, Ticket.priority, User.name)
+        .outerjoin(User, User.id == Ticket.assignee_id)
+        .where(Ticket.id.in_(ids)),
+        "first_ahead": first.where(_unindexed_id().in_(ahead)),
+        "resolution_ahead": resolution.where(_unindexed_id().in_(ahead)),
+        # past its due instant a 24/7 clock has breached: keep the tickets with a clock still ahead
+        "overdue_first": overdue_first.where(
+            (Ticket.first_response_due >= now)
+            | (Ticket.paused_since.is_(None) & (Ticket.resolution_risk_at <= now) & (Ticket.resolution_due >= now))
+        ),
+        "overdue_first_calendars": overdue_first,
+        "due_in_window": select(Ticket.id).where(_open(), Ticket.next_due_at >= start, Ticket.next_due_at < upper),
+        "due_behind_first": select(Ticket.id).where(
+            OPEN_FR_RUNNING_SQL,
+            Ticket.first_response_risk_at < upper,
+            Ticket.next_due_at < start,
+            ((Ticket.first_response_due >= start) & (Ticket.first_response_due < upper))
+            | ((Ticket.resolution_due >= start) & (Ticket.resolution_due < upper)),
+        ),
+        "csat": select(func.count(CsatSurvey.rating), func.avg(CsatSurvey.rating)).where(
+            CsatSurvey.rated_at >= start, CsatSurvey.rated_at < end, CsatSurvey.rating.is_not(None)
+        ),
+    }
+    for target in TARGETS:
+        decided = getattr(Ticket, f"{target}_decided_at")
+        priority = func.coalesce(getattr(Ticket, f"{target}_breach_priority"), Ticket.priority)
+        statements[f"recorded_{target}"] = (
+            select(priority, func.count())
+            .where(decided >= start, decided < end, getattr(Ticket, f"{target}_breached_at").is_not(None))
+            .group_by(priority)
+        )
+    return statements
