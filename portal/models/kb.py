@@ -116,12 +116,18 @@ class ArticleRevision(Base):
     body_markdown: Mapped[str] = mapped_column(Text, default="")
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     note: Mapped[str] = mapped_column(String(300), default="")
+    # What this revision contributed to the published knowledge base: "published" (the article went live with it),
+    # "updated" (a published article changed), None (saved while not published). Reports count these.
+    contribution: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     article: Mapped[Article] = relationship()
     author: Mapped[User | None] = relationship()
 
-    __table_args__ = (Index("ix_kb_article_revisions_article_id_id", "article_id", "id"),)
+    __table_args__ = (
+        Index("ix_kb_article_revisions_article_id_id", "article_id", "id"),
+        Index("ix_kb_article_revisions_contribution_created_at", "contribution", "created_at"),
+    )
 
 
 class Faq(Base):

@@ -219,14 +219,14 @@ def test_draft_publish_edit_history_diff_restore(client, admin, login_as):
     article = db.session.get(Article, article.id)
     assert article.version == 3 and "RFC user" in c.get("/kb/a/connecting-sap").text
     saved = revisions(article)
-    assert [r.version for r in saved] == [3, 1]
+    assert [(r.version, r.note) for r in saved] == [(3, "RFC user"), (2, "Published"), (1, "Created")]
     history = c.get(f"/admin/kb/{article.id}/history").text
     assert "RFC user" in history
     diff = c.get(f"/admin/kb/{article.id}/revisions/{saved[0].id}").text
     assert '<div class="del"><span class="visually-hidden">Removed: </span>- Step two.</div>' in diff
     assert '<div class="add"><span class="visually-hidden">Added: </span>+ Step 2, with the RFC user.</div>' in diff
     restored = c.post(
-        f"/admin/kb/{article.id}/revisions/{saved[1].id}/restore", data={"csrf_token": token, "version": 3}
+        f"/admin/kb/{article.id}/revisions/{saved[2].id}/restore", data={"csrf_token": token, "version": 3}
     )
     assert restored.status_code == 303
     db.session.expire_all()

@@ -58,12 +58,16 @@ def test_create_edit_publish_records_revisions_and_index_jobs(make_user):
     assert (article.status, article.version) == (ArticleStatus.published, 3)
     assert article.published_at is not None
     revs = revisions(article)
-    assert [r.version for r in revs] == [2, 1] and revs[0].note == "clarified"
+    assert [(r.version, r.note) for r in revs] == [(3, "Published"), (2, "clarified"), (1, "Created")]
+    assert [r.contribution for r in revs] == ["published", None, None]  # what the reports count
+    update_article(admin, article, _input(body_markdown="Now with screenshots."), expected_version=3)
+    assert revisions(article)[0].contribution == "updated"
+    revs = revs[1:]
     diff = revision_diff(revs[1], revs[0])
     assert ("del", "Use **Data → Import**.") in [(d.kind, d.text) for d in diff]
     assert ("add", "Use **Data → Import** and check the preview.") in [(d.kind, d.text) for d in diff]
     jobs = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "index.article")).all()
-    assert len(jobs) == 3 and all(j.payload == {"article_id": article.id} for j in jobs)
+    assert len(jobs) == 4 and all(j.payload == {"article_id": article.id} for j in jobs)
 
 
 def test_stale_version_is_a_conflict_and_writes_nothing(make_user):

@@ -128,12 +128,30 @@ class History:
         )
         db.session.add(article)
         db.session.flush()
+        if published:  # the revision it went live with, as the KB services write it
+            db.session.add(
+                ArticleRevision(
+                    article_id=article.id,
+                    title=article.title,
+                    body_markdown="…",
+                    author_id=author.id,
+                    contribution="published",
+                    created_at=published,
+                )
+            )
+            db.session.flush()
         self.revision(article, author, created)
         return article
 
     def revision(self, article, author, instant):
+        live = article.published_at is not None and instant > article.published_at
         revision = ArticleRevision(
-            article_id=article.id, title=article.title, body_markdown="…", author_id=author.id, created_at=instant
+            article_id=article.id,
+            title=article.title,
+            body_markdown="…",
+            author_id=author.id,
+            contribution="updated" if live else None,
+            created_at=instant,
         )
         db.session.add(revision)
         db.session.flush()

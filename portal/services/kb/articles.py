@@ -131,7 +131,13 @@ def _validated(data: ArticleInput, article: Article | None) -> tuple[dict, KbCat
     return values, category
 
 
-def _add_revision(actor: User | None, article: Article, note: str) -> ArticleRevision:
+def _add_revision(
+    actor: User | None, article: Article, note: str, *, contribution: str | None = None
+) -> ArticleRevision:
+    """Record the article as it now is. A revision saved while the article is published is an update of the
+    published knowledge base; ``contribution="published"`` marks the one it went live with."""
+    if contribution is None and article.status is ArticleStatus.published:
+        contribution = "updated"
     revision = ArticleRevision(
         article=article,
         version=article.version,
@@ -140,6 +146,8 @@ def _add_revision(actor: User | None, article: Article, note: str) -> ArticleRev
         body_markdown=article.body_markdown,
         author=actor,
         note=(note or "")[:300],
+        contribution=contribution,
+        created_at=utcnow(),
     )
     db.session.add(revision)
     return revision
@@ -225,6 +233,8 @@ def _set_status(actor: User, article: Article, status: ArticleStatus, expected_v
         article.published_at = now
     article.updated_at = now
     article.version = expected + 1
+    if status is ArticleStatus.published:
+        _add_revision(actor, article, "Published", contribution="published")
     _flush(article, expected)
     emit_article(article)
     return article

@@ -35,7 +35,6 @@ from sqlalchemy import and_, func, or_, select
 from portal.extensions import db
 from portal.models import (
     STAFF_ROLES,
-    Article,
     ArticleRevision,
     CsatSurvey,
     EventKind,
@@ -472,40 +471,21 @@ class ReportData:
 
     @cached_property
     def kb_contributions(self) -> list[KbContribution]:
-        """Published article revisions in the period: an article's first publication (credited to the author of the
-        text it was published with), and each revision saved after the article's first publication."""
-        found: list[KbContribution] = []
-        published = db.session.execute(
-            select(Article.id, Article.published_at, Article.author_id).where(
-                Article.published_at >= self.start, Article.published_at < self.end
-            )
-        ).all()
-        if published:
-            writers: dict[int, list] = defaultdict(list)
-            for ids in chunks(a for a, _at, _author in published):
-                for article_id, at, rev_id, author_id in db.session.execute(
-                    select(
-                        ArticleRevision.article_id,
-                        ArticleRevision.created_at,
-                        ArticleRevision.id,
-                        ArticleRevision.author_id,
-                    ).where(ArticleRevision.article_id.in_(ids))
-                ):
-                    writers[article_id].append((at, rev_id, author_id))
-            for article_id, at, author_id in published:
-                before = sorted(r for r in writers.get(article_id, []) if r[0] <= at)
-                found.append(KbContribution("published", article_id, before[-1][2] if before else author_id, at))
-        updated = db.session.execute(
-            select(ArticleRevision.article_id, ArticleRevision.author_id, ArticleRevision.created_at)
-            .join(Article, Article.id == ArticleRevision.article_id)
-            .where(
+        """Published article revisions in the period: the revision an article went live with ("published") and
+        each change saved to a published article ("updated"), by the revision's author (one indexed range)."""
+        rows = db.session.execute(
+            select(
+                ArticleRevision.contribution,
+                ArticleRevision.article_id,
+                ArticleRevision.author_id,
+                ArticleRevision.created_at,
+            ).where(
+                ArticleRevision.contribution.in_(("published", "updated")),
                 ArticleRevision.created_at >= self.start,
                 ArticleRevision.created_at < self.end,
-                Article.published_at.is_not(None),
-                ArticleRevision.created_at > Article.published_at,
             )
         ).all()
-        found.extend(KbContribution("updated", article_id, author_id, at) for article_id, author_id, at in updated)
+        found = [KbContribution(kind, article_id, author_id, at) for kind, article_id, author_id, at in rows]
         return sorted(found, key=lambda c: (c.at, c.article_id))
 
     # ----------------------------------------------------------------- who was the assignee
