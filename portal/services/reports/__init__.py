@@ -84,9 +84,8 @@ last entry into ``solved`` in the period and no reopen (leaving ``solved`` for a
 to now. ``open_at_end`` replays status and priority events strictly before the end. An escalation is a tier change
 upwards (L1 < L2 < manager < engineering), by a person or by the system. The assignee at a decision made by an event
 (a solve, a staff reply, a priority raise, a reopen) is the one after that event; at a due instant or a rating, the
-one after every event up to that instant. KB contributions: an article's first publication in the period (credited
-to the author of the revision it was published with) and every revision saved in the period after the article's
-first publication (the KB records no revision for the publish step itself, nor a status per revision).
+one after every event up to that instant. KB contributions: the revisions saved in the period that published an
+article or changed a published one (``ArticleRevision.contribution``), by their authors.
 """
 
 from __future__ import annotations
