@@ -57,6 +57,7 @@ STAFF = (
 ORGANIZATIONS = ("Demo Manufacturing plc", "Acme Renewables Inc.", "Northwind Energy GmbH", "Blue Harbour Foods Ltd")
 OFFSETS = (timezone(timedelta(hours=1)), timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30)))
 
+ZERO_GAP = timedelta(0)
 DEFAULT_START = datetime(2026, 10, 1, tzinfo=UTC)
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
 DEFAULT_NOW = datetime(2026, 11, 3, 10, 0, 0, tzinfo=UTC)
@@ -364,6 +365,35 @@ def _boundary(life: Life, kind: str) -> None:
             else:
                 life.reply(at, staff=False)
                 life.set_status(at, "open", author=life.requester)
+    elif kind == "raise_onto_limit_while_pending":  # paused with the elapsed time equal to the new limit, resumed
+        if priority != "low":
+            return
+        life.reply(life.later(timedelta(hours=1), exact=True), author=staff)
+        pause = created + _limit("high", 1)  # 8 hours of running time, then pending
+        life.set_status(pause, "pending", author=staff)
+        life.set_priority(life.later(timedelta(hours=1), exact=True), "high")  # not above the limit: no breach yet
+        at = life.later(timedelta(hours=life.rng.choice((2, 30))), exact=True)
+        life.reply(at, staff=False)
+        life.set_status(at, "open", author=life.requester)  # runs on past it: breached at this instant
+    elif kind == "raise_onto_limit_then_pause":  # equal instants: a raise onto the limit, then pending
+        if priority in ("critical", "high"):
+            return
+        life.reply(life.later(timedelta(minutes=5), exact=True), author=staff)
+        at = created + _limit("high", 1)
+        life.set_priority(at, "high")
+        life.set_status(at, "pending", author=staff)
+        if life.rng.random() < 0.5:
+            resume = life.later(timedelta(hours=3), exact=True)
+            life.set_status(resume, "open", author=staff)
+    elif kind == "reopen_at_limit":  # solved exactly at the limit, reopened (into a pause or not) later
+        life.reply(life.later(fr / 2, exact=True), author=staff)
+        life.set_status(created + res, "solved", author=staff)
+        at = life.later(timedelta(hours=2), exact=True)
+        life.set_status(at, life.rng.choice(("open", "pending")), author=staff)
+        if life.status == "pending":
+            at = life.later(timedelta(hours=2), exact=True)
+            life.reply(at, staff=False)
+            life.set_status(at, "open", author=life.requester)
     elif kind == "solve_without_reply":
         life.set_status(life.later(fr * life.rng.uniform(0.2, 2.0), exact=True), "solved", author=staff)
 
@@ -378,6 +408,9 @@ BOUNDARY_KINDS = (
     "raise_while_pending",
     "raise_after_solve",
     "solve_without_reply",
+    "raise_onto_limit_while_pending",
+    "raise_onto_limit_then_pause",
+    "reopen_at_limit",
 )
 
 
@@ -521,6 +554,12 @@ def generate(
     customers = _customers(rng)
     created = sorted(_created(rng, start, end, now) for _ in range(tickets))
     lines = [ticket(rng, number, at, now, customers) for number, at in enumerate(created, 1)]
+    # Untouched critical tickets whose first response falls due exactly at now (not breached: the clock has not run
+    # on past it), a microsecond before now (breached) and a microsecond after (at risk).
+    for shift in (ZERO_GAP, timedelta(microseconds=1), timedelta(microseconds=-1)):
+        created = now - timedelta(minutes=LIMITS["critical"][0]) - shift
+        line = ticket(rng, len(lines) + 1, created, created, customers)
+        lines.append({**line, "priority": "critical", "events": []})
     for edge in sorted({start, end, *edges}):
         for at in (edge, edge - timedelta(microseconds=1)):
             for kind in EDGE_KINDS:
