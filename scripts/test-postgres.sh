@@ -6,7 +6,12 @@ PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgre
 export PGHOST PGPORT PGUSER
 db="portal_test_$(date +%s)_$$"
 psql -q -d test -c "CREATE DATABASE $db" >/dev/null
-trap 'psql -q -d test -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+cleanup() {
+  for name in $(psql -Atq -d test -c "SELECT datname FROM pg_database WHERE datname LIKE '${db}%'"); do
+    psql -q -d test -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+}
+trap cleanup EXIT
 echo "Running the suite on PostgreSQL (database $db)"
-# One database for the run, so one test process (the SQLite suite runs in parallel, each worker on its own file).
-TEST_DATABASE_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$db" make -C "$root" test TEST_WORKERS=0 PYTEST_ARGS="$*"
+# Parallel workers as for SQLite: each worker creates and uses its own database named after this one (${db}_gw0, ...).
+TEST_DATABASE_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$db" make -C "$root" test PYTEST_ARGS="$*"

@@ -37,7 +37,29 @@ def _database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL", "").strip()
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url and worker:
+        url = _worker_database(url, worker)
     return url or f"sqlite:///{_TMP / 'test.db'}"
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Parallel workers on PostgreSQL: each gets its own database beside the given one (``<name>_gw0``, ...),
+    created when missing (the suite's run script drops them afterwards)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 class _Config(TestConfig):
