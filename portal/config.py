@@ -105,6 +105,7 @@ class Config:
     INDEX_WRITE_TIMEOUT = float(os.environ.get("INDEX_WRITE_TIMEOUT", "30"))  # seconds a writer waits for the lock
     KB_COST_PER_TICKET = float(os.environ.get("KB_COST_PER_TICKET", "190"))
     CSAT_EXPIRY_DAYS = int(os.environ.get("CSAT_EXPIRY_DAYS", "14"))  # a satisfaction survey's life after a solve
+    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "5000"))  # then a 503 with Retry-After
 
     # Jobs and notifications (workers/): RQ when REDIS_URL is set, else in-process threads (embedded default).
     JOBS_RELAY_ON_COMMIT = _bool("JOBS_RELAY_ON_COMMIT", True)  # hand new outbox rows over after each commit
