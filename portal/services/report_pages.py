@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import STAFF_ROLES, Category, Priority, SearchLog, Status, Ticket, User, format_reference
+from portal.models import STAFF_ROLES, Category, Priority, Status, Ticket, User, format_reference
 from portal.services import reports
-from portal.services.kb.reports import TYPED_SOURCES, QueryRow
+from portal.services.kb import reports as kb_reports
+from portal.services.kb.reports import QueryRow
 from portal.services.reports.decisions import BREACHED, MET
 from portal.services.reports.periods import Period, PeriodError, parse_date, zone
 
@@ -266,41 +267,11 @@ def staff_name(user_id: int | None) -> str | None:
 # --------------------------------------------------------------------------- searches
 
 
-def _clicks():
-    return func.count(SearchLog.clicked_article_id) + func.count(SearchLog.clicked_faq_id)
-
-
-def _grouped(period: Period):
-    return (
-        select(
-            SearchLog.normalized_query,
-            func.min(SearchLog.query),
-            func.count(),
-            func.avg(SearchLog.result_count),
-            _clicks(),
-            func.max(SearchLog.created_at),
-        )
-        .where(
-            SearchLog.created_at >= period.start,
-            SearchLog.created_at < period.end,
-            SearchLog.source.in_(TYPED_SOURCES),
-            SearchLog.normalized_query != "",
-        )
-        .group_by(SearchLog.normalized_query)
-    )
-
-
-def _rows(stmt, limit: int, *order) -> list[QueryRow]:
-    rows = db.session.execute(stmt.order_by(*order, SearchLog.normalized_query).limit(limit))
-    return [QueryRow(example, n, float(avg or 0), c, last) for _norm, example, n, avg, c, last in rows]
-
-
 def search_terms(period: Period, limit: int = SEARCH_ROWS) -> list[QueryRow]:
     """The searches people typed most often in the period (common issues by search term)."""
-    return _rows(_grouped(period), limit, func.count().desc())
+    return kb_reports.top_searches(limit=limit, window=(period.start, period.end))
 
 
 def kb_gaps(period: Period, limit: int = SEARCH_ROWS) -> list[QueryRow]:
-    """Searches typed in the period that found nothing or whose results nobody opened (no-result ones first)."""
-    no_results = func.sum(case((SearchLog.result_count == 0, 1), else_=0))
-    return _rows(_grouped(period).having(_clicks() == 0), limit, no_results.desc(), func.count().desc())
+    """Searches typed in the period that found nothing or whose results nobody opened (the help-centre gap rule)."""
+    return kb_reports.kb_gaps(limit=limit, window=(period.start, period.end))

@@ -63,8 +63,10 @@ def _clicks():
     return func.count(SearchLog.clicked_article_id) + func.count(SearchLog.clicked_faq_id)
 
 
-def _grouped(days: int, sources: tuple[SearchSource, ...]):
-    return (
+def _grouped(days: int | None, sources: tuple[SearchSource, ...], window: tuple[datetime, datetime] | None = None):
+    """Searches grouped by normalized query: over the last ``days``, or over ``window`` = [start, end)."""
+    start, end = window if window is not None else (since(days), None)
+    stmt = (
         select(
             SearchLog.normalized_query,
             func.min(SearchLog.query),
@@ -74,12 +76,13 @@ def _grouped(days: int, sources: tuple[SearchSource, ...]):
             func.max(SearchLog.created_at),
         )
         .where(
-            SearchLog.created_at >= since(days),
+            SearchLog.created_at >= start,
             SearchLog.source.in_(sources),
             SearchLog.normalized_query != "",
         )
         .group_by(SearchLog.normalized_query)
     )
+    return stmt.where(SearchLog.created_at < end) if end is not None else stmt
 
 
 def _rows(stmt, limit: int, *order) -> list[QueryRow]:
@@ -87,15 +90,15 @@ def _rows(stmt, limit: int, *order) -> list[QueryRow]:
     return [QueryRow(example, n, float(avg or 0), c, last) for _norm, example, n, avg, c, last in rows]
 
 
-def top_searches(days: int = 30, limit: int = 20) -> list[QueryRow]:
-    """The questions people typed most often."""
-    return _rows(_grouped(days, TYPED_SOURCES), limit, func.count().desc())
+def top_searches(days: int = 30, limit: int = 20, *, window: tuple[datetime, datetime] | None = None) -> list[QueryRow]:
+    """The questions people typed most often (last ``days``, or ``window`` = [start, end))."""
+    return _rows(_grouped(days, TYPED_SOURCES, window), limit, func.count().desc())
 
 
-def kb_gaps(days: int = 30, limit: int = 20) -> list[QueryRow]:
+def kb_gaps(days: int = 30, limit: int = 20, *, window: tuple[datetime, datetime] | None = None) -> list[QueryRow]:
     """Questions people typed and did not find: no results, or results nobody opened (no-result ones first)."""
     no_results = func.sum(case((SearchLog.result_count == 0, 1), else_=0))
-    stmt = _grouped(days, TYPED_SOURCES).having(_clicks() == 0)
+    stmt = _grouped(days, TYPED_SOURCES, window).having(_clicks() == 0)
     return _rows(stmt, limit, no_results.desc(), func.count().desc())
 
 
