@@ -90,6 +90,30 @@ class Config:
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
 
+    # Accounts and security. Client addresses come from X-Forwarded-For only when the peer is one of these proxies
+    # (comma-separated addresses or networks); otherwise the peer's own address counts.
+    TRUSTED_PROXIES = os.environ.get("TRUSTED_PROXIES", "")
+    EMAIL_VERIFY_HOURS = int(os.environ.get("EMAIL_VERIFY_HOURS", "48"))  # life of a sign-up / new-address link
+    PASSWORD_RESET_MINUTES = int(os.environ.get("PASSWORD_RESET_MINUTES", "60"))  # life of a reset link
+    PASSWORD_MIN_LENGTH = int(os.environ.get("PASSWORD_MIN_LENGTH", "10"))
+    # Failed sign-ins (and second-factor codes) before an account, or a client address, is locked out for a while.
+    LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5 per 15 minutes")
+    LOGIN_FAILURES_PER_ADDRESS = os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20 per 15 minutes")
+    TWO_FACTOR_FAILURES_PER_ACCOUNT = os.environ.get("TWO_FACTOR_FAILURES_PER_ACCOUNT", "5 per 15 minutes")
+    SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "10 per hour")  # per client address
+    RESET_RATE_LIMIT = os.environ.get("RESET_RATE_LIMIT", "5 per hour")  # per address asked for and per client
+    VERIFY_RESEND_RATE_LIMIT = os.environ.get("VERIFY_RESEND_RATE_LIMIT", "3 per hour")
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")  # per API token
+    # Two-factor authentication: required for these roles (comma-separated; "all-staff" adds agents and seniors).
+    TWO_FACTOR_REQUIRED_ROLES = os.environ.get("TWO_FACTOR_REQUIRED_ROLES", "manager,admin")
+    TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "ESG Support")
+    # Browser sessions: idle timeout and absolute lifetime.
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "240"))
+    SESSION_LIFETIME_HOURS = int(os.environ.get("SESSION_LIFETIME_HOURS", "24"))
+    # API tokens: default and longest life in days.
+    API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS", "90"))
+    API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS", "365"))
+
     TICKET_PREFIX = "ESG"
     QUEUE_PAGE_SIZE = int(os.environ.get("QUEUE_PAGE_SIZE", "50"))
     CUSTOMER_PRIORITIES = ("low", "medium", "high")
@@ -134,6 +158,8 @@ class TestConfig(Config):
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # same algorithm, cheaper work factor for speed
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    # Most tests sign managers and admins in with a password only; the two-factor tests set the production default.
+    TWO_FACTOR_REQUIRED_ROLES = ""
     INDEX_DIR = os.environ.get("TEST_INDEX_DIR", "")  # empty: a temporary directory per test session
     JOBS_RELAY_ON_COMMIT = False  # tests hand rows over explicitly (tests/ops turn it on)
     JOBS_EMBEDDED_SCHEDULER = False

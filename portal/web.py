@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from portal import templating
+from portal.client import REQUEST_ID_HEADER, request_id
 from portal.extensions import db, login_manager
 from portal.models import User
 
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
+        response.headers.setdefault(REQUEST_ID_HEADER, request_id())
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

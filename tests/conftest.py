@@ -18,7 +18,8 @@ from sqlalchemy import text
 from portal import create_app
 from portal.config import TestConfig
 from portal.extensions import db
-from portal.models import Organization, Role, Ticket, User
+from portal.models import Organization, Role, Ticket, User, utcnow
+from portal.services import throttle
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import ensure_default_categories
@@ -130,6 +131,7 @@ def _clean_database(app):
         ensure_default_categories()
         ensure_kb_categories()
         db.session.commit()
+        throttle.reset_all()
 
 
 def _has_sqlite_sequence(conn) -> bool:
@@ -179,6 +181,7 @@ def make_user():
             role=role,
             password_hash=hash_password(PASSWORD),
             organization=organization,
+            email_verified_at=kwargs.pop("email_verified_at", utcnow()),
             specializations=kwargs.pop("specializations", []),
             **kwargs,
         )

@@ -1,6 +1,20 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 
-from portal.models.accounts import STAFF_ROLES, ApiToken, Organization, Role, ShiftRegion, User
+from portal.models.accounts import (
+    STAFF_ROLES,
+    AccountLink,
+    ApiToken,
+    AuditEntry,
+    JoinPolicy,
+    LinkPurpose,
+    Organization,
+    RecoveryCode,
+    Role,
+    ShiftRegion,
+    TokenScope,
+    User,
+    UserSession,
+)
 from portal.models.base import Base, utcnow
 from portal.models.csat import CsatSurvey, SurveyState
 from portal.models.kb import (
@@ -38,6 +52,13 @@ from portal.models.tickets import (
 )
 
 __all__ = [
+    "AccountLink",
+    "AuditEntry",
+    "JoinPolicy",
+    "LinkPurpose",
+    "RecoveryCode",
+    "TokenScope",
+    "UserSession",
     "CsatSurvey",
     "Setting",
     "SurveyState",
