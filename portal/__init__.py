@@ -23,7 +23,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     set_reference_prefix(app.config["TICKET_PREFIX"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from portal import cli, database, errors, web
+    from portal import cli, database, errors, hardening, web
     from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
     from workers import init_app as init_workers
 
@@ -40,6 +40,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    hardening.init_app(app)  # bounded <int:> ids (before the blueprints), input checks, JSON depth
     web.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

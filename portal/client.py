@@ -30,6 +30,11 @@ def _trusted(address: str, networks) -> bool:
     return any(ip in net for net in networks)
 
 
+def is_trusted_proxy(address: str) -> bool:
+    """``address`` is one of the configured TRUSTED_PROXIES (whose forwarded headers we believe)."""
+    return _trusted(address, _networks(current_app.config.get("TRUSTED_PROXIES") or ""))
+
+
 def client_ip() -> str:
     """The address of the client that sent this request. ``X-Forwarded-For`` is read right to left, skipping the
     configured trusted proxies, and only when the direct peer is one of them; a client cannot choose its own

@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from portal.client import request_id
 from portal.extensions import db
 from portal.services.errors import ServiceError
 
@@ -16,7 +17,7 @@ def wants_json() -> bool:
 
 
 def json_error(status: int, code: str, message: str, fields: dict | None = None):
-    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+    body = {"error": {"code": code, "message": message, "fields": fields or {}, "request_id": request_id()}}
     return jsonify(body), status
 
 
@@ -52,6 +53,8 @@ def _busy():
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["request_id"] = request_id  # errors/error.html shows it (support can find the log line)
+
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
         db.session.rollback()

@@ -96,10 +96,20 @@ def export_command(file: str) -> None:
     output). Importing FILE into another portal gives the same tickets and the same history."""
     import time
 
+    from portal.extensions import db
+    from portal.services import audit
     from portal.services.history_export import iter_lines
 
     started, count = time.perf_counter(), 0
     with click.open_file(file, "w", encoding="utf-8") as out:
+        audit.record(
+            "export.download",
+            target_type="tickets",
+            target_label="ticket history (JSON Lines)",
+            detail=f"tickets export CLI to {file}",
+            actor=None,
+        )
+        db.session.commit()  # recorded before the first ticket leaves the database
         for line in iter_lines():
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
             count += 1

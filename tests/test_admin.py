@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Category, Organization, Role, ShiftRegion, User
+from portal.models import Category, Organization, Role, ShiftRegion, User, utcnow
 from portal.services import admin as admin_service
 from portal.services.accounts import register_customer
 from portal.services.errors import Forbidden, ValidationFailed
@@ -422,6 +422,8 @@ def test_self_signup_waits_then_manager_approves(client, app, make_user, login_a
     db.session.commit()
     sam = db.session.scalar(select(User).where(User.email == "sam@nowhere.example"))
     assert not sam.is_approved
+    sam.email_verified_at = utcnow()  # he followed the emailed link (tests/test_account_flows.py)
+    db.session.commit()
     _, token = login_as(make_user("manager"))
     response = client.post(f"/admin/users/{sam.id}/approve", data={"organization_id": "", "csrf_token": token})
     assert response.status_code == 303

@@ -157,9 +157,21 @@ def test_cli_prints_a_working_token(runner, client, make_user):
     user = make_user("agent", email="cli.agent@support.test")
     result = runner.invoke(args=["users", "token", user.email])
     assert result.exit_code == 0
-    token = result.output.strip()
+    token = result.stdout.strip()
     assert client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert runner.invoke(args=["users", "token", "nobody@example.test"]).exit_code != 0
+
+
+def test_cli_token_with_read_scope_and_a_life(runner, client, make_user):
+    user = make_user("agent", email="cli.reader@support.test")
+    result = runner.invoke(args=["users", "token", user.email, "--scope", "read", "--days", "7"])
+    assert result.exit_code == 0 and "read token, expires" in result.stderr
+    headers = {"Authorization": f"Bearer {result.stdout.strip()}"}
+    assert client.get("/api/v1/tickets", headers=headers).status_code == 200
+    body = {"subject": "From a script", "description": "Read tokens cannot file tickets.", "category": "data"}
+    assert client.post("/api/v1/tickets", json=body, headers=headers).status_code == 403
+    too_long = runner.invoke(args=["users", "token", user.email, "--days", "100000"])
+    assert too_long.exit_code != 0 and "days" in too_long.output.lower()
 
 
 def test_oversized_and_unknown_requests_get_json_errors(api, app):

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 from portal.extensions import db
-from portal.models import User
 from portal.services.accounts import find_user_by_email
 from tests.conftest import PASSWORD, csrf_from, csrf_token, login
 
@@ -49,35 +48,7 @@ def test_login_next_parameter_only_redirects_locally(client, make_user):
     assert response.headers["Location"] == "/"
 
 
-def test_signup_joins_the_domain_organization(client, make_org):
-    org = make_org("Demo", "demo.test")
-    response = signup(client, "new.person@demo.test")
-    assert response.status_code == 302
-    user = find_user_by_email("new.person@demo.test")
-    assert user.organization_id == org.id and user.is_approved and user.role.value == "customer"
-    assert login(client, "new.person@demo.test", "a-long-password").status_code == 302
-
-
-def test_signup_without_known_domain_waits_for_approval(client):
-    response = signup(client, "someone@unknown-company.test")
-    assert response.status_code == 302
-    user = find_user_by_email("someone@unknown-company.test")
-    assert user.organization_id is None and not user.is_approved
-    refused = login(client, "someone@unknown-company.test", "a-long-password")
-    assert refused.status_code == 401 and "waiting for approval" in refused.text
-    assert client.get("/portal/").status_code == 302
-
-
-def test_signup_answers_the_same_for_an_existing_email(client, make_user, make_org):
-    make_org("Demo", "demo.test")
-    existing = make_user("customer", email="taken@demo.test")
-    fresh = signup(client, "fresh@demo.test")
-    taken = signup(client, "taken@demo.test", password="another-password")
-    assert fresh.status_code == taken.status_code == 302
-    first = client.get(fresh.headers["Location"]).text
-    assert "If your email domain belongs" in first
-    db.session.expire_all()
-    assert db.session.get(User, existing.id).password_hash == existing.password_hash  # nothing changed
+# Sign-up, address verification and organization joins: tests/test_account_flows.py.
 
 
 def test_signup_validation_errors(client):

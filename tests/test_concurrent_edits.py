@@ -51,6 +51,8 @@ def _signed_in_browser(base: str, email: str):
     body = urllib.parse.urlencode({"email": email, "password": PASSWORD, "csrf_token": token}).encode()
     with opener.open(urllib.request.Request(f"{base}/login", data=body), timeout=30):
         pass
+    with opener.open(f"{base}/profile", timeout=30) as page:  # signing in starts a new session: a new CSRF token
+        token = csrf_from(page.read().decode())
     return opener, token
 
 

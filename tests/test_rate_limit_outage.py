@@ -18,7 +18,7 @@ CHILD = textwrap.dedent("""
     from portal import create_app
     from portal.config import TestConfig
     from portal.extensions import db
-    from portal.models import Role, User
+    from portal.models import Role, User, utcnow
     from portal.services.accounts import hash_password
 
     class Config(TestConfig):
@@ -33,7 +33,7 @@ CHILD = textwrap.dedent("""
     with app.app_context():
         db.create_all()
         db.session.add(User(email="agent@example.test", name="Agent", role=Role.agent,
-                            password_hash=hash_password("pass-word-2026")))
+                            password_hash=hash_password("pass-word-2026"), email_verified_at=utcnow()))
         db.session.commit()
     codes = []
     for password in ("pass-word-2026", "wrong", "wrong", "wrong", "wrong"):

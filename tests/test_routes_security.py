@@ -9,6 +9,14 @@ from portal import create_app
 from tests.conftest import _Config, csrf_token, login
 
 PUBLIC_ENDPOINTS = {"static", "main.index", "main.healthz", "main.favicon", "auth.login", "auth.signup", "auth.logout"}
+# Reached without a session: public forms, or links whose token authenticates (tested in test_account_flows.py).
+PUBLIC_ENDPOINTS |= {
+    "auth.resend_verification",
+    "auth.verify_email",
+    "auth.forgot_password",
+    "auth.reset_password",
+    "auth.confirm_email_change",
+}
 PUBLIC_ENDPOINTS |= {"csat.survey"}  # the emailed survey link: its signed token authenticates it (tests/test_csat.py)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -16,6 +16,7 @@ HANDLER_MODULES: list[str] = [
     "workers.index_jobs",  # search index updates (queue "index")
     "workers.csat",  # satisfaction survey emails and low-rating alerts
     "workers.reports_jobs",  # daily, weekly and monthly report emails to the managers
+    "workers.accounts",  # account emails: address confirmation, password reset, email change, organization joins
 ]
 
 

@@ -14,6 +14,10 @@ branch_labels = None
 depends_on = None
 
 
+def _pg() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
 def upgrade():
     with op.batch_alter_table("organizations") as batch:
         batch.add_column(sa.Column("join_policy", sa.String(20), nullable=False, server_default="automatic"))
@@ -89,9 +93,27 @@ def upgrade():
     op.create_index("ix_audit_log_actor_id", "audit_log", ["actor_id"])
     op.create_index("ix_audit_log_action", "audit_log", ["action"])
     op.create_index("ix_audit_log_target", "audit_log", ["target_type", "target_id"])
+    # Audit rows are never changed, by the application or by hand: the database refuses an UPDATE.
+    if _pg():
+        op.execute(
+            "CREATE FUNCTION audit_log_refuse_update() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'audit rows cannot be changed'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_update()"
+        )
+    else:
+        op.execute(
+            "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit rows cannot be changed'); END"
+        )
 
 
 def downgrade():
+    op.execute("DROP TRIGGER IF EXISTS audit_log_no_update" + (" ON audit_log" if _pg() else ""))
+    if _pg():
+        op.execute("DROP FUNCTION IF EXISTS audit_log_refuse_update()")
     op.drop_table("audit_log")
     op.drop_table("user_sessions")
     op.drop_table("recovery_codes")

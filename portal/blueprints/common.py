@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import TypeVar
 
-from flask import abort, request
+from flask import abort
 from flask_login import current_user, login_required
 
 from portal.extensions import db
 from portal.models import Role, Ticket
+from portal.params import page_param
 from portal.services.access import get_ticket_for
 from portal.services.errors import ServiceError
 
@@ -55,10 +56,8 @@ class Page:
 
 
 def page_number(default: int = 1) -> int:
-    try:
-        return max(1, min(int(request.args.get("page", default)), 100_000))
-    except (TypeError, ValueError):
-        return default
+    """``?page=``, 1 .. ``params.MAX_PAGE``; anything else (not ASCII digits, out of range, sent twice): ``default``."""
+    return page_param("page", default)
 
 
 def make_page(rows: Iterable, number: int, size: int) -> Page:

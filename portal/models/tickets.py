@@ -107,7 +107,7 @@ class EventKind(str, enum.Enum):
         return self is not EventKind.internal_note
 
 
-REFERENCE_RE = re.compile(r"^\s*(?:([A-Za-z]+)-)?0*(\d{1,12})\s*$")
+REFERENCE_RE = re.compile(r"^\s*(?:([A-Za-z]+)-)?0*([0-9]{1,12})\s*$")  # ASCII digits only
 
 
 _reference_prefix = "ESG"
@@ -132,7 +132,8 @@ def parse_reference(reference: str) -> int | None:
     prefix = match.group(1)
     if prefix and prefix.upper() != _reference_prefix:
         return None
-    return int(match.group(2))
+    number = int(match.group(2))
+    return number if number <= 2**31 - 1 else None  # beyond the id column's range: no ticket of ours
 
 
 class Category(Base):

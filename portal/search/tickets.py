@@ -14,6 +14,7 @@ from whoosh import query as q
 
 from portal.extensions import db
 from portal.models import Priority, Status, Ticket, User
+from portal.params import parse_id
 from portal.search import highlight
 from portal.search.query import MAX_PAGE, Paged, QueryProblem, build, count_matches, parse
 from portal.search.schema import (
@@ -47,8 +48,8 @@ class TicketSearchFilters:
             status=status if status in {s.value for s in Status} | {"open_any"} else None,
             priority=priority if priority in {p.value for p in Priority} else None,
             category=(args.get("category") or "").strip()[:50] or None,
-            organization=int(organization) if organization.isdigit() else None,
-            assignee=assignee if assignee == "none" or assignee.isdigit() else None,
+            organization=parse_id(organization),
+            assignee=assignee if assignee == "none" or parse_id(assignee) else None,
             sort="updated" if args.get("sort") == "updated" else "relevance",
         )
 

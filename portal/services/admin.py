@@ -17,11 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.models import OPEN_STATUSES, Category, Organization, Role, ShiftRegion, Ticket, User
-from portal.services import accounts
+from portal.models import OPEN_STATUSES, Category, JoinPolicy, Organization, Role, ShiftRegion, Ticket, User, utcnow
+from portal.services import accounts, audit, sessions
 from portal.services.errors import Forbidden, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,14 @@ def save_organization(
     region: str = "",
     plan: str = "",
     notes: str = "",
+    join_policy: str | None = None,
 ) -> Organization:
-    """Create (``organization`` None) or update an organization. Raises ValidationFailed with per-field messages."""
+    """Create (``organization`` None) or update an organization. Raises ValidationFailed with per-field messages.
+    ``join_policy`` (None: unchanged) is how verified sign-ups at its domains join: "automatic" or "approval"."""
     _require_administrator(actor)
     errors: dict[str, str] = {}
+    if join_policy is not None and join_policy not in {p.value for p in JoinPolicy}:
+        errors["join_policy"] = "Choose automatic or approval."
     name = " ".join((name or "").split())
     if not name:
         errors["name"] = "This field is required."
@@ -108,6 +113,7 @@ def save_organization(
             errors["email_domains"] = "Already used by another organization: " + ", ".join(taken) + "."
     if errors:
         raise ValidationFailed("The organization could not be saved.", errors)
+    before = _audited_fields(organization) if organization is not None and organization.id is not None else None
     if organization is None:
         organization = Organization()
         db.session.add(organization)
@@ -115,7 +121,15 @@ def save_organization(
     organization.region = (region or "").strip()[:20] or None
     organization.plan = (plan or "").strip()[:50] or None
     organization.notes = (notes or "").strip()
+    if join_policy is not None:
+        organization.join_policy = join_policy
     _flush_or_fail("The organization could not be saved.", {"name": "Another organization already has this name."})
+    if before is None:
+        audit.record("organization.created", target=organization, after=_audited_fields(organization), actor=actor)
+    else:
+        old, new = audit.changes(before, _audited_fields(organization))
+        if new:
+            audit.record("organization.changed", target=organization, before=old, after=new, actor=actor)
     log.info("%s saved organization %s (%s)", actor.email, organization.id, organization.name)
     return organization
 
@@ -219,7 +233,7 @@ def create_user(
         if accounts.find_user_by_email(email) is not None:
             errors["email"] = "An account with this email already exists."
     try:
-        accounts.check_password_strength(password)
+        accounts.check_password_strength(password, email=email if "email" not in errors else None)
     except ValidationFailed as exc:
         errors.update(exc.fields)
     role = _parse_role(actor, role, errors)
@@ -240,10 +254,17 @@ def create_user(
         role=role,
         is_approved=True,
         is_active_account=True,
+        email_verified_at=utcnow(),  # made by staff: the address counts as verified
         **profile,
     )
     db.session.add(user)
     _flush_or_fail("The account could not be created.", {"email": "An account with this email already exists."})
+    audit.record(
+        "user.created",
+        target=user,
+        after={"role": role, "organization": _organization_label(user.organization), "is_approved": True},
+        actor=actor,
+    )
     log.info("%s created user %s (%s)", actor.email, user.email, role.value)
     return user
 
@@ -260,9 +281,10 @@ def update_user(
     shift_region: str = "",
     specializations: Iterable[str] = (),
     new_password: str = "",
+    is_org_admin: bool | None = None,
 ) -> User:
     """Change an account's profile, role, organization, shift, specializations, active flag and, optionally,
-    password."""
+    password and organization-admin flag (None: unchanged; only a customer with an organization can be one)."""
     _require_administrator(actor)
     if not can_edit_user(actor, user):
         raise Forbidden("Only an admin can change an admin's or another manager's account.")
@@ -275,7 +297,7 @@ def update_user(
             errors["is_active_account"] = "You cannot deactivate your own account."
     if new_password:
         try:
-            accounts.check_password_strength(new_password, "new_password")
+            accounts.check_password_strength(new_password, "new_password", email=user.email)
         except ValidationFailed as exc:
             errors.update(exc.fields)
     profile = _profile(
@@ -289,15 +311,65 @@ def update_user(
     )
     if errors:
         raise ValidationFailed("The account could not be saved.", errors)
+    before = {
+        "role": user.role,
+        "is_org_admin": bool(user.is_org_admin),
+        "organization": user.organization,
+        "active": user.is_active_account,
+    }
     if new_role is not user.role:
         log.info("%s changed the role of %s from %s to %s", actor.email, user.email, user.role.value, new_role.value)
     user.role, user.is_active_account = new_role, bool(is_active_account)
     for key, value in profile.items():
         setattr(user, key, value)
+    if is_org_admin is not None:
+        user.is_org_admin = bool(is_org_admin)
+    if user.role is not Role.customer or user.organization is None:
+        user.is_org_admin = False
     if new_password:
-        user.password_hash = accounts.hash_password(new_password)
+        accounts.set_password(user, new_password)  # dated; outstanding reset links stop working
+        sessions.end_all(user, reason="password set by an admin")  # whoever used the old one is signed out
     db.session.flush()
+    _audit_account_changes(actor, user, before, new_password=bool(new_password))
     return user
+
+
+def _audit_account_changes(actor: User, user: User, before: dict, *, new_password: bool) -> None:
+    """One audit row per kind of change an admin made on the user page: role (with the organization-admin flag),
+    organization, active, password."""
+    old, new = audit.changes(
+        {"role": before["role"], "is_org_admin": before["is_org_admin"]},
+        {"role": user.role, "is_org_admin": bool(user.is_org_admin)},
+    )
+    if new:
+        audit.record("user.role", target=user, before=old, after=new, actor=actor)
+    if before["organization"] is not user.organization:
+        audit.record(
+            "user.organization",
+            target=user,
+            before={"organization": _organization_label(before["organization"])},
+            after={"organization": _organization_label(user.organization)},
+            actor=actor,
+        )
+    if before["active"] != user.is_active_account:
+        audit.record(
+            "user.reactivated" if user.is_active_account else "user.deactivated",
+            target=user,
+            before={"is_active_account": before["active"]},
+            after={"is_active_account": user.is_active_account},
+            actor=actor,
+        )
+    if new_password:
+        audit.record("account.password_changed", target=user, detail="set by an admin on the user page", actor=actor)
+
+
+def _organization_label(organization: Organization | None) -> str | None:
+    return None if organization is None else f"{organization.name} (#{organization.id})"
+
+
+def _audited_fields(row) -> dict:
+    """Every stored column of ``row`` but its id and creation time (the audit log's before/after)."""
+    return {a.key: getattr(row, a.key) for a in sa_inspect(type(row)).column_attrs if a.key not in ("id", "created_at")}
 
 
 def _parse_role(actor: User, value: str | Role, errors: dict[str, str], current: Role | None = None) -> Role:
@@ -358,11 +430,12 @@ def _profile(
 
 
 def pending_users(limit: int = 100) -> list[User]:
-    """Self sign-ups waiting for approval, oldest first."""
+    """Self sign-ups waiting for approval, oldest first (once they confirmed their address: before that nobody
+    knows the address is theirs)."""
     return list(
         db.session.scalars(
             select(User)
-            .where(User.is_approved.is_(False), User.is_active_account.is_(True))
+            .where(User.is_approved.is_(False), User.is_active_account.is_(True), User.email_verified_at.is_not(None))
             .order_by(User.created_at, User.id)
             .limit(limit)
         )
@@ -383,7 +456,10 @@ def approve_pending_user(actor: User, user: User, organization_id: int | None) -
         organization = db.session.get(Organization, organization_id)
         if organization is None:
             raise ValidationFailed("No such organization.", {"organization_id": "No such organization."})
+    before = {"is_approved": user.is_approved, "organization": _organization_label(user.organization)}
     accounts.approve_user(actor, user, organization)
+    old, new = audit.changes(before, {"is_approved": True, "organization": _organization_label(user.organization)})
+    audit.record("user.approved", target=user, before=old, after=new, actor=actor)
     log.info("%s approved %s", actor.email, user.email)
     return user
 
@@ -398,7 +474,9 @@ def overview_counts() -> dict:
         "users_by_role": [(role, by_role.get(role, 0)) for role in Role],
         "users": sum(by_role.values()),
         "pending": db.session.scalar(
-            select(func.count()).select_from(User).where(User.is_approved.is_(False), User.is_active_account.is_(True))
+            select(func.count())
+            .select_from(User)
+            .where(User.is_approved.is_(False), User.is_active_account.is_(True), User.email_verified_at.is_not(None))
         )
         or 0,
         "inactive": db.session.scalar(select(func.count()).select_from(User).where(User.is_active_account.is_(False)))
@@ -430,8 +508,18 @@ def next_category_position() -> int:
 def set_category_active(actor: User, category: Category, active: bool) -> Category:
     """Categories are never deleted (tickets keep referring to them): deactivating hides them from new tickets."""
     _require_administrator(actor)
+    was_active = category.is_active
     category.is_active = bool(active)
     db.session.flush()
+    if was_active != category.is_active:
+        audit.record(
+            "settings.other",
+            target=category,
+            before={"is_active": was_active},
+            after={"is_active": category.is_active},
+            detail="category " + ("activated" if active else "deactivated"),
+            actor=actor,
+        )
     log.info("%s %s category %s", actor.email, "activated" if active else "deactivated", category.slug)
     return category
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Category, Ticket
+from portal.services import audit
 from portal.services.errors import ValidationFailed
 
 DEFAULT_CATEGORIES = [
@@ -59,12 +60,18 @@ def save_category(
         errors["slug"] = "Another category has this slug."
     if errors:
         raise ValidationFailed("The category could not be saved.", errors)
+    fields = ("slug", "name", "description", "position", "is_active")
+    before = {f: getattr(category, f) for f in fields} if category is not None else None
     if category is None:
         category = Category()
         db.session.add(category)
     category.slug, category.name, category.description = slug, name[:100], (description or "")[:300]
     category.position, category.is_active = position, is_active
     db.session.flush()
+    old, new = audit.changes(before or {}, {f: getattr(category, f) for f in fields})
+    if new:
+        detail = "category " + ("created" if before is None else "changed")
+        audit.record("settings.other", target=category, before=old if before else None, after=new, detail=detail)
     return category
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Role, Setting, Ticket, User, utcnow
+from portal.services import audit
 from portal.services.errors import Forbidden, ValidationFailed
 
 SETTING_KEY = "cost_model"
@@ -167,6 +168,7 @@ def save(values: Mapping[str, Any], actor: User) -> dict[str, Any]:
     if actor is None or actor.role is not Role.admin:
         raise Forbidden("Only admins change the cost model.")
     model = parse(values)
+    old, new = audit.changes(_flat(load()), _flat(model))
     setting = db.session.get(Setting, SETTING_KEY)
     if setting is None:
         setting = Setting(key=SETTING_KEY, value=model, updated_at=utcnow())
@@ -175,7 +177,25 @@ def save(values: Mapping[str, Any], actor: User) -> dict[str, Any]:
         setting.value = model
         setting.updated_at = utcnow()
     db.session.flush()
+    if new:
+        audit.record(
+            "settings.other",
+            target=setting,
+            target_id=SETTING_KEY,
+            target_label="cost model",
+            before=old,
+            after=new,
+            actor=actor,
+        )
     return model
+
+
+def _flat(model: Mapping[str, Any]) -> dict[str, Any]:
+    """The model with one key per role figure ("agent.salary"), so the audit log shows what changed."""
+    flat = {k: v for k, v in model.items() if k != "roles"}
+    for role, line in (model.get("roles") or {}).items():
+        flat.update({f"{role}.{key}": value for key, value in line.items()})
+    return flat
 
 
 # --------------------------------------------------------------------------- figures

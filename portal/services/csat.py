@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
 from portal.models import CsatSurvey, EventKind, Role, Status, SurveyState, Ticket, TicketEvent, User, utcnow
+from portal.params import parse_int
 from portal.services.changes import TicketChange
 from portal.services.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from portal.services.outbox import emit
@@ -188,10 +189,7 @@ def closed_message(survey: CsatSurvey, now: datetime) -> str | None:
 
 
 def _parse_rating(rating: Any) -> int:
-    try:
-        value = int(rating)
-    except (TypeError, ValueError):
-        value = 0
+    value = parse_int(rating) or 0  # ASCII digits or an int: not 4.7, "٤" or True
     if value not in RATING_LABELS or isinstance(rating, bool):
         raise ValidationFailed("Choose a rating from 1 to 5 stars.", {"rating": "Choose from 1 to 5 stars."})
     return value

@@ -23,6 +23,7 @@ from portal.models import (
     parse_reference,
     utcnow,
 )
+from portal.params import choice_param, parse_id
 from portal.services import sla
 from portal.services.access import customer_scopes, visible_tickets
 
@@ -59,21 +60,20 @@ class TicketFilters:
     @classmethod
     def from_args(cls, args, default_view: str = "open", views: dict | None = None) -> TicketFilters:
         """``views``: the views the actor is offered (``queue_views``); any other falls back to ``default_view``."""
-        f = cls(view=args.get("view", default_view))
+        f = cls(view=choice_param("view", [*QUEUE_VIEWS, "mine_customer", "org"], default_view, args=args))
         if f.view not in QUEUE_VIEWS and f.view not in ("mine_customer", "org"):
             f.view = default_view
         if views is not None and f.view not in views:
             f.view = default_view
-        f.status = _choice(args.get("status"), [s.value for s in Status] + ["open_any"])
-        f.priority = _choice(args.get("priority"), [p.value for p in Priority])
+        f.status = choice_param("status", [s.value for s in Status] + ["open_any"], args=args)
+        f.priority = choice_param("priority", [p.value for p in Priority], args=args)
         f.category = (args.get("category") or "").strip()[:50] or None
         assignee = (args.get("assignee") or "").strip()
-        f.assignee = assignee if assignee == "none" or assignee.isdigit() else None
-        org = (args.get("organization") or "").strip()
-        f.organization = int(org) if org.isdigit() else None
+        f.assignee = assignee if assignee == "none" or parse_id(assignee) else None
+        f.organization = parse_id((args.get("organization") or "").strip())  # ASCII digits within the id range
         f.q = (args.get("q") or "").strip()[:200]
         default_sort = "due" if f.view in OPEN_VIEWS else "newest"  # open views: next SLA due time first
-        f.sort = args.get("sort") if args.get("sort") in ("due", "newest", "oldest", "updated") else default_sort
+        f.sort = choice_param("sort", ("due", "newest", "oldest", "updated"), default_sort, args=args)
         return f
 
 
@@ -97,10 +97,6 @@ def is_open():
     return Ticket.status.in_(
         bindparam("open_statuses", [s.value for s in OPEN_STATUSES], expanding=True, literal_execute=True, unique=True)
     )
-
-
-def _choice(value: str | None, allowed: list[str]) -> str | None:
-    return value if value in allowed else None
 
 
 def _apply_view(stmt: Select, actor: User | None, view: str, *, bound: bool = False) -> Select:

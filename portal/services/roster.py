@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import OnCall, Role, Shift, ShiftRegion, StaffStatus, TimeOff, User, utcnow
 from portal.models.roster import DEFAULT_SHIFTS, ShiftWindow
-from portal.services import routing
+from portal.services import audit, routing
 from portal.services.errors import NotFound, ValidationFailed
 
 ROSTER_ROLES = (Role.agent, Role.senior_agent, Role.manager)
@@ -77,9 +77,13 @@ def save_shift(region: str, start: str, end: str) -> Shift:
     if errors:
         raise ValidationFailed("The shift was not saved.", errors)
     shift = db.session.scalar(select(Shift).where(Shift.region == region_obj)) or Shift(region=region_obj)
+    before = {"shift": shift.label} if shift.id is not None else {}
     shift.start_minute, shift.end_minute = start_m, end_m
     db.session.add(shift)
     db.session.flush()
+    old, new = audit.changes(before, {"shift": shift.label})
+    if new:
+        audit.record("settings.roster", target=shift, target_label=region_obj.value, before=old or None, after=new)
     return shift
 
 
@@ -95,10 +99,15 @@ def staff_member(user_id) -> User:
 
 def set_away(user: User, away: bool, now: datetime | None = None) -> StaffStatus:
     status = db.session.get(StaffStatus, user.id) or StaffStatus(user_id=user.id)
+    was_away = bool(status.is_away)
     status.is_away = bool(away)
     status.away_since = (now or utcnow()) if away else None
     db.session.add(status)
     db.session.flush()
+    if was_away != status.is_away:
+        audit.record(
+            "settings.roster", target=user, before={"away": was_away}, after={"away": status.is_away}, detail="status"
+        )
     return status
 
 
@@ -135,6 +144,7 @@ def add_time_off(user_id, starts: str, ends: str, note: str = "", *, zone: str =
     entry = TimeOff(user_id=user.id, starts_at=start, ends_at=end, note=(note or "").strip()[:200])
     db.session.add(entry)
     db.session.flush()
+    audit.record("settings.roster", target=entry, target_label=user.email, after=_entry_state(entry), detail="added")
     return entry
 
 
@@ -143,6 +153,7 @@ def add_on_call(user_id, starts: str, ends: str, *, zone: str = "UTC") -> OnCall
     entry = OnCall(user_id=user.id, starts_at=start, ends_at=end)
     db.session.add(entry)
     db.session.flush()
+    audit.record("settings.roster", target=entry, target_label=user.email, after=_entry_state(entry), detail="added")
     return entry
 
 
@@ -150,8 +161,19 @@ def delete_entry(model, entry_id: int) -> None:
     entry = db.session.get(model, entry_id)
     if entry is None:
         raise NotFound("No such entry.")
+    audit.record(
+        "settings.roster", target=entry, target_label=entry.user.email, before=_entry_state(entry), detail="removed"
+    )
     db.session.delete(entry)
     db.session.flush()
+
+
+def _entry_state(entry) -> dict:
+    """A time-off or on-call entry as the audit log records it."""
+    state = {"user": entry.user_id, "starts_at": entry.starts_at, "ends_at": entry.ends_at}
+    if isinstance(entry, TimeOff):
+        state["note"] = entry.note
+    return state
 
 
 def upcoming(model, now: datetime | None = None, limit: int = 50) -> list:

@@ -26,6 +26,8 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Calendar, Holiday, Organization, Priority, Role, SlaPolicy, Status, User
 from portal.models.sla import DEFAULT_AT_RISK_PERCENT, DEFAULT_PAUSE_STATUSES, DEFAULT_TARGETS
+from portal.params import parse_id, parse_int
+from portal.services import audit
 from portal.services.errors import Forbidden, NotFound, ValidationFailed
 from portal.services.sla import WEEKDAYS
 
@@ -166,6 +168,13 @@ def delete_organization_policy(actor: User, policy: SlaPolicy) -> None:
             {"policy": "The default policy cannot be deleted."},
         )
     log.info("%s deleted SLA policy %s of organization %s", actor.email, policy.id, policy.organization_id)
+    audit.record(
+        "settings.sla",
+        target=policy,
+        before={"organization_id": policy.organization_id, **policy_form_values(policy)},
+        detail="organization policy deleted",
+        actor=actor,
+    )
     db.session.delete(policy)
     db.session.flush()
 
@@ -205,14 +214,14 @@ def _validated_policy(data: Mapping[str, object], *, default_name: str) -> dict:
 
 
 def _first_response_minutes(value: object, priority: Priority, errors: dict[str, str]) -> int | None:
-    text = str(value or "").strip()
-    if not text.isdigit() or not 0 < int(text) <= MAX_TARGET_MINUTES:
+    minutes = parse_int(str(value or ""), min=1, max=MAX_TARGET_MINUTES)  # ASCII digits ("²".isdigit() is true)
+    if minutes is None:
         errors[f"{priority.value}_first_response"] = (
             f"{priority.label}: enter the first response target as a whole "
             f"number of minutes greater than 0 (at most a year)."
         )
         return None
-    return int(text)
+    return minutes
 
 
 def _resolution_minutes(value: object, priority: Priority, errors: dict[str, str]) -> int | None:
@@ -232,11 +241,11 @@ def _resolution_minutes(value: object, priority: Priority, errors: dict[str, str
 
 
 def _percent(value: object, errors: dict[str, str]) -> int | None:
-    text = str(value or "").strip()
-    if not text.isdigit() or not 1 <= int(text) <= 99:
+    percent = parse_int(str(value or ""), min=1, max=99)
+    if percent is None:
         errors["at_risk_percent"] = "Enter a whole number from 1 to 99."
         return None
-    return int(text)
+    return percent
 
 
 def _pause_statuses(values: Iterable[object], errors: dict[str, str]) -> list[str]:
@@ -263,14 +272,22 @@ def _calendar_id(value: object, errors: dict[str, str]) -> int | None:
 
 def _small_int(value: object) -> int | None:
     """A positive id from a form, or None (non-digits and numbers too large for an id column alike)."""
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 9 else None
+    return parse_id(str(value or ""))
 
 
 def _apply(actor: User, policy: SlaPolicy, values: dict) -> SlaPolicy:
+    created = policy.id is None
+    before = {name: getattr(policy, name) for name in values}
     for name, value in values.items():
         setattr(policy, name, value)
     db.session.flush()
+    old, new = ({}, values) if created else audit.changes(before, values)
+    if new:
+        scope = (
+            "default policy" if policy.organization_id is None else f"policy of organization {policy.organization_id}"
+        )
+        detail = f"{scope} {'created' if created else 'changed'}"
+        audit.record("settings.sla", target=policy, before=old or None, after=new, detail=detail, actor=actor)
     log.info("%s saved SLA policy %s (organization %s)", actor.email, policy.id, policy.organization_id)
     return policy
 
@@ -325,14 +342,32 @@ def save_calendar(actor: User, calendar: Calendar | None, data: Mapping[str, obj
     holidays = _holidays(str(data.get("holidays") or ""), errors)
     if errors:
         raise ValidationFailed("The calendar was not saved.", errors)
+    before = _calendar_state(calendar) if calendar is not None else None
     if calendar is None:
         calendar = Calendar()
         db.session.add(calendar)
     calendar.name, calendar.timezone, calendar.always_open, calendar.weekly_hours = name, zone, always_open, weekly
     _replace_holidays(calendar, holidays)
     db.session.flush()
+    old, new = audit.changes(before or {}, _calendar_state(calendar))
+    if new:
+        detail = f"calendar {'created' if before is None else 'changed'}"
+        audit.record(
+            "settings.sla", target=calendar, before=old if before else None, after=new, detail=detail, actor=actor
+        )
     log.info("%s saved calendar %s (%s)", actor.email, calendar.id, calendar.name)
     return calendar
+
+
+def _calendar_state(calendar: Calendar) -> dict:
+    """A calendar as the audit log records it: name, zone, 24/7 flag, weekly hours and holidays (day → name)."""
+    return {
+        "name": calendar.name,
+        "timezone": calendar.timezone,
+        "always_open": calendar.always_open,
+        "weekly_hours": dict(calendar.weekly_hours or {}),
+        "holidays": {h.day.isoformat(): h.name for h in sorted(calendar.holidays, key=lambda h: h.day)},
+    }
 
 
 @lru_cache(maxsize=1)

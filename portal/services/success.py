@@ -42,6 +42,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Article, ArticleStatus, KbCategory, Role, Setting, User, utcnow
+from portal.services import audit
 from portal.services.errors import Forbidden, ValidationFailed
 
 SETTING_KEY = "go_live_date"
@@ -120,6 +121,7 @@ def set_go_live_date(actor: User, value: str | None) -> date | None:
     stored = db.session.get(Setting, SETTING_KEY)
     if not text:
         if stored is not None:
+            _audit_go_live(actor, stored.value, None)
             db.session.delete(stored)
             db.session.flush()
         return None
@@ -129,11 +131,26 @@ def set_go_live_date(actor: User, value: str | None) -> date | None:
             "The go-live date must be a date as YYYY-MM-DD.", {"go_live_date": "Give a date as YYYY-MM-DD."}
         )
     if stored is None:
+        _audit_go_live(actor, None, parsed.isoformat())
         db.session.add(Setting(key=SETTING_KEY, value=parsed.isoformat(), updated_at=utcnow()))
     else:
+        if stored.value != parsed.isoformat():
+            _audit_go_live(actor, stored.value, parsed.isoformat())
         stored.value, stored.updated_at = parsed.isoformat(), utcnow()
     db.session.flush()
     return parsed
+
+
+def _audit_go_live(actor: User, old: Any, new: Any) -> None:
+    audit.record(
+        "settings.other",
+        target_type="portal_settings",
+        target_id=SETTING_KEY,
+        target_label="go-live date",
+        before={"go_live_date": old},
+        after={"go_live_date": new},
+        actor=actor,
+    )
 
 
 # --------------------------------------------------------------------------- pure rules

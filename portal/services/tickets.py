@@ -30,6 +30,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.params import bad_text, parse_id, single_line
 from portal.services import effects, escalation
 from portal.services.changes import SYSTEM, FieldChange, SystemActor, TicketChange
 from portal.services.errors import Conflict, Forbidden, ValidationFailed
@@ -55,7 +56,7 @@ def create_ticket(
     """File a ticket. Customers file for themselves within their organization and may only choose the priorities
     in ``CUSTOMER_PRIORITIES``; staff may file on behalf of a customer (``requester``)."""
     errors: dict[str, str] = {}
-    subject = _clean_text(subject, "subject", SUBJECT_MAX, errors)
+    subject = _clean_text(single_line(subject) if isinstance(subject, str) else subject, "subject", SUBJECT_MAX, errors)
     description = _clean_text(description, "description", BODY_MAX, errors)
     category_obj = _parse_category(category, errors) if category not in (None, "") else None
     priority_obj = _parse_enum(Priority, priority, "priority", errors)
@@ -377,10 +378,8 @@ def _apply_assignee(actor: User, ticket: Ticket, value: Any) -> FieldChange | No
     _require_staff(actor, "assignee")
     assignee: User | None = None
     if value not in (None, "", 0, "0"):
-        try:
-            assignee = db.session.get(User, int(value))
-        except (TypeError, ValueError):
-            assignee = None
+        assignee_id = parse_id(value)  # an id within the database's range (not a float, a bool or "١٢")
+        assignee = db.session.get(User, assignee_id) if assignee_id is not None else None
         if assignee is None or not assignee.is_staff or not assignee.is_active or assignee.role is Role.admin:
             raise ValidationFailed(
                 "Unknown assignee.", {"assignee": "Choose an active agent, senior agent or manager."}
@@ -406,6 +405,8 @@ def _clean_text(value: Any, field: str, limit: int, errors: dict[str, str]) -> s
         errors[field] = "This field is required."
     elif len(text) > limit:
         errors[field] = f"At most {limit} characters."
+    elif bad_text(text):  # NUL and other control characters, lone surrogates: never stored
+        errors[field] = "Remove the control characters (or invalid characters) from this text."
     return text
 
 

@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.models import (
     Category,
     CsatSurvey,
+    LinkPurpose,
     NotificationDelivery,
     OutboxMessage,
     OutboxStatus,
@@ -31,7 +32,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.kb import ArticleRevision, Faq, KbCategory, SearchSource
-from portal.services import accounts, csat, sla_admin
+from portal.services import account_flows, accounts, csat, sla_admin
 from portal.services import roster as roster_service
 from portal.services import tickets as ticket_service
 from portal.services.kb import analytics, faqs, feedback
@@ -54,6 +55,7 @@ NOT_PAGES = {
     "kb.search_click": "redirects to the clicked search result",
     "reports.live_board": "htmx fragment: the live dashboard's board (polled by /reports/live)",
     "reports.csv": "CSV downloads of the report tables",
+    "admin.audit_csv": "CSV download of the audit log",
 }
 NOT_PAGE_BLUEPRINTS = {"api": "JSON API for bearer tokens"}
 
@@ -118,6 +120,7 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
         organization=org,
         name="Maximiliane Alexandra Featherstonehaugh-Wolfeschlegelsteinhausen",
         email="maximiliane.featherstonehaugh-wolfeschlegelsteinhausen@consolidated-northern-renewables.example.test",
+        is_org_admin=True,  # sees the organization's members page
     )
     colleague = make_user(Role.customer, organization=org, name="Marco Rossi")
     make_user(Role.customer, organization=other_org, name="Olivia Park")
@@ -268,6 +271,15 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
     roster_service.add_on_call(senior.id, f"{day}T00:00", f"{day}T23:59")
     accounts.create_api_token(customer, "Support button in the ESG reporting platform")
     accounts.create_api_token(admin, "Nightly export script")
+    # Emailed account links (their pages: confirm the address, set a new password, confirm a new address).
+    joining = make_user(Role.customer, email="new.colleague@cnr-holdings-international.example.test")
+    link_tokens = {
+        "auth.verify_email": account_flows.token_for(account_flows.issue_link(joining, LinkPurpose.verify_email)),
+        "auth.reset_password": account_flows.token_for(account_flows.issue_link(colleague, LinkPurpose.reset_password)),
+        "auth.confirm_email_change": account_flows.token_for(
+            account_flows.issue_link(colleague, LinkPurpose.change_email, new_email="marco.rossi@example.test")
+        ),
+    }
     db.session.commit()
     run_index_jobs()
 
@@ -294,6 +306,7 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
             "calendar_id": calendar.id,
             "policy_id": policy.id,
             "token": csat_token,
+            **{f"token:{endpoint}": token for endpoint, token in link_tokens.items()},
         },
     )
 
@@ -316,6 +329,8 @@ ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 def _argument_value(rule, name: str, ids: dict) -> object:
     if name == "slug":
         return ids["article_slug"] if rule.endpoint == "kb.article" else ids["kb_category_slug"]
+    if name == "token" and f"token:{rule.endpoint}" in ids:
+        return ids[f"token:{rule.endpoint}"]
     if name == "reference" and rule.endpoint == "admin.kb_from_ticket":
         return ids["solved_reference"]
     if name not in ids:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.blueprints.admin import cost, kb, kb_reports, outbox, routes, sla
+from portal.blueprints.admin import audit, cost, kb, kb_reports, outbox, routes, sla
 
 bp = Blueprint("admin", __name__)
 
@@ -25,6 +25,8 @@ bp.add_url_rule("/kb/faqs/<int:faq_id>", view_func=kb.kb_faq, methods=["GET", "P
 bp.add_url_rule("/kb/faqs/<int:faq_id>/move", view_func=kb.kb_faq_move, methods=["POST"])
 bp.add_url_rule("/kb/faqs/<int:faq_id>/delete", view_func=kb.kb_faq_delete, methods=["POST"])
 bp.add_url_rule("/kb/reports", view_func=kb_reports.kb_reports, methods=["GET"])
+bp.add_url_rule("/audit", view_func=audit.audit_log, methods=["GET"])
+bp.add_url_rule("/audit.csv", view_func=audit.audit_csv, methods=["GET"])
 bp.add_url_rule("/outbox", view_func=outbox.outbox, methods=["GET"])
 bp.add_url_rule("/outbox/<int:message_id>/retry", view_func=outbox.retry_outbox, methods=["POST"])
 bp.add_url_rule("/", view_func=routes.index, methods=["GET"])
@@ -32,9 +34,16 @@ bp.add_url_rule("/users/<int:user_id>/approve", view_func=routes.approve, method
 bp.add_url_rule("/organizations", view_func=routes.organizations, methods=["GET"])
 bp.add_url_rule("/organizations/new", view_func=routes.new_organization, methods=["GET", "POST"])
 bp.add_url_rule("/organizations/<int:organization_id>", view_func=routes.organization, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/organizations/<int:organization_id>/joins/<int:user_id>/approve", view_func=routes.approve_join, methods=["POST"]
+)
+bp.add_url_rule(
+    "/organizations/<int:organization_id>/joins/<int:user_id>/refuse", view_func=routes.refuse_join, methods=["POST"]
+)
 bp.add_url_rule("/users", view_func=routes.users, methods=["GET"])
 bp.add_url_rule("/users/new", view_func=routes.new_user, methods=["GET", "POST"])
 bp.add_url_rule("/users/<int:user_id>", view_func=routes.user, methods=["GET", "POST"])
+bp.add_url_rule("/users/<int:user_id>/two-factor/reset", view_func=routes.reset_two_factor, methods=["POST"])
 bp.add_url_rule("/categories", view_func=routes.categories, methods=["GET", "POST"])
 bp.add_url_rule("/categories/<int:category_id>", view_func=routes.category, methods=["GET", "POST"])
 bp.add_url_rule("/categories/<int:category_id>/deactivate", view_func=routes.deactivate_category, methods=["POST"])

@@ -39,6 +39,14 @@ class OrganizationForm(FlaskForm):
     region = StringField("Region", validators=[Length(max=20)])
     plan = StringField("Plan", validators=[Length(max=50)])
     notes = TextAreaField("Notes", validators=[Length(max=10_000)])
+    join_policy = SelectField(
+        "People signing up at these domains join",
+        choices=[
+            ("automatic", "Automatically, once they confirm their address"),
+            ("approval", "After an admin or an organization admin approves them"),
+        ],
+        default="automatic",
+    )
 
 
 class _UserFields(FlaskForm):
@@ -76,6 +84,7 @@ class NewUserForm(_UserFields):
 
 class EditUserForm(_UserFields):
     is_active_account = BooleanField("Account is active (can sign in)")
+    is_org_admin = BooleanField("Organization admin (approves who joins their organization)")
     new_password = PasswordField(
         "New password", validators=[Optional(), Length(min=10, max=200)], render_kw={"autocomplete": "new-password"}
     )

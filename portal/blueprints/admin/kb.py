@@ -12,6 +12,7 @@ from portal.blueprints.common import admin_required, make_page, page_number, sta
 from portal.markdown import render_markdown
 from portal.models import Status
 from portal.models.kb import ArticleStatus
+from portal.params import choice_param, str_param
 from portal.services.access import get_ticket_for
 from portal.services.errors import ValidationFailed
 from portal.services.kb import articles, curation, drafts, faqs, listing, permissions, revisions
@@ -27,7 +28,8 @@ LIST_SIZE = 50
 def kb_articles():
     """Curators: every article. Other staff: the articles they wrote (their drafts land here)."""
     number = page_number()
-    status, category = request.args.get("status", ""), request.args.get("category", "")
+    status = choice_param("status", [s.value for s in ArticleStatus], "")
+    category = str_param("category", max_length=50)
     needs_update = request.args.get("needs_update") == "1"
     rows = curation.list_articles(
         current_user, status=status, category=category, needs_update=needs_update, page=number, size=LIST_SIZE

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import render_template
 
 from portal.blueprints.common import admin_required
+from portal.params import int_param
 from portal.services.kb import reports
 
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days", 365: "Last year"}
@@ -13,7 +14,7 @@ PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days", 365: "Last 
 
 @admin_required
 def kb_reports():
-    days = request.args.get("days", type=int)
+    days = int_param("days", 30, lenient=True)
     days = days if days in PERIODS else 30
     count, saved = reports.deflection_totals(days)
     return render_template(

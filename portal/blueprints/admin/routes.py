@@ -15,6 +15,7 @@ from portal.blueprints.admin.forms import (
 )
 from portal.blueprints.common import admin_required, make_page, page_number
 from portal.models import Role
+from portal.services import account_flows, twofactor
 from portal.services import admin as admin_service
 from portal.services.catalog import category_usage, save_category
 from portal.services.errors import ValidationFailed
@@ -97,6 +98,7 @@ def _organization_data(form: OrganizationForm) -> dict:
         "region": form.region.data,
         "plan": form.plan.data,
         "notes": form.notes.data,
+        "join_policy": form.join_policy.data,
     }
 
 
@@ -105,7 +107,27 @@ def _render_organization(form, org, exc: ValidationFailed | None = None):
         _form_errors(form, exc)
         org = admin_service.get_organization(org.id) if org is not None else None  # reload after a rollback
     summary = admin_service.organization_summary(org) if org is not None else None
-    return render_template("admin/organization.html", form=form, org=org, summary=summary), _status(form, exc)
+    pending = account_flows.pending_joins(org) if org is not None else []
+    page = render_template("admin/organization.html", form=form, org=org, summary=summary, pending=pending)
+    return page, _status(form, exc)
+
+
+@admin_required
+def approve_join(organization_id: int, user_id: int):
+    return _decide_join(organization_id, user_id, approve=True)
+
+
+@admin_required
+def refuse_join(organization_id: int, user_id: int):
+    return _decide_join(organization_id, user_id, approve=False)
+
+
+def _decide_join(organization_id: int, user_id: int, *, approve: bool):
+    """Approve or refuse a request to join the organization (the person is told by email)."""
+    org = admin_service.get_organization(organization_id)
+    user = account_flows.decide_join(current_user, org, user_id, approve=approve)
+    flash(f"{user.name} {'joined' if approve else 'was refused'} {org.name}.", "success")
+    return redirect(url_for("admin.organization", organization_id=org.id), 303)
 
 
 # --------------------------------------------------------------------------- users
@@ -145,6 +167,7 @@ def user(user_id: int):
                 current_user,
                 user,
                 is_active_account=form.is_active_account.data,
+                is_org_admin=form.is_org_admin.data,
                 new_password=form.new_password.data or "",
                 **_user_data(form),
             )
@@ -153,6 +176,18 @@ def user(user_id: int):
         flash(f"Account of {user.name} saved.", "success")
         return redirect(url_for("admin.user", user_id=user.id), 303)
     return _render_user(form, user)
+
+
+@admin_required
+def reset_two_factor(user_id: int):
+    """Turn a user's second factor off (a lost phone, no recovery codes left); audited with the admin as actor."""
+    user = admin_service.get_user(user_id)
+    if not user.has_two_factor and not user.totp_secret:
+        flash(f"{user.name} has no two-factor authentication to reset.", "info")
+        return redirect(url_for("admin.user", user_id=user.id), 303)
+    twofactor.reset(current_user, user)
+    flash(f"Two-factor authentication of {user.name} is reset: they set it up again at their next sign-in.", "success")
+    return redirect(url_for("admin.user", user_id=user.id), 303)
 
 
 def _user_data(form) -> dict:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.blueprints.api import kb, reports, routes
+from portal.blueprints.api import kb, limits, reports, routes
 
 bp = Blueprint("api", __name__)
 bp.register_error_handler(routes.Conflict, routes.conflict)
+limits.init_blueprint(bp)  # API_RATE_LIMIT per token (or client address), RateLimit-* headers
 
 bp.add_url_rule("/kb/search", view_func=kb.kb_search, methods=["GET"])
 bp.add_url_rule("/kb/suggest", view_func=kb.kb_suggest, methods=["GET"])

@@ -14,6 +14,7 @@ from flask import g, jsonify, request, url_for
 
 from portal.errors import json_error
 from portal.models.kb import SearchSource
+from portal.params import InvalidParameter, page_param
 from portal.services.accounts import user_for_token
 from portal.services.errors import ValidationFailed
 from portal.services.kb import search as help_search
@@ -67,9 +68,9 @@ def _json(found: help_search.LoggedResults, parameter: str):
 @token_optional
 def kb_search():
     try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        raise ValidationFailed("page must be a positive integer.", {"page": "Use a positive integer."}) from None
+        page = page_param("page", 1, lenient=False)
+    except InvalidParameter as exc:
+        raise ValidationFailed("page must be a positive integer.", exc.fields) from None
     category = (request.args.get("category") or "").strip()[:50] or None
     found = help_search.search(
         g.api_user,

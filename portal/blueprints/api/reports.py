@@ -21,7 +21,8 @@ from flask import Response, g, jsonify, request
 from portal.blueprints.api.routes import token_required
 from portal.errors import json_error
 from portal.models import Role
-from portal.services import reports
+from portal.params import parse_id
+from portal.services import audit, reports
 from portal.services.reports import export
 from portal.services.reports.periods import Period, iso
 
@@ -49,12 +50,20 @@ def _figure() -> tuple[str, int | None]:
     agent = (request.args.get("agent_id") or "").strip()
     if not figure:
         raise reports.UnknownFigure("The parameter 'figure' is required.", {"figure": "Choose a figure."})
-    if agent and not agent.isdigit():
+    if agent and parse_id(agent) is None:  # ASCII digits within the id range
         raise reports.UnknownFigure("agent_id must be a staff member's id.", {"agent_id": "Use a numeric id."})
-    return figure, int(agent) if agent else None
+    return figure, parse_id(agent) if agent else None
 
 
 def _csv(lines, name: str, period: Period) -> Response:
+    audit.record(
+        "report.download",
+        target_type="report",
+        target_id=name,
+        target_label=f"{name}.csv (API)",
+        detail=f"{name} {period.start_date.isoformat()} to {period.end_date.isoformat()} ({period.zone_name})",
+        actor=g.api_user,
+    )
     response = Response(lines, mimetype="text/csv")
     filename = f"{name}-{period.start_date.isoformat()}-{period.end_date.isoformat()}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -10,13 +10,15 @@ from typing import Any
 from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
+from portal.blueprints.api.auth import check_token
 from portal.errors import json_error
 from portal.extensions import db
 from portal.models import Channel, Priority, Status, Ticket, TicketEvent, User, format_reference
+from portal.params import DB_BIGINT_MAX, InvalidParameter, choice_param, int_param, json_int, page_param, str_param
 from portal.services import csat as csat_service
 from portal.services import tickets as ticket_service
 from portal.services.access import can_read_ticket, get_ticket_for, visible_events
-from portal.services.accounts import find_user_by_email, user_for_token
+from portal.services.accounts import find_user_by_email
 from portal.services.errors import Conflict, NotFound, ValidationFailed
 from portal.services.queries import TicketFilters, list_tickets
 from portal.services.sla import ticket_sla
@@ -29,16 +31,13 @@ MAX_PER_PAGE = 100
 
 
 def token_required(view: Callable) -> Callable:
+    """A usable token (else 401) whose scope allows this method (else 403); its user in ``g.api_user``."""
+
     @wraps(view)
     def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
-            response, status = json_error(401, "unauthorized", "Send a valid token: Authorization: Bearer <token>.")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-            return response, status
-        g.api_user = user
+        refused = check_token()
+        if refused is not None:
+            return refused
         return view(*args, **kwargs)
 
     return wrapper
@@ -153,9 +152,8 @@ def list_tickets_():
     if filters.view not in ("all", "mine_customer") and not actor.is_staff:
         filters.view = "all"
     page, per_page = _paging()
-    external_id = request.args.get("external_id")
-    if external_id is not None:
-        return _by_external_id(actor, external_id.strip())
+    if "external_id" in request.args:
+        return _by_external_id(actor, str_param("external_id", max_length=100, lenient=False))
     rows = list_tickets(actor, filters, page, per_page, full=True)
     tickets = [ticket_json(t) for t in rows[:per_page]]
     return jsonify({"tickets": tickets, "page": page, "per_page": per_page, "has_next": len(rows) > per_page})
@@ -169,17 +167,18 @@ def _by_external_id(actor, external_id: str):
 
 
 def _check_choice(name: str, allowed: list[str]) -> None:
-    value = request.args.get(name)
-    if value and value not in allowed:
-        raise ValidationFailed(f"Unknown {name}.", {name: "Choose one of: " + ", ".join(allowed) + "."})
+    try:
+        choice_param(name, allowed, lenient=False)
+    except InvalidParameter as exc:
+        raise ValidationFailed(f"Unknown {name}.", exc.fields) from None
 
 
 def _paging() -> tuple[int, int]:
     try:
-        page = max(1, int(request.args.get("page", 1)))
-        per_page = max(1, min(int(request.args.get("per_page", 25)), MAX_PER_PAGE))
-    except ValueError:
-        raise ValidationFailed("page and per_page must be integers.", {"page": "Use a positive integer."}) from None
+        page = page_param("page", 1, lenient=False)
+        per_page = min(int_param("per_page", 25, lenient=False), MAX_PER_PAGE)  # more than the maximum: the maximum
+    except InvalidParameter as exc:
+        raise ValidationFailed(exc.message, exc.fields) from None
     return page, per_page
 
 
@@ -212,9 +211,10 @@ def update_ticket(reference: str):
     actor = g.api_user
     ticket = get_ticket_for(actor, reference)
     data = _json_body(PATCH_FIELDS)
-    if "version" not in data or isinstance(data["version"], bool) or not isinstance(data["version"], int):
-        raise ValidationFailed("version is required.", {"version": "Send the integer version you last read."})
-    version = data.pop("version")
+    try:
+        version = json_int(data.pop("version", None), "version", min=1, max=DB_BIGINT_MAX)
+    except ValidationFailed:
+        raise ValidationFailed("version is required.", {"version": "Send the integer version you last read."}) from None
     changes = ticket_service.update_ticket(actor, ticket, expected_version=version, **data)
     return jsonify(
         {"ticket": ticket_json(ticket), "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes]}

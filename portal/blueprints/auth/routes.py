@@ -6,8 +6,8 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from portal.blueprints.auth import security_section, tokens_section
-from portal.blueprints.auth.forms import PasswordForm, ProfileForm
-from portal.services import accounts
+from portal.blueprints.auth.forms import EmailChangeForm, PasswordForm, ProfileForm
+from portal.services import account_flows, accounts, sessions
 from portal.services.errors import ValidationFailed
 
 
@@ -28,6 +28,7 @@ def profile():
 
 @login_required
 def change_password():
+    """The password policy applies; the change is audited, dated, and ends every outstanding reset link."""
     form = PasswordForm()
     if form.validate_on_submit():
         try:
@@ -36,7 +37,8 @@ def change_password():
             for name, message in exc.fields.items():
                 getattr(form, name).errors = [message]
             return render_profile(password_form=form, status=422)
-        flash("Password changed.", "success")
+        ended = sessions.end_all(current_user, except_current=True, reason="password changed")
+        flash("Password changed." + (" Your other sessions were signed out." if ended else ""), "success")
         return redirect(url_for("auth.profile"))
     return render_profile(password_form=form, status=422)
 
@@ -46,6 +48,10 @@ def render_profile(*, form=None, password_form=None, token_form=None, new_token=
     context = {
         "form": form or ProfileForm(obj=current_user),
         "password_form": password_form or PasswordForm(),
+        # The address section (_profile_email.html; the change is requested and confirmed in signup.py).
+        "email_form": EmailChangeForm(),
+        "pending_email_change": account_flows.pending_email_change(current_user),
+        "email_throttled": None,
         **tokens_section.profile_context(token_form=token_form, new_token=new_token),
         **security_section.profile_context(),
     }

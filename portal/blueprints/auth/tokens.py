@@ -1,4 +1,4 @@
-"""API tokens on the profile page: create (shown once), list, revoke."""
+"""API tokens on the profile page: create (scope and life chosen, the token shown once), list, revoke."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from portal.blueprints.auth.forms import TokenForm
 from portal.blueprints.auth.routes import render_profile
 from portal.services import accounts
+from portal.services.errors import ValidationFailed
 
 
 @login_required
@@ -15,7 +16,14 @@ def create_token():
     form = TokenForm()
     if not form.validate_on_submit():
         return render_profile(token_form=form, status=422)
-    _token, plain = accounts.create_api_token(current_user, form.name.data)
+    try:
+        _token, plain = accounts.create_api_token(
+            current_user, form.name.data, scope=form.scope.data, days=form.days.data
+        )
+    except ValidationFailed as exc:
+        for name, message in exc.fields.items():
+            getattr(form, name).errors = [message]
+        return render_profile(token_form=form, status=422)
     return render_profile(new_token=plain)
 
 

@@ -11,6 +11,7 @@ from flask_login import current_user
 from portal.blueprints.common import attempt, customer_required
 from portal.blueprints.csat.forms import RatingForm
 from portal.models import SurveyState, utcnow
+from portal.params import choice_param
 from portal.services import csat
 from portal.services.access import get_ticket_for
 from portal.services.errors import ValidationFailed
@@ -27,7 +28,7 @@ def survey(token: str):
         if refused is None:
             flash(THANKS, "success")
             return redirect(url_for("csat.survey", token=token), 303)
-    chosen = form.rating.data if request.method == "POST" else request.args.get("rating")
+    chosen = form.rating.data if request.method == "POST" else choice_param("rating", ("1", "2", "3", "4", "5"))
     state = csat.state_at(survey, utcnow())
     status = refused.status_code if refused else 410 if state in (SurveyState.withdrawn, SurveyState.expired) else 200
     return render_template(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.blueprints.customer import routes, search, suggest
+from portal.blueprints.customer import organization, routes, search, suggest
 
 bp = Blueprint("customer", __name__)
 
@@ -19,3 +19,6 @@ bp.add_url_rule("/search", view_func=search.search, methods=["GET"])
 bp.add_url_rule("/tickets/new/suggestions", view_func=suggest.suggestions, methods=["GET"])
 bp.add_url_rule("/tickets/new/suggestions/<doc_id>", view_func=suggest.suggestion, methods=["GET"])
 bp.add_url_rule("/tickets/new/solved", view_func=suggest.solved_by_suggestion, methods=["POST"])
+bp.add_url_rule("/organization/members", view_func=organization.organization_members, methods=["GET"])
+bp.add_url_rule("/organization/members/<int:user_id>/approve", view_func=organization.approve_join, methods=["POST"])
+bp.add_url_rule("/organization/members/<int:user_id>/refuse", view_func=organization.refuse_join, methods=["POST"])

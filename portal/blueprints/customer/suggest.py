@@ -9,6 +9,7 @@ from flask_login import current_user
 from portal.blueprints.common import customer_required
 from portal.extensions import htmx
 from portal.models.kb import Article
+from portal.params import id_param
 from portal.services.kb import analytics
 from portal.services.kb.search import suggest
 
@@ -41,8 +42,9 @@ def suggestion(doc_id: str):
     doc = analytics.suggestable(doc_id)
     if doc is None:
         abort(404)
-    if request.args.get("log", "").isdigit():
-        analytics.record_click(int(request.args["log"]), doc)
+    log_id = id_param("log", lenient=True)
+    if log_id is not None:
+        analytics.record_click(log_id, doc)
     return render_template(
         "customer/partials/_suggestion_open.html",
         doc=doc,

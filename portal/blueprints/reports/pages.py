@@ -12,7 +12,8 @@ from flask_login import current_user
 
 from portal.blueprints.common import page_number, roles_required
 from portal.models import Role, utcnow
-from portal.services import report_pages, reports
+from portal.params import parse_id
+from portal.services import audit, report_pages, reports
 from portal.services.reports import export
 from portal.services.reports.periods import Period, PeriodError, zone
 from portal.services.reports.team import TARGETS_OF_SEED
@@ -114,9 +115,9 @@ def _figure() -> tuple[str, int | None]:
     """The figure and staff id asked for; agents only reach their own ``agent.*`` lists (else 403)."""
     figure = (request.args.get("figure") or "").strip()[:80]
     text = (request.args.get("agent_id") or "").strip()
-    if text and not text.isdigit():
+    agent_id = parse_id(text) if text else None  # ASCII digits within the id range
+    if text and agent_id is None:
         raise reports.UnknownFigure("agent_id must be a staff member's id.", {"agent_id": "Use a numeric id."})
-    agent_id = int(text) if text else None
     if not figure:
         raise reports.UnknownFigure("Choose a figure to list the tickets behind it.", {"figure": "Choose a figure."})
     if not _manager():
@@ -156,6 +157,14 @@ def csv_download(table: str):
         abort(403)
     data = reports.facts(period)
     lines = _TABLES[table](data)
+    audit.record(
+        "report.download",
+        target_type="report",
+        target_id=table,
+        target_label=f"{table}.csv",
+        detail=f"{table} {period.start_date.isoformat()} to {period.end_date.isoformat()} ({period.zone_name})"
+        + (f" figure {request.args.get('figure', '')[:60]}" if table == "tickets" else ""),
+    )
     response = Response(stream_with_context(lines), mimetype="text/csv")
     filename = f"{table}-{period.start_date.isoformat()}-{period.end_date.isoformat()}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

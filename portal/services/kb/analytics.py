@@ -19,7 +19,7 @@ from portal.models.kb import Article, Deflection, Faq, SearchLog, SearchSource, 
 from portal.search.query import analyze
 
 MAX_SHOWN_SUGGESTIONS = 20
-_DOC_RE = re.compile(r"^(article|faq):(\d{1,12})$")
+_DOC_RE = re.compile(r"^(article|faq):([0-9]{1,9})$")  # ASCII digits, inside the database's integer range
 _CLICK_SALT = "kb-search-click"
 
 

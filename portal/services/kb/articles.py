@@ -17,11 +17,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal.extensions import db
 from portal.models import Ticket, User, utcnow
 from portal.models.kb import Article, ArticleRevision, ArticleStatus, KbCategory
+from portal.services import audit
 from portal.services.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from portal.services.kb.permissions import can_edit, require_curator, require_staff
 from portal.services.kb.video import parse_video_url
 from portal.services.outbox import emit
 
+AUDITED_STATUSES = {ArticleStatus.published: "kb.published", ArticleStatus.archived: "kb.archived"}
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TITLE_MAX, SUMMARY_MAX, BODY_MAX, TAGS_MAX = 200, 500, 200_000, 500
 
@@ -227,6 +229,7 @@ def _set_status(actor: User, article: Article, status: ArticleStatus, expected_v
     expected = _check_version(article, expected_version)
     if article.status is status:
         return article
+    previous = article.status
     article.status = status
     now = utcnow()
     if status is ArticleStatus.published and article.published_at is None:
@@ -235,6 +238,14 @@ def _set_status(actor: User, article: Article, status: ArticleStatus, expected_v
     article.version = expected + 1
     if status is ArticleStatus.published:
         _add_revision(actor, article, "Published", contribution="published")
+    if status in AUDITED_STATUSES:
+        audit.record(
+            AUDITED_STATUSES[status],
+            target=article,
+            before={"status": previous, "version": expected},
+            after={"status": status, "version": article.version},
+            actor=actor,
+        )
     _flush(article, expected)
     emit_article(article)
     return article

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask import current_app, has_app_context
 
+from portal.params import parse_date as iso_date
 from portal.services.errors import ServiceError
 
 MIN_YEAR, MAX_YEAR = 1970, 2999
@@ -63,9 +64,9 @@ def parse_date(value: str | None, name: str) -> date:
     if not text:
         raise PeriodError(f"The parameter {name!r} is required (YYYY-MM-DD).", {name: "Give a date as YYYY-MM-DD."})
     try:
-        if len(text) != 10:
+        parsed = iso_date(text)  # YYYY-MM-DD in ASCII digits (not "2026-W01-1" or other ISO forms)
+        if parsed is None:
             raise ValueError
-        parsed = date.fromisoformat(text)
     except ValueError:
         raise PeriodError(
             f"{name!r} must be a calendar date as YYYY-MM-DD (got {text[:40]!r}).",
