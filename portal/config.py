@@ -136,6 +136,11 @@ class Config:
     JOBS_EMBEDDED_SCHEDULER = _bool("JOBS_EMBEDDED_SCHEDULER", True)  # periodic work in-process without Redis
     JOBS_MAX_ATTEMPTS = int(os.environ.get("JOBS_MAX_ATTEMPTS", "5"))
     JOBS_STALE_AFTER = int(os.environ.get("JOBS_STALE_AFTER", "600"))  # seconds before an "enqueued" row is re-run
+    # Seconds before a send still "sending" (its worker died mid-send) is retried with the same Message-ID /
+    # idempotency key; keep it above the job timeout (120 s) so a live send is never taken over.
+    DELIVERY_UNCERTAIN_AFTER = float(os.environ.get("DELIVERY_UNCERTAIN_AFTER", "300"))
+    # Workers and the scheduler wait for Redis when it is down, retrying with backoff from 1 s up to this cap.
+    JOBS_REDIS_BACKOFF_MAX = float(os.environ.get("JOBS_REDIS_BACKOFF_MAX", "30"))
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")  # links in emails and Slack messages
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None  # unset: emails are written to instance/mail/*.eml
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

@@ -1,6 +1,15 @@
-"""``flask --app wsgi jobs ...``: start RQ workers and the cron scheduler against REDIS_URL, or run the relay once."""
+"""``flask --app wsgi jobs ...``: start RQ workers and the cron scheduler against REDIS_URL, or run the relay once.
+
+The worker and the scheduler survive Redis outages: down at start or gone while running, they wait and reconnect
+with backoff (1 s doubling up to ``JOBS_REDIS_BACKOFF_MAX``, one log line per attempt) and resume by themselves;
+SIGTERM ends them cleanly (a worker finishes the job in progress first: RQ's warm shutdown)."""
 
 from __future__ import annotations
+
+import signal
+import sys
+import time
+from datetime import UTC, datetime
 
 import click
 from flask import current_app
@@ -19,6 +28,59 @@ def _require_redis():
     return redis_connection()
 
 
+def _say(what: str, text: str) -> None:
+    click.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {what}: {text}", err=True)
+    sys.stderr.flush()
+
+
+class _Stop:
+    """SIGTERM / SIGINT outside RQ's own loops (while waiting for Redis): stop cleanly, exit 0."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.worker = None  # the RQ worker about to run: told to stop if the signal comes before its own handlers
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, _frame) -> None:
+        self.requested = True
+        if self.worker is not None:
+            self.worker._stop_requested = True  # its loop checks this before each dequeue
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.requested and time.monotonic() < deadline:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    return (RedisConnectionError, RedisTimeout)
+
+
+def wait_for_redis(connection, stop: _Stop, what: str) -> bool:
+    """Ping until Redis answers (backoff 1 s → JOBS_REDIS_BACKOFF_MAX, a line per attempt). False if stopped."""
+    cap = max(1.0, float(current_app.config.get("JOBS_REDIS_BACKOFF_MAX", 30)))
+    delay, attempt = 1.0, 0
+    while not stop.requested:
+        try:
+            connection.ping()
+        except _redis_errors() as exc:
+            attempt += 1
+            _say(what, f"Redis unavailable ({exc}); attempt {attempt}, next in {delay:g} s")
+            stop.sleep(delay)
+            delay = min(cap, delay * 2)
+            continue
+        if attempt:
+            _say(what, f"Redis is back after {attempt} failed attempt(s)")
+        return True
+    return False
+
+
 @jobs_cli.command("worker")
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
@@ -30,18 +92,90 @@ def worker(queues: tuple[str, ...], burst: bool, simple: bool) -> None:
     connection = _require_redis()
     names = list(queues) or list(QUEUES)
     cls = SimpleWorker if simple else Worker
+    cap = max(1.0, float(current_app.config.get("JOBS_REDIS_BACKOFF_MAX", 30)))
     click.echo(f"Worker on {', '.join(names)} ({current_app.config['REDIS_URL']})")
-    cls(names, connection=connection).work(burst=burst, with_scheduler=False)
+    stop = _Stop()
+    restarts = 0
+    while True:
+        stop.install()
+        if not wait_for_redis(connection, stop, "worker"):
+            _say("worker", "stopped while waiting for Redis")
+            return
+        rq_worker = cls(names, connection=connection)
+        rq_worker.max_connection_wait_time = cap  # RQ's own reconnect backoff while listening
+        stop.worker = rq_worker
+        try:
+            rq_worker.work(burst=burst, with_scheduler=False)
+            failed = False
+        except _redis_errors() as exc:  # at start (registering) or at the end (unregistering)
+            _say("worker", f"lost Redis ({exc})")
+            failed = True
+        finally:
+            stop.worker = None
+        if stop.requested or rq_worker._shutdown_requested_date is not None:
+            return  # warm shutdown: the job in progress was finished
+        if burst and not failed:
+            return
+        restarts += 1
+        _say("worker", "the RQ loop ended without a shutdown request (Redis lost?): starting again")
+        stop.install()
+        stop.sleep(min(cap, float(restarts)))
 
 
 @jobs_cli.command("scheduler")
 def scheduler() -> None:
-    """Run the periodic schedule (workers/cron.py) with RQ's CronScheduler. One per deployment."""
+    """Run the periodic schedule (workers/cron.py) with RQ's CronScheduler. One per deployment.
+
+    The loop is CronScheduler's (enqueue what is due, heartbeat, sleep until the next job) with Redis probed every
+    few seconds while sleeping, so an outage is noticed at once; when Redis is back the schedule resumes where it was
+    and the outbox relay runs immediately (``after_outage``: also the rows whose jobs were lost with Redis)."""
+    from rq import Queue
     from rq.cron import CronScheduler
 
-    cron = CronScheduler(connection=_require_redis())
+    connection = _require_redis()
+    cron = CronScheduler(connection=connection)
     cron.load_config_from_file("workers.cron")
-    cron.start()
+    probe = min(5.0, max(1.0, float(current_app.config.get("JOBS_REDIS_BACKOFF_MAX", 30))))
+    stop = _Stop()
+    stop.install()
+    registered = outage = False
+    try:
+        while not stop.requested:
+            try:
+                if not registered or outage:
+                    if not wait_for_redis(connection, stop, "scheduler"):
+                        break
+                    cron.register_birth()
+                    registered = True
+                    if outage:
+                        Queue("default", connection=connection).enqueue(
+                            "workers.periodic.relay_outbox", after_outage=True, job_timeout=300, result_ttl=600
+                        )
+                        _say("scheduler", "Redis is back: enqueued the outbox relay")
+                        outage = False
+                if cron.enqueue_jobs():
+                    cron.save()
+                cron.heartbeat()
+            except _redis_errors() as exc:
+                _say("scheduler", f"lost Redis ({exc})")
+                outage = True
+                continue
+            end = time.monotonic() + cron.calculate_sleep_interval()
+            while not stop.requested and time.monotonic() < end:
+                stop.sleep(min(probe, max(0.0, end - time.monotonic())))
+                try:
+                    connection.ping()
+                except _redis_errors() as exc:
+                    _say("scheduler", f"lost Redis ({exc})")
+                    outage = True
+                    break
+    finally:
+        if registered:
+            try:
+                cron.register_death()
+            except _redis_errors():
+                pass
+        _say("scheduler", "stopped")
 
 
 @jobs_cli.command("relay")

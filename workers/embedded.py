@@ -6,13 +6,20 @@
   Flask reloader's two processes never sweep twice. Other processes keep trying, and take over if the holder exits.
 
 Both start with the first request the app serves (so ``flask db upgrade`` or ``demo seed`` never start threads).
+
+Shutdown (SIGTERM, or the interpreter exiting — gunicorn's graceful worker exit): the runner takes no new row and
+finishes the one in progress (up to ``grace`` seconds); rows not started stay ``pending`` in the database (handed
+back: the scheduler relays them), and a row cut anyway is retried by the relay (idempotent; an uncertain send with
+the same Message-ID).
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import queue
+import signal
 import threading
 import time
 from pathlib import Path
@@ -23,23 +30,44 @@ _lock = threading.Lock()
 _runners: dict[int, _Runner] = {}
 
 
+_STOP = -1  # queued to wake the runner when it must stop
+
+
 class _Runner(threading.Thread):
     def __init__(self, app: Flask):
         super().__init__(name="outbox-runner", daemon=True)
         self.app = app
         self.queue: queue.Queue[int] = queue.Queue()
+        self.stopping = threading.Event()
+        self.current: int | None = None
 
     def run(self) -> None:
         from workers import runner
         from workers.context import job_context
 
-        while True:
+        while not self.stopping.is_set():
             message_id = self.queue.get()
+            if message_id == _STOP or self.stopping.is_set():
+                break  # the rows still queued were never claimed: they stay pending for the relay
+            self.current = message_id
             try:
                 with job_context(self.app):
                     runner.process(message_id)
             except Exception:  # keep the thread alive; the row stays for the periodic relay
                 self.app.logger.exception("embedded runner failed on outbox %s", message_id)
+            finally:
+                self.current = None
+
+    def stop(self, grace: float) -> bool:
+        """Take no new row, finish the current one within ``grace`` seconds. True if the thread ended."""
+        self.stopping.set()
+        self.queue.put(_STOP)
+        self.join(grace)
+        if self.is_alive():
+            self.app.logger.warning(
+                "embedded runner still on outbox %s after %.0f s: it is retried by the relay", self.current, grace
+            )
+        return not self.is_alive()
 
 
 class _Scheduler(threading.Thread):
@@ -91,6 +119,32 @@ def start(app: Flask, *, scheduler: bool = True, tick: float = 15.0) -> None:
             _Scheduler(app, tick).start()
 
 
+def shutdown(grace: float | None = None) -> bool:
+    """Stop every runner thread of this process gracefully (see the module docstring). True if all ended."""
+    with _lock:
+        runners = list(_runners.values())
+        _runners.clear()
+    ended = True
+    for runner in runners:
+        limit = grace if grace is not None else float(runner.app.config.get("MAIL_TIMEOUT", 30)) + 5
+        ended = runner.stop(limit) and ended
+    return ended
+
+
+def _on_sigterm(signum, _frame) -> None:
+    shutdown()
+    signal.signal(signum, signal.SIG_DFL)  # then terminate as SIGTERM would have
+    os.kill(os.getpid(), signum)
+
+
+def install_shutdown_handlers() -> None:
+    """Finish the current row at exit; on SIGTERM too when nobody else handles it (``flask run``; gunicorn installs
+    its own handler and exits through ``atexit``)."""
+    atexit.register(shutdown)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def submit(app: Flask, ids: list[int]) -> int:
     """Queue ``ids`` for the runner thread; without a running thread (a CLI command) the rows stay pending and the
     serving process's scheduler relays them."""
@@ -105,6 +159,7 @@ def submit(app: Flask, ids: list[int]) -> int:
 def init_app(app: Flask) -> None:
     if app.config.get("TESTING") or app.config.get("REDIS_URL"):
         return
+    install_shutdown_handlers()
 
     @app.before_request
     def _start_jobs_threads() -> None:

@@ -76,14 +76,16 @@ def _email(
         context.setdefault("ticket_url", _ticket_url(ticket, user))
     context.update(user=user, ticket=ticket, local=lambda when: _local(when, user))
 
-    def send() -> str:
+    def send(claim: senders.Claim) -> str:
+        # the Message-ID stored at the first claim (the same deterministic value): a retry of an uncertain send
+        # carries it again, so the recipient's mail client shows the message once
         text = render_template(f"email/{template}.txt", **context)
         html = render_template(f"email/{template}.html", **context)
         return senders.send_email(
-            senders.build_email(user.email, subject, text, html, message_id=mid, thread_id=thread)
+            senders.build_email(user.email, subject, text, html, message_id=claim.message_id or mid, thread_id=thread)
         )
 
-    return senders.deliver_once(message_id, "email", user.email, send)
+    return senders.deliver(message_id, "email", user.email, send, message_id=mid)
 
 
 def _email_each(message_id: int, kind: str, users: Iterable[User | None], preference: str, **kwargs: Any) -> int:
@@ -104,7 +106,12 @@ def _slack(message_id: int, text: str, link: tuple[str, str] | None = None) -> b
     body = senders.slack_escape(text)
     if link:
         body += f" <{link[0]}|{senders.slack_escape(link[1])}>"
-    return senders.deliver_once(message_id, "slack", "team", lambda: senders.post_slack(body))
+    return senders.deliver(
+        message_id,
+        "slack",
+        "team",
+        lambda claim: senders.post_slack(body, idempotency_key=claim.idempotency_key),
+    )
 
 
 def _staff_url(ticket: Ticket) -> str:

@@ -21,10 +21,11 @@ from workers.relay import relay_due
 from workers.reports_jobs import schedule_report_emails
 
 
-def relay_outbox():
-    """Hand over due and lost outbox rows (every 30 s)."""
+def relay_outbox(after_outage: bool = False):
+    """Hand over due, lost and uncertain outbox rows (every 30 s; with ``after_outage`` once Redis is back, also the
+    rows whose job went with it)."""
     with job_context():
-        return relay_due()
+        return relay_due(after_outage=after_outage)
 
 
 def sla_sweep():

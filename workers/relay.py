@@ -7,7 +7,7 @@ default); the row is marked ``enqueued`` first and put back to ``pending`` if Re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select, update
@@ -82,8 +82,13 @@ def redis_connection(url: str | None = None):
     return cache[url]
 
 
-def enqueue_rows(ids: Iterable[int], *, replace_dead: bool = False) -> int:
-    """Mark rows enqueued, then enqueue one job per row; on ``redis.ConnectionError`` put them back to pending."""
+def enqueue_rows(
+    ids: Iterable[int], *, replace_dead: bool = False, replace_started: Collection[int] | None = None
+) -> int:
+    """Mark rows enqueued, then enqueue one job per row; on ``redis.ConnectionError`` put them back to pending.
+
+    ``replace_dead`` also takes rows already enqueued (their job is missing, failed or — for the ids in
+    ``replace_started``, by default all — still marked started by a worker that died)."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeout
     from rq import Queue
@@ -101,7 +106,10 @@ def enqueue_rows(ids: Iterable[int], *, replace_dead: bool = False) -> int:
                 existing = None
             if existing is not None:
                 state = existing.get_status(refresh=True)
-                if state in _LIVE_JOB_STATES and not (replace_dead and state == "started"):
+                dead = (
+                    replace_dead and state == "started" and (replace_started is None or message_id in replace_started)
+                )
+                if state in _LIVE_JOB_STATES and not dead:
                     continue  # the same row is never enqueued twice at once
                 existing.delete()
             Queue(queue_name, connection=connection).enqueue(
@@ -158,17 +166,22 @@ def _unmark(ids: list[int], *, marked_at) -> None:
 # --------------------------------------------------------------------------- periodic
 
 
-def relay_due(limit: int = 500) -> int:
-    """The periodic relay: hand over pending rows that are due and rows enqueued so long ago that their job is
-    presumed lost (a worker killed, Redis flushed). Returns how many were handed over."""
+def relay_due(limit: int = 500, *, after_outage: bool = False) -> int:
+    """The periodic relay: hand over pending rows that are due, rows enqueued so long ago that their job is presumed
+    lost (a worker killed, Redis flushed) and rows whose send is uncertain (a worker killed mid-send: retried with the
+    same Message-ID). ``after_outage`` (the scheduler, when Redis is back) also re-enqueues every enqueued row whose
+    job is missing from Redis. Returns how many were handed over."""
     from workers import runner
 
     ids = runner.due_ids(limit)
+    dead = set(ids)
+    if after_outage and current_app.config.get("REDIS_URL"):
+        ids += [i for i in runner.enqueued_ids() if i not in dead]
     db.session.commit()
     if not ids:
         return 0
     if current_app.config.get("REDIS_URL"):
-        return enqueue_rows(ids, replace_dead=True)
+        return enqueue_rows(ids, replace_dead=True, replace_started=dead)
     from workers import inline  # noqa: F401  (embedded: run them here, on the scheduler thread)
 
     return sum(1 for message_id in sorted(ids) if runner.process(message_id) == "done")

@@ -2,7 +2,8 @@
 
 The claim is a compare-and-set on ``attempts`` in its own transaction, so two runners never both start the same
 attempt; the outcome is written only by the runner that holds that attempt. Handlers must be idempotent — the ones
-that send (email, Slack) record each send in ``notification_deliveries`` before sending (at most once).
+that send (email, Slack) record each send in ``notification_deliveries`` before sending (once when confirmed; a send
+cut by a crash is retried with the same Message-ID once uncertain, see ``workers.senders.deliver``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import OutboxMessage, OutboxStatus, utcnow
@@ -114,4 +115,33 @@ def due_ids(limit: int = 500) -> list[int]:
         .order_by(OutboxMessage.enqueued_at)
         .limit(limit)
     )
-    return list(db.session.scalars(pending)) + list(db.session.scalars(lost))
+    ids = list(db.session.scalars(pending)) + list(db.session.scalars(lost))
+    return ids + [i for i in uncertain_ids(limit) if i not in set(ids)]
+
+
+def uncertain_ids(limit: int = 500) -> list[int]:
+    """Enqueued rows with a send still ``sending`` after ``DELIVERY_UNCERTAIN_AFTER``: their job died mid-send (the
+    delivery is retried, with the same Message-ID, when the row runs again)."""
+    from portal.models import NotificationDelivery
+
+    cutoff = utcnow() - timedelta(seconds=float(current_app.config.get("DELIVERY_UNCERTAIN_AFTER", 300)))
+    claimed = func.coalesce(NotificationDelivery.claimed_at, NotificationDelivery.created_at)
+    query = (
+        select(OutboxMessage.id)
+        .join(NotificationDelivery, NotificationDelivery.outbox_id == OutboxMessage.id)
+        .where(
+            OutboxMessage.status == OutboxStatus.enqueued,
+            NotificationDelivery.state == "sending",
+            claimed <= cutoff,
+        )
+        .group_by(OutboxMessage.id)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def enqueued_ids(limit: int = 5000) -> list[int]:
+    """Every row handed to a runner and not finished (after a Redis outage: their jobs may be gone with it)."""
+    query = select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.enqueued).order_by(OutboxMessage.id)
+    return list(db.session.scalars(query.limit(limit)))

@@ -22,12 +22,12 @@ def upgrade():
     with op.batch_alter_table("organizations") as batch:
         batch.add_column(sa.Column("join_policy", sa.String(20), nullable=False, server_default="automatic"))
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("email_verified_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("requested_organization_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("is_org_admin", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("password_changed_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("totp_secret", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("totp_enabled_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("totp_enabled_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
         batch.create_foreign_key(
             "fk_users_requested_organization_id", "organizations", ["requested_organization_id"], ["id"]
@@ -37,7 +37,7 @@ def upgrade():
     op.execute(sa.text("UPDATE users SET email_verified_at = created_at"))
     with op.batch_alter_table("api_tokens") as batch:
         batch.add_column(sa.Column("scope", sa.String(10), nullable=False, server_default="write"))
-        batch.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
 
     op.create_table(
         "account_links",
@@ -46,9 +46,9 @@ def upgrade():
         sa.Column("purpose", sa.String(20), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False, unique=True),
         sa.Column("new_email", sa.String(254), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
-        sa.Column("used_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_account_links_user_purpose", "account_links", ["user_id", "purpose", "used_at"])
     op.create_table(
@@ -56,8 +56,8 @@ def upgrade():
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
         sa.Column("code_hash", sa.String(255), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("used_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_recovery_codes_user_id", "recovery_codes", ["user_id"])
     op.create_table(
@@ -65,18 +65,18 @@ def upgrade():
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
         sa.Column("sid_digest", sa.String(64), nullable=False, unique=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
-        sa.Column("two_factor_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("two_factor_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ip", sa.String(45), nullable=True),
         sa.Column("user_agent", sa.String(300), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_user_sessions_user_active", "user_sessions", ["user_id", "revoked_at"])
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
         sa.Column("actor_label", sa.String(254), nullable=False),
         sa.Column("action", sa.String(60), nullable=False),

@@ -34,8 +34,11 @@ class NotificationPreference(Base):
 
 class NotificationDelivery(Base):
     """One send (an email to one address, one Slack post) for one outbox row. The row is written and committed
-    *before* the send with state ``sending``; a unique key means a retried job never sends it again. A ``sending``
-    row that stays so means a worker died mid-send: the message may or may not have left (never re-sent)."""
+    *before* the send with state ``sending`` and the Message-ID / idempotency key the send will carry; a unique key
+    means a retried job never sends it again once ``sent``. A clean failure marks it ``failed`` (the job's retry
+    claims it again). A ``sending`` row older than ``DELIVERY_UNCERTAIN_AFTER`` means a worker died mid-send: the
+    next run of the job takes it over (compare-and-set on ``attempts``) and sends again with the same Message-ID /
+    key, so the recipient sees it once. Every attempt is in ``NotificationDeliveryEvent``."""
 
     __tablename__ = "notification_deliveries"
 
@@ -44,8 +47,34 @@ class NotificationDelivery(Base):
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(20))  # email, slack
     recipient: Mapped[str] = mapped_column(String(254))
-    state: Mapped[str] = mapped_column(String(20), default="sending")  # sending, sent
-    message_id: Mapped[str] = mapped_column(String(300), default="")
+    state: Mapped[str] = mapped_column(String(20), default="sending")  # sending, sent, failed
+    message_id: Mapped[str] = mapped_column(String(300), default="")  # stored at claim time, re-used on a retry
+    idempotency_key: Mapped[str] = mapped_column(String(64), default="")  # Slack / webhooks: same on every attempt
+    attempts: Mapped[int] = mapped_column(default=1)  # claims so far (the compare-and-set of a take-over)
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]  # the latest claim: "sending" older than the uncertain timeout is retried
     sent_at: Mapped[datetime | None]
+
+
+# Events of a delivery's history, in the order they happen.
+DELIVERY_EVENTS = {
+    "claimed": "Claimed",
+    "sent": "Sent",
+    "failed": "Failed",
+    "taken_over": "Taken over (uncertain)",
+}
+
+
+class NotificationDeliveryEvent(Base):
+    """One step of a delivery's history: claimed, sent, failed (with the reason), taken over as uncertain."""
+
+    __tablename__ = "notification_delivery_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("notification_deliveries.id", ondelete="CASCADE"), index=True)
+    outbox_id: Mapped[int | None] = mapped_column(index=True)
+    attempt: Mapped[int]
+    event: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)

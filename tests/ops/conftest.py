@@ -109,14 +109,41 @@ class _Mailbox:
         self.stall_first = False
         self.stalled = threading.Event()
         self.release = None  # asyncio.Event created on the server loop
+        # {n: "rcpt" | "data"}: the n-th RCPT TO (1-based) stalls there (nothing received) or after DATA (received,
+        # never answered); ``stalls`` counts them, ``cut`` the ones whose message was received (a duplicate follows).
+        self.stall_on: dict[int, str] = {}
+        self.rcpts = 0
+        self.stalls = 0
+        self.cut: list[str] = []
+        self.delay = 0.0  # seconds to wait before answering each DATA (a slow server)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpts += 1
+        envelope.rcpt_tos.append(address)
+        session.rcpt_number = self.rcpts
+        if self.stall_on.get(self.rcpts) == "rcpt":
+            self.stalls += 1
+            self.stalled.set()
+            await asyncio.sleep(30)  # the client is killed meanwhile
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(message)
-        if self.stall_first and len(self.messages) == 1:
+        stall = (self.stall_first and len(self.messages) == 1) or (
+            self.stall_on.get(getattr(session, "rcpt_number", 0)) == "data"
+        )
+        if stall:
+            self.stalls += 1
+            self.cut.append(message["Message-ID"])
             self.stalled.set()
             await asyncio.sleep(30)  # the client is killed meanwhile
+        elif self.delay:
+            await asyncio.sleep(self.delay)
         return "250 OK"
+
+    def message_ids(self) -> list[str]:
+        return [m["Message-ID"] for m in self.messages]
 
     def to(self, address: str) -> list:
         return [m for m in self.messages if m["To"] == address]
@@ -201,21 +228,38 @@ def worker_env(config: dict) -> dict:
             "SLACK_WEBHOOK_URL": config["SLACK_WEBHOOK_URL"],
             "SLACK_ALLOWED_HOSTS": "127.0.0.1",
             "RATELIMIT_STORAGE_URI": "memory://",
+            "DELIVERY_UNCERTAIN_AFTER": str(current_app.config["DELIVERY_UNCERTAIN_AFTER"]),
+            "JOBS_REDIS_BACKOFF_MAX": str(current_app.config["JOBS_REDIS_BACKOFF_MAX"]),
+            "JOBS_STALE_AFTER": str(current_app.config["JOBS_STALE_AFTER"]),
         }
     )
     return env
 
 
-def start_worker(config: dict, *args: str) -> subprocess.Popen:
-    """``flask --app wsgi jobs worker ARGS`` as a real process (its own process group, so it can be killed whole)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker", *args],
+def start_worker(config: dict, *args: str, log: Path | None = None) -> subprocess.Popen:
+    """``flask --app wsgi jobs worker ARGS`` as a real process (its own process group, so it can be killed whole).
+    Output goes to a pipe, or to the file ``log`` (appended) for a long-running worker nobody reads meanwhile."""
+    return _start_jobs_process(config, ["worker", *args], log)
+
+
+def start_scheduler(config: dict, log: Path | None = None) -> subprocess.Popen:
+    """``flask --app wsgi jobs scheduler`` as a real process (own process group)."""
+    return _start_jobs_process(config, ["scheduler"], log)
+
+
+def _start_jobs_process(config: dict, args: list[str], log: Path | None) -> subprocess.Popen:
+    output = open(log, "ab") if log is not None else subprocess.PIPE  # noqa: SIM115  (the child has its own copy)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", *args],
         cwd=ROOT,
         env=worker_env(config),
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    if log is not None:
+        output.close()
+    return proc
 
 
 def run_worker_burst(config: dict, timeout: float = 60) -> str:
@@ -228,4 +272,5 @@ def run_worker_burst(config: dict, timeout: float = 60) -> str:
 def kill_worker(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    proc.stdout.close()
+    if proc.stdout is not None:
+        proc.stdout.close()

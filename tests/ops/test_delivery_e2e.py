@@ -3,10 +3,13 @@ worker process runs them and the local SMTP server / Slack receiver get exactly 
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import NotificationDelivery, OutboxMessage, OutboxStatus, Role
+from portal.models.notifications import NotificationDeliveryEvent
 from tests.conftest import csrf_token, login
 from tests.ops.conftest import kill_worker, run_worker_burst, start_worker
 from workers.relay import relay_due
@@ -104,11 +107,12 @@ def test_redis_down_keeps_rows_then_each_notification_is_delivered_once(
     assert _statuses("notify.ticket_reply") == _statuses("notify.critical_alert") == [OutboxStatus.done]
 
 
-def test_worker_killed_mid_send_never_sends_twice(
+def test_worker_killed_mid_send_is_resent_once_with_the_same_message_id(
     client, app, monkeypatch, make_org, make_user, make_ticket, rq_config, smtp_server
 ):
     _controller, mailbox = smtp_server
     mailbox.stall_first = True  # the SMTP server holds the first message: the worker sits inside the job
+    monkeypatch.setitem(app.config, "DELIVERY_UNCERTAIN_AFTER", 1)  # a controlled, short uncertain timeout
     first_customer = make_user(Role.customer, organization=make_org())
     second_customer = make_user(Role.customer, organization=make_org())
     agent = make_user(Role.agent)
@@ -120,19 +124,31 @@ def test_worker_killed_mid_send_never_sends_twice(
     try:
         assert mailbox.stalled.wait(60), "the worker never reached the SMTP server"
     finally:
-        kill_worker(worker)  # SIGKILL to the worker and its work horse, mid-send
+        kill_worker(worker)  # SIGKILL to the worker and its work horse, mid-send (inside the SMTP dialogue)
     db.session.expire_all()
-    assert db.session.scalar(select(NotificationDelivery.state)) == "sending"
+    stuck = db.session.scalar(select(NotificationDelivery))
+    assert stuck.state == "sending" and stuck.message_id == mailbox.cut[0]  # the Message-ID was stored at claim time
 
-    monkeypatch.setitem(app.config, "JOBS_STALE_AFTER", 0)  # the relay treats the killed job as lost
-    relay_due()
+    assert relay_due() == 0  # not uncertain yet: nothing is re-sent before the timeout
+    time.sleep(1.1)  # the uncertain timeout (1 s)
+    assert relay_due() == 1  # the killed row, re-run because its send is uncertain (JOBS_STALE_AFTER not reached)
     run_worker_burst(rq_config)
     relay_due()
     run_worker_burst(rq_config)
 
-    assert len(mailbox.to(first_customer.email)) == 1  # the stalled one, received once, never re-sent
+    first_mails = mailbox.to(first_customer.email)
+    assert len(first_mails) == 2  # cut inside the SMTP dialogue (received, never confirmed), then re-sent once
+    assert first_mails[0]["Message-ID"] == first_mails[1]["Message-ID"] == mailbox.cut[0]  # shown once by clients
     assert len(mailbox.to(second_customer.email)) == 1  # the next worker delivered the other one exactly once
     assert _statuses("notify.ticket_reply") == [OutboxStatus.done, OutboxStatus.done]
-    states = dict(db.session.execute(select(NotificationDelivery.recipient, NotificationDelivery.state)).all())
-    assert states == {first_customer.email: "sending", second_customer.email: "sent"}
+    db.session.expire_all()
+    rows = {d.recipient: d for d in db.session.scalars(select(NotificationDelivery))}
+    assert {r: d.state for r, d in rows.items()} == {first_customer.email: "sent", second_customer.email: "sent"}
+    assert rows[first_customer.email].attempts == 2 and rows[second_customer.email].attempts == 1
+    history = db.session.scalars(
+        select(NotificationDeliveryEvent.event)
+        .where(NotificationDeliveryEvent.delivery_id == rows[first_customer.email].id)
+        .order_by(NotificationDeliveryEvent.id)
+    ).all()
+    assert history == ["claimed", "taken_over", "sent"]
     assert db.session.scalar(select(func.count(NotificationDelivery.id))) == 2
