@@ -113,6 +113,20 @@ def _one(name: str, args) -> str | None:
     return value
 
 
+_SENT_TWICE = object()
+
+
+def _raw(name: str, args: Mapping | None, lenient: bool):
+    """The one value of ``name`` (None when absent); sent more than once: ``_SENT_TWICE`` when ``lenient``, else
+    ``InvalidParameter``."""
+    try:
+        return _one(name, _args(args))
+    except InvalidParameter:
+        if lenient:
+            return _SENT_TWICE
+        raise
+
+
 def _refuse_or_default(lenient: bool, default: T, name: str, message: str) -> T:
     if lenient:
         return default
@@ -131,12 +145,9 @@ def int_param(
     """The integer parameter ``name`` in [min, max] (absent or empty: ``default``). Anything else raises
     ``InvalidParameter``, or gives ``default`` when ``lenient``. ``max`` never exceeds the database's range."""
     max = _smaller(max, DB_BIGINT_MAX)
-    try:
-        raw = _one(name, _args(args))
-    except InvalidParameter:
-        if lenient:
-            return default
-        raise
+    raw = _raw(name, args, lenient)
+    if raw is _SENT_TWICE:
+        return default
     if raw is None or not raw.strip():
         return default
     value = parse_int(raw, min=min, max=max)
@@ -166,12 +177,9 @@ def choice_param(
     """``name`` when it is one of ``allowed`` (absent or empty: ``default``); any other value gives ``default`` when
     ``lenient``, else raises ``InvalidParameter`` naming the allowed values."""
     allowed = list(allowed)
-    try:
-        raw = _one(name, _args(args))
-    except InvalidParameter:
-        if lenient:
-            return default
-        raise
+    raw = _raw(name, args, lenient)
+    if raw is _SENT_TWICE:
+        return default
     if raw is None or raw == "":
         return default
     if raw in allowed:
@@ -189,12 +197,9 @@ def str_param(
 ) -> str:
     """Single-line text, stripped and cut to ``max_length``; sent twice gives ``default`` (``lenient``) or 400.
     Control characters are refused for every request by ``portal.hardening``."""
-    try:
-        raw = _one(name, _args(args))
-    except InvalidParameter:
-        if lenient:
-            return default
-        raise
+    raw = _raw(name, args, lenient)
+    if raw is _SENT_TWICE:
+        return default
     if raw is None:
         return default
     return single_line(raw)[:max_length]
@@ -202,12 +207,9 @@ def str_param(
 
 def date_param(name: str, default: T = None, *, lenient: bool = False, args: Mapping | None = None) -> date | T:
     """An ISO date ``YYYY-MM-DD`` (absent or empty: ``default``)."""
-    try:
-        raw = _one(name, _args(args))
-    except InvalidParameter:
-        if lenient:
-            return default
-        raise
+    raw = _raw(name, args, lenient)
+    if raw is _SENT_TWICE:
+        return default
     if raw is None or not raw.strip():
         return default
     value = parse_date(raw)

@@ -13,7 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from werkzeug.serving import make_server
+
+from tests.ops.conftest import _Mailbox, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -112,3 +115,21 @@ def sign_in(new_context):
         return page
 
     return do
+
+
+@pytest.fixture
+def mailbox(app, monkeypatch, live_server):
+    """A real SMTP server (aiosmtpd) the portal sends to; emailed links point at the live server."""
+    box = _Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    for key, value in {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": controller.port,
+        "MAIL_TIMEOUT": 10.0,
+        "MAIL_FROM": "ESG Support <support@support.test>",
+        "PORTAL_URL": live_server,  # the emailed links point at the live server
+    }.items():
+        monkeypatch.setitem(app.config, key, value)
+    yield box
+    controller.stop()

@@ -9,34 +9,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import CsatSurvey, OutboxMessage, Role, SurveyState
 from portal.services import tickets as svc
-from tests.ops.conftest import _Mailbox, free_port
 from workers.inline import run_pending
 
 LINK = re.compile(r"(\d)/5 [^:\n]+: (http\S+)")
-
-
-@pytest.fixture
-def mailbox(app, monkeypatch, live_server):
-    box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    for key, value in {
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": controller.port,
-        "MAIL_TIMEOUT": 10.0,
-        "MAIL_FROM": "ESG Support <support@support.test>",
-        "PORTAL_URL": live_server,  # the emailed links point at the live server
-    }.items():
-        monkeypatch.setitem(app.config, key, value)
-    yield box
-    controller.stop()
 
 
 @pytest.fixture

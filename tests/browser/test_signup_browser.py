@@ -10,31 +10,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import expect
 
 from portal.models import Role
-from tests.ops.conftest import _Mailbox, free_port
 from workers.inline import run_pending
 
 PASSPHRASE = "lighthouse-orchard-velvet-17"
-
-
-@pytest.fixture
-def mailbox(app, monkeypatch, live_server):
-    box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    for key, value in {
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": controller.port,
-        "MAIL_TIMEOUT": 10.0,
-        "MAIL_FROM": "ESG Support <support@support.test>",
-        "PORTAL_URL": live_server,  # the emailed links point at the live server
-    }.items():
-        monkeypatch.setitem(app.config, key, value)
-    yield box
-    controller.stop()
 
 
 def _mail_link(mailbox, address: str, subject: str, path: str) -> str:
