@@ -50,7 +50,23 @@ def create_app(config: type | dict | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.blueprints import admin, agent, api, auth, csat, customer, kb, main, ops, reports
+    from portal.blueprints import (
+        admin,
+        agent,
+        api,
+        attachments,
+        auth,
+        csat,
+        customer,
+        health,
+        incidents,
+        kb,
+        mail,
+        main,
+        ops,
+        reports,
+        status,
+    )
     from portal.extensions import csrf
 
     app.register_blueprint(main.bp)
@@ -61,6 +77,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(kb.bp, url_prefix="/kb")
     app.register_blueprint(ops.bp, url_prefix="/ops")
     app.register_blueprint(reports.bp, url_prefix="/reports")
+    app.register_blueprint(incidents.bp, url_prefix="/ops/incidents")
+    app.register_blueprint(mail.bp, url_prefix="/admin/mail")
+    app.register_blueprint(attachments.bp, url_prefix="/attachments")
+    app.register_blueprint(status.bp)  # /status (public)
+    app.register_blueprint(health.bp)  # /readyz, /metrics, /ops/health
     app.register_blueprint(csat.bp)  # /csat/<token> (public, the token authenticates) and /reports/csat/...
     csrf.exempt(api.bp)  # bearer tokens only, never cookies: no CSRF exposure
     app.register_blueprint(api.bp, url_prefix="/api/v1")

@@ -154,6 +154,41 @@ class Config:
         h.strip().lower() for h in os.environ.get("SLACK_ALLOWED_HOSTS", "hooks.slack.com").split(",") if h.strip()
     )
 
+    # Email in (portal/services/mail): the support address mail is sent from and to, the mailbox poll, limits.
+    SUPPORT_ADDRESS = os.environ.get("SUPPORT_ADDRESS") or None  # default: the address in MAIL_FROM
+    IMAP_HOST = os.environ.get("IMAP_HOST") or None  # unset: no mailbox poll
+    IMAP_PORT = int(os.environ.get("IMAP_PORT", "993"))
+    IMAP_USER = os.environ.get("IMAP_USER") or None
+    IMAP_PASSWORD = os.environ.get("IMAP_PASSWORD") or None
+    IMAP_FOLDER = os.environ.get("IMAP_FOLDER", "INBOX")
+    IMAP_TLS = os.environ.get("IMAP_TLS", "ssl")  # ssl (port 993), starttls, or none (a local test server only)
+    IMAP_POLL_SECONDS = int(os.environ.get("IMAP_POLL_SECONDS", "60"))
+    IMAP_BATCH = int(os.environ.get("IMAP_BATCH", "200"))  # messages fetched per poll
+    MAIL_MAX_MESSAGE_BYTES = int(os.environ.get("MAIL_MAX_MESSAGE_BYTES", str(30 * 1024 * 1024)))  # beyond: quarantine
+    MAIL_RAW_MAX = int(os.environ.get("MAIL_RAW_MAX", str(30 * 1024 * 1024)))  # raw bytes kept per message
+    # An unknown sender whose domain is no organization's: "accept" files as an unverified customer, "quarantine"
+    MAIL_UNKNOWN_SENDERS = os.environ.get("MAIL_UNKNOWN_SENDERS", "accept")
+    MAIL_AUTO_REPLY_CAP = int(os.environ.get("MAIL_AUTO_REPLY_CAP", "3"))  # automatic replies per sender ...
+    MAIL_AUTO_REPLY_WINDOW_HOURS = int(os.environ.get("MAIL_AUTO_REPLY_WINDOW_HOURS", "24"))  # ... in this window
+    MAIL_MERGE_SUGGEST_DAYS = int(os.environ.get("MAIL_MERGE_SUGGEST_DAYS", "14"))  # "recent" for merge suggestions
+    # Attachments: stored outside the static folder, type from the content, an allow-list, caps per file/message.
+    ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR") or str(INSTANCE_DIR / "attachments")
+    ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
+    ATTACHMENT_MAX_TOTAL_BYTES = int(os.environ.get("ATTACHMENT_MAX_TOTAL_BYTES", str(40 * 1024 * 1024)))
+    ATTACHMENT_MAX_FILES = int(os.environ.get("ATTACHMENT_MAX_FILES", "10"))
+
+    # Incidents, the status page and the portal's own health.
+    INCIDENT_UPDATE_REMINDER_MINUTES = int(os.environ.get("INCIDENT_UPDATE_REMINDER_MINUTES", "60"))
+    STATUS_CACHE_SECONDS = int(os.environ.get("STATUS_CACHE_SECONDS", "15"))
+    STATUS_HISTORY_DAYS = int(os.environ.get("STATUS_HISTORY_DAYS", "90"))
+    SPIKE_THRESHOLD = int(os.environ.get("SPIKE_THRESHOLD", "5"))  # similar tickets ...
+    SPIKE_WINDOW_MINUTES = int(os.environ.get("SPIKE_WINDOW_MINUTES", "30"))  # ... arriving within this window
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None  # /metrics needs "Authorization: Bearer <token>" ...
+    METRICS_ALLOW = os.environ.get("METRICS_ALLOW", "")  # ... or a client address in these addresses / networks
+    HEALTH_HEARTBEAT_STALE_SECONDS = int(os.environ.get("HEALTH_HEARTBEAT_STALE_SECONDS", "120"))
+    HEALTH_OUTBOX_LAG_SECONDS = int(os.environ.get("HEALTH_OUTBOX_LAG_SECONDS", "300"))
+    HEALTH_INDEX_LAG_SECONDS = int(os.environ.get("HEALTH_INDEX_LAG_SECONDS", "600"))
+
 
 class TestConfig(Config):
     TESTING = True
@@ -170,3 +205,6 @@ class TestConfig(Config):
     JOBS_EMBEDDED_SCHEDULER = False
     MAIL_SERVER = None
     SLACK_WEBHOOK_URL = None
+    IMAP_HOST = None
+    ATTACHMENT_DIR = ""  # empty: a directory under the test session's instance directory
+    METRICS_TOKEN = "test-metrics-token"

@@ -17,6 +17,10 @@ HANDLER_MODULES: list[str] = [
     "workers.csat",  # satisfaction survey emails and low-rating alerts
     "workers.reports_jobs",  # daily, weekly and monthly report emails to the managers
     "workers.accounts",  # account emails: address confirmation, password reset, email change, organization joins
+    "workers.mail",  # inbound mail: the mailbox poll, processing of stored messages
+    "workers.incidents",  # incident updates fanned out, reminders, resolution
+    "workers.status",  # status page subscriptions and their emails
+    "workers.health",  # health alerts to the admin and Slack
 ]
 
 

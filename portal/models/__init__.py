@@ -15,8 +15,32 @@ from portal.models.accounts import (
     User,
     UserSession,
 )
+from portal.models.attachments import Attachment
 from portal.models.base import Base, utcnow
 from portal.models.csat import CsatSurvey, SurveyState
+from portal.models.incidents import (
+    INCIDENT_TRANSITIONS,
+    ChecklistTemplateStep,
+    Component,
+    ComponentState,
+    Incident,
+    IncidentComponent,
+    IncidentEvent,
+    IncidentKind,
+    IncidentOrganization,
+    IncidentSeverity,
+    IncidentState,
+    IncidentStep,
+    IncidentTicket,
+    IncidentUpdate,
+    Maintenance,
+    MaintenanceComponent,
+    PostMortem,
+    PostMortemAction,
+    PostMortemState,
+    SpikeAlert,
+    StatusSubscriber,
+)
 from portal.models.kb import (
     KB_CATEGORIES,
     Article,
@@ -30,6 +54,16 @@ from portal.models.kb import (
     SearchSource,
     TicketSuggestion,
 )
+from portal.models.mail import (
+    AutoReplyLog,
+    InboundMessage,
+    InboundSource,
+    InboundState,
+    MailDirection,
+    TicketMailId,
+    TicketParticipant,
+)
+from portal.models.monitoring import HealthCheck, Heartbeat
 from portal.models.notifications import NotificationDelivery, NotificationPreference
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.roster import OnCall, Shift, StaffStatus, TimeOff
@@ -52,6 +86,37 @@ from portal.models.tickets import (
 )
 
 __all__ = [
+    "Attachment",
+    "INCIDENT_TRANSITIONS",
+    "ChecklistTemplateStep",
+    "Component",
+    "ComponentState",
+    "Incident",
+    "IncidentComponent",
+    "IncidentEvent",
+    "IncidentKind",
+    "IncidentOrganization",
+    "IncidentSeverity",
+    "IncidentState",
+    "IncidentStep",
+    "IncidentTicket",
+    "IncidentUpdate",
+    "Maintenance",
+    "MaintenanceComponent",
+    "PostMortem",
+    "PostMortemAction",
+    "PostMortemState",
+    "SpikeAlert",
+    "StatusSubscriber",
+    "AutoReplyLog",
+    "InboundMessage",
+    "InboundSource",
+    "InboundState",
+    "MailDirection",
+    "TicketMailId",
+    "TicketParticipant",
+    "HealthCheck",
+    "Heartbeat",
     "AccountLink",
     "AuditEntry",
     "JoinPolicy",

@@ -191,6 +191,8 @@ class Ticket(Base):
     resolution_breach_priority: Mapped[str | None] = mapped_column(String(10))
     resolution_decided_at: Mapped[datetime | None]
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)  # the id in the help desk it came from
+    # the part of the platform it is about (status page components), when the requester or an agent says so
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("components.id", ondelete="SET NULL"))
 
     category: Mapped[Category | None] = relationship()
     requester: Mapped[User] = relationship(foreign_keys=[requester_id])

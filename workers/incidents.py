@@ -1,0 +1,3 @@
+"""Incident jobs: an update fanned out to linked tickets, contacts, the status page and Slack; reminders."""
+
+from __future__ import annotations
