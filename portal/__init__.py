@@ -64,6 +64,7 @@ def _register_blueprints(app: Flask) -> None:
         mail,
         main,
         ops,
+        postmortems,
         reports,
         status,
     )
@@ -81,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(mail.bp, url_prefix="/admin/mail")
     app.register_blueprint(attachments.bp, url_prefix="/attachments")
     app.register_blueprint(status.bp)  # /status (public)
+    app.register_blueprint(postmortems.bp, url_prefix="/ops/post-mortems")
     app.register_blueprint(health.bp)  # /readyz, /metrics, /ops/health
     app.register_blueprint(csat.bp)  # /csat/<token> (public, the token authenticates) and /reports/csat/...
     csrf.exempt(api.bp)  # bearer tokens only, never cookies: no CSRF exposure

@@ -105,3 +105,9 @@ def init_app(app: Flask) -> None:
     from portal.tickets_cli import tickets_cli  # `flask tickets import|export`
 
     app.cli.add_command(tickets_cli)
+    from portal.mail_cli import mail_cli  # `flask mail ingest|reprocess` (and the mailbox poll)
+
+    app.cli.add_command(mail_cli)
+    from portal.attachments_cli import attachments_cli  # `flask attachments sweep`
+
+    app.cli.add_command(attachments_cli)

@@ -176,6 +176,16 @@ class Config:
     ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
     ATTACHMENT_MAX_TOTAL_BYTES = int(os.environ.get("ATTACHMENT_MAX_TOTAL_BYTES", str(40 * 1024 * 1024)))
     ATTACHMENT_MAX_FILES = int(os.environ.get("ATTACHMENT_MAX_FILES", "10"))
+    # Types accepted, as detected from the content (comma-separated). Never HTML, SVG, scripts or executables.
+    ATTACHMENT_TYPES = os.environ.get(
+        "ATTACHMENT_TYPES",
+        "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,text/csv,application/json,"
+        "text/xml,application/xml,message/rfc822,application/zip,application/msword,application/vnd.ms-excel,"
+        "application/vnd.ms-powerpoint,"
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    )
 
     # Incidents, the status page and the portal's own health.
     INCIDENT_UPDATE_REMINDER_MINUTES = int(os.environ.get("INCIDENT_UPDATE_REMINDER_MINUTES", "60"))

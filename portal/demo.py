@@ -22,6 +22,7 @@ from portal.services.accounts import hash_password
 from portal.services.catalog import DEFAULT_CATEGORIES, ensure_default_categories
 from portal.services.kb.seed import seed_kb
 from portal.services.roster import seed_roster
+from portal.services.status.components import seed_demo as seed_status
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -228,6 +229,7 @@ def seed(echo: Callable[[str], None] = print) -> dict[str, int]:
     echo(f"[4/4] tickets: {added['tickets']} added")
     added["csat_ratings"] = csat.seed_demo_ratings([_user(c[1]).id for c in CUSTOMERS], utcnow())
     added.update(seed_kb(echo))  # help-centre articles and FAQs from portal/kb_content
+    added.update({f"status_{k}": v for k, v in seed_status(utcnow()).items()})  # components, a past window
     return added
 
 

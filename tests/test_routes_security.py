@@ -18,6 +18,23 @@ PUBLIC_ENDPOINTS |= {
     "auth.confirm_email_change",
 }
 PUBLIC_ENDPOINTS |= {"csat.survey"}  # the emailed survey link: its signed token authenticates it (tests/test_csat.py)
+# The public status page, its feeds and subscription links (tests/status); readiness for load balancers; metrics with
+# their own bearer token or address allow-list (tests/health); one-click unsubscribe links of emails (signed tokens).
+PUBLIC_ENDPOINTS |= {
+    "status.page",
+    "status.incident",
+    "status.feed_atom",
+    "status.feed_rss",
+    "status.subscribe",
+    "status.confirm",
+    "status.unsubscribe",
+    "health.readyz",
+    "health.metrics",
+    "email.unsubscribe",
+}
+# RFC 8058 one-click unsubscribe: a mail client POSTs to the link without a session or a CSRF token; the signed token
+# in the URL is the authorization. These are the only state-changing endpoints exempt from CSRF.
+CSRF_EXEMPT = {"status.unsubscribe", "email.unsubscribe"}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -32,7 +49,7 @@ PAGE_RULES = [r for r in RULES if not r.endpoint.startswith(PUBLIC_PREFIXES) and
 CHANGING_RULES = [
     (r, m)
     for r in RULES
-    if not r.endpoint.startswith("api.") and r.endpoint != "static"
+    if not r.endpoint.startswith("api.") and r.endpoint != "static" and r.endpoint not in CSRF_EXEMPT
     for m in sorted(r.methods & STATE_CHANGING)
 ]
 
@@ -83,6 +100,14 @@ def test_state_changing_endpoints_require_csrf(client, make_user, rule, method, 
     # With the token the request gets past the CSRF check (whatever the view then decides).
     with_token = client.open(url, method=method, data=data, headers={"X-CSRFToken": token})
     assert with_token.status_code != 400 or "expired" not in with_token.text
+
+
+@pytest.mark.parametrize("endpoint", sorted(CSRF_EXEMPT))
+def test_one_click_unsubscribe_refuses_a_forged_token(client, endpoint):
+    rule = next(r for r in RULES if r.endpoint == endpoint)
+    url = re.sub(r"<(?:[^:>]+:)?token>", "forged-token", rule.rule)
+    response = client.post(url, data={})
+    assert 400 <= response.status_code < 500, (url, response.status_code)
 
 
 def test_login_form_itself_requires_csrf(client, make_user):

@@ -89,6 +89,8 @@ def worker(queues: tuple[str, ...], burst: bool, simple: bool) -> None:
     """Serve QUEUES (default: notify index sweeps default). Run exactly one worker on the index queue."""
     from rq import SimpleWorker, Worker
 
+    from workers.health import watch_rq_worker
+
     connection = _require_redis()
     names = list(queues) or list(QUEUES)
     cls = SimpleWorker if simple else Worker
@@ -103,6 +105,7 @@ def worker(queues: tuple[str, ...], burst: bool, simple: bool) -> None:
             return
         rq_worker = cls(names, connection=connection)
         rq_worker.max_connection_wait_time = cap  # RQ's own reconnect backoff while listening
+        watch_rq_worker(rq_worker, names)  # Heartbeat "worker:<host>:<pid>" for the health checks
         stop.worker = rq_worker
         try:
             rq_worker.work(burst=burst, with_scheduler=False)
@@ -132,6 +135,8 @@ def scheduler() -> None:
     from rq import Queue
     from rq.cron import CronScheduler
 
+    from workers.health import beat_scheduler
+
     connection = _require_redis()
     cron = CronScheduler(connection=connection)
     cron.load_config_from_file("workers.cron")
@@ -156,6 +161,7 @@ def scheduler() -> None:
                 if cron.enqueue_jobs():
                     cron.save()
                 cron.heartbeat()
+                beat_scheduler()  # Heartbeat "scheduler"; the health check runs here every 60 s (never raises)
             except _redis_errors() as exc:
                 _say("scheduler", f"lost Redis ({exc})")
                 outage = True

@@ -31,6 +31,18 @@ _runners: dict[int, _Runner] = {}
 
 
 _STOP = -1  # queued to wake the runner when it must stop
+HEARTBEAT_EVERY = 15.0  # seconds an idle runner waits for a row before beating again
+
+
+def _beat(app: Flask) -> None:
+    try:
+        from portal.services import heartbeats
+        from portal.services.outbox import QUEUES
+
+        with app.app_context():
+            heartbeats.beat(heartbeats.worker_name(), "worker", "embedded:" + ",".join(QUEUES))
+    except Exception:  # a heartbeat is best effort
+        pass
 
 
 class _Runner(threading.Thread):
@@ -46,7 +58,11 @@ class _Runner(threading.Thread):
         from workers.context import job_context
 
         while not self.stopping.is_set():
-            message_id = self.queue.get()
+            _beat(self.app)  # Heartbeat "worker:<host>:<pid>" (at most every 15 s, never raises)
+            try:
+                message_id = self.queue.get(timeout=HEARTBEAT_EVERY)
+            except queue.Empty:
+                continue
             if message_id == _STOP or self.stopping.is_set():
                 break  # the rows still queued were never claimed: they stay pending for the relay
             self.current = message_id

@@ -20,6 +20,7 @@ from portal.extensions import db
 from portal.models import OutboxMessage, Role, Ticket, TicketEvent, User
 from portal.services import routing
 from portal.services.escalation import reason_label
+from portal.services.mail import outgoing
 from portal.services.notifications import wants_email
 from workers import senders
 from workers.registry import handler
@@ -64,26 +65,43 @@ def _local(when: datetime | None, user: User) -> str:
 
 
 def _email(
-    message_id: int, kind: str, user: User, template: str, subject: str, ticket: Ticket | None = None, **context: Any
+    message_id: int,
+    kind: str,
+    user: User | outgoing.Recipient,
+    template: str,
+    subject: str,
+    ticket: Ticket | None = None,
+    **context: Any,
 ) -> bool:
-    """Render ``email/<template>.txt|.html`` for ``user`` and send it once for this outbox row."""
+    """Render ``email/<template>.txt|.html`` for ``user`` and send it once for this outbox row. A mail about a ticket
+    carries what makes a reply by email thread back (``portal.services.mail.outgoing``): the recipient's signed
+    token in the Message-ID and the body, the thread's References, Reply-To, List-Unsubscribe."""
     domain = senders.mail_domain()
     digest = hashlib.sha1(user.email.lower().encode()).hexdigest()[:10]
     mid = f"<{kind.replace('.', '-')}.{message_id}.{digest}@{domain}>"
     thread = senders.ticket_thread_id(ticket.reference) if ticket is not None else None
+    mail = None
     if ticket is not None:
+        mail = outgoing.ticket_mail(ticket, user, kind=kind, outbox_id=message_id, domain=domain, thread_root=thread)
+        mid = mail.message_id
         subject = f"[{ticket.reference}] {subject}"
-        context.setdefault("ticket_url", _ticket_url(ticket, user))
+        if outgoing.may_open(user, ticket):
+            context.setdefault("ticket_url", _ticket_url(ticket, user))
+        for key, value in mail.context.items():
+            context.setdefault(key, value)
     context.update(user=user, ticket=ticket, local=lambda when: _local(when, user))
+    event = context.get("event")
 
     def send(claim: senders.Claim) -> str:
         # the Message-ID stored at the first claim (the same deterministic value): a retry of an uncertain send
         # carries it again, so the recipient's mail client shows the message once
+        sent_id = claim.message_id or mid
         text = render_template(f"email/{template}.txt", **context)
         html = render_template(f"email/{template}.html", **context)
-        return senders.send_email(
-            senders.build_email(user.email, subject, text, html, message_id=claim.message_id or mid, thread_id=thread)
-        )
+        extra = mail.build_kwargs() if mail is not None else {"thread_id": thread}
+        if mail is not None:  # before the send: a reply quoting only our References must find the ticket
+            outgoing.record_sent(sent_id, ticket.id, user.id, event.id if isinstance(event, TicketEvent) else None)
+        return senders.send_email(senders.build_email(user.email, subject, text, html, message_id=sent_id, **extra))
 
     return senders.deliver(message_id, "email", user.email, send, message_id=mid)
 
@@ -124,23 +142,27 @@ def _staff_url(ticket: Ticket) -> str:
 
 @handler("notify.ticket_reply")
 def ticket_reply(payload: dict[str, Any], message_id: int) -> None:
+    """A public reply → the requester and the ticket's participants (with or without an account), once each,
+    never its author. The reply's files are linked, never attached."""
     ticket = _ticket(payload)
     event = db.session.get(TicketEvent, int(payload["event_id"]))
     if event is None or not event.kind.is_public:
         return  # never mail an internal note
-    if ticket.requester_id == payload.get("actor_id"):
-        return
-    _email_each(
-        message_id,
-        "notify.ticket_reply",
-        [ticket.requester],
-        "email_ticket_updates",
+    author = _user(payload.get("actor_id"))
+    mail = dict(
         template="ticket_reply",
         subject=f"New reply: {ticket.subject}",
         ticket=ticket,
         event=event,
-        author=_user(payload.get("actor_id")),
+        author=author,
+        files=outgoing.attachment_links(event),
     )
+    if ticket.requester_id != payload.get("actor_id"):
+        _email_each(message_id, "notify.ticket_reply", [ticket.requester], "email_ticket_updates", **mail)
+    skip = [author.email if author else "", ticket.requester.email]
+    for recipient in outgoing.participant_recipients(ticket, exclude=skip):
+        if outgoing.wants_ticket_mail(recipient, "email_ticket_updates"):
+            _email(message_id, "notify.ticket_reply", recipient, participant=True, **mail)
 
 
 @handler("notify.ticket_status")

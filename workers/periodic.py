@@ -16,9 +16,14 @@ from portal.models import utcnow
 from portal.services.csat import expire_due
 from portal.services.handover import run_handover
 from portal.services.sla_sweep import run_sweep
+from workers.attachments import attachment_sweep
 from workers.context import job_context
+from workers.health import health_check, spike_scan
+from workers.incidents import incident_reminders
+from workers.mail import mail_poll
 from workers.relay import relay_due
 from workers.reports_jobs import schedule_report_emails
+from workers.status import maintenance_notices
 
 
 def relay_outbox(after_outage: bool = False):
@@ -58,13 +63,20 @@ SCHEDULE: tuple[tuple[Callable, int, str], ...] = (
     (sla_sweep, 60, "sweeps"),
     (shift_handover, 60, "sweeps"),
     (csat_expiry, 900, "sweeps"),
+    (incident_reminders, 60, "sweeps"),
     (schedule_report_emails, 900, "default"),
+    (health_check, 60, "sweeps"),
+    (spike_scan, 60, "sweeps"),
+    (mail_poll, 60, "default"),  # IMAP_POLL_SECONDS' default; nothing happens while IMAP_HOST is unset
+    (attachment_sweep, 3600, "sweeps"),
+    (maintenance_notices, 60, "sweeps"),  # status subscribers: a maintenance window started or ended
 )
 
 
 def run_due_tasks(app: Flask, last_run: dict[str, float]) -> None:
     """One tick of the embedded scheduler: run each task whose interval has passed."""
     now = time.monotonic()
+    _scheduler_heartbeat(app)
     for task, every, _queue in SCHEDULE:
         if now - last_run.get(task.__name__, -1e9) < every:
             continue
@@ -74,3 +86,14 @@ def run_due_tasks(app: Flask, last_run: dict[str, float]) -> None:
                 task()
             except Exception:
                 current_app.logger.exception("periodic task %s failed", task.__name__)
+
+
+def _scheduler_heartbeat(app: Flask) -> None:
+    """The embedded scheduler is alive (``Heartbeat`` "scheduler", at most every 15 s; never fails the tick)."""
+    try:
+        from portal.services import heartbeats
+
+        with app.app_context():
+            heartbeats.beat("scheduler", "scheduler", "embedded")
+    except Exception:  # a heartbeat is best effort
+        pass

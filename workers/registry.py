@@ -18,6 +18,7 @@ HANDLER_MODULES: list[str] = [
     "workers.reports_jobs",  # daily, weekly and monthly report emails to the managers
     "workers.accounts",  # account emails: address confirmation, password reset, email change, organization joins
     "workers.mail",  # inbound mail: the mailbox poll, processing of stored messages
+    "workers.mail_ack",  # the acknowledgement auto-reply to a ticket filed by email
     "workers.incidents",  # incident updates fanned out, reminders, resolution
     "workers.status",  # status page subscriptions and their emails
     "workers.health",  # health alerts to the admin and Slack

@@ -13,9 +13,10 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import NamedTuple
@@ -235,18 +236,57 @@ def ticket_thread_id(reference: str) -> str:
     return f"<ticket-{reference}@{mail_domain()}>"
 
 
+class _MailPolicy(EmailPolicy):
+    """The default policy, except that the machine-read headers are written on one line as given: folding the long
+    URIs of ``List-Unsubscribe`` would turn them into RFC 2047 encoded words (which mail clients do not decode
+    there), and a signed Message-ID is easier to match unfolded."""
+
+    _UNFOLDED = frozenset({"list-unsubscribe", "message-id", "in-reply-to", "references"})
+
+    def _unfolded(self, name, value) -> bool:
+        return name.lower() in self._UNFOLDED and len(name) + len(str(value)) < 990  # the line limit is 998
+
+    def fold(self, name, value):
+        if self._unfolded(name, value):
+            return f"{name}: {single_line(str(value))}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        if self._unfolded(name, value):
+            return self.fold(name, value).encode("ascii", "replace")
+        return super().fold_binary(name, value)
+
+
 def build_email(
-    to: str, subject: str, text: str, html: str, *, message_id: str, thread_id: str | None = None
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    *,
+    message_id: str,
+    thread_id: str | None = None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    reply_to: str | None = None,
+    list_unsubscribe: str | None = None,
 ) -> EmailMessage:
-    message = EmailMessage()
+    """``thread_id`` (the ticket's thread root) and ``references`` make References; In-Reply-To is ``in_reply_to``
+    or the thread root. ``list_unsubscribe`` (``<https://…>, <mailto:…>``) adds the RFC 8058 one-click headers."""
+    message = EmailMessage(policy=_MailPolicy())
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = single_line(to)
     message["Subject"] = single_line(subject)  # a line break in a header would fail every send (and every retry)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id
-    if thread_id:
-        message["In-Reply-To"] = thread_id
-        message["References"] = thread_id
+    chain = [ident for ident in dict.fromkeys([thread_id, *references]) if ident]
+    if chain:
+        message["In-Reply-To"] = single_line(in_reply_to or chain[0])
+        message["References"] = single_line(" ".join(chain))
+    if reply_to:
+        message["Reply-To"] = single_line(reply_to)
+    if list_unsubscribe:
+        message["List-Unsubscribe"] = single_line(list_unsubscribe)
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"  # loop protection: auto-responders must not answer
     message.set_content(text)
     message.add_alternative(html, subtype="html")

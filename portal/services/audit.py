@@ -59,6 +59,16 @@ ACTIONS: dict[str, str] = {
     "kb.published": "Article published",
     "kb.archived": "Article archived",
     "mail.released": "Quarantined mail released",
+    "mail.reprocessed": "Mail processed again",
+    "mail.discarded": "Quarantined mail discarded",
+    "mail.merged": "Mailed-in ticket merged",
+    "incident.declared": "Incident declared",
+    "incident.resolved": "Incident resolved",
+    "incident.template_changed": "Incident checklist template changed",
+    "status.component": "Status component changed",
+    "status.maintenance": "Maintenance window changed",
+    "postmortem.published": "Post-mortem published",
+    "spike.dismissed": "Ticket spike alert dismissed",
 }
 
 

@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.models import (
     Category,
     CsatSurvey,
+    InboundSource,
     LinkPurpose,
     NotificationDelivery,
     OutboxMessage,
@@ -28,6 +29,7 @@ from portal.models import (
     Role,
     ShiftRegion,
     SlaPolicy,
+    StatusSubscriber,
     User,
     utcnow,
 )
@@ -35,8 +37,13 @@ from portal.models.kb import ArticleRevision, Faq, KbCategory, SearchSource
 from portal.services import account_flows, accounts, csat, sla_admin
 from portal.services import roster as roster_service
 from portal.services import tickets as ticket_service
+from portal.services.incidents import core as incident_core
 from portal.services.kb import analytics, faqs, feedback
 from portal.services.kb import articles as kb_articles
+from portal.services.mail import outgoing as mail_outgoing
+from portal.services.mail import pipeline
+from portal.services.status import components as status_components
+from portal.services.status import subscriptions as status_subscriptions
 from tests.browser.test_accessibility import _axe_violations, _with_axe, vendored_axe  # noqa: F401
 from tests.search.conftest import run_index_jobs, search_index  # noqa: F401  (fresh indexes, index jobs)
 
@@ -56,12 +63,24 @@ NOT_PAGES = {
     "reports.live_board": "htmx fragment: the live dashboard's board (polled by /reports/live)",
     "reports.csv": "CSV downloads of the report tables",
     "admin.audit_csv": "CSV download of the audit log",
+    "attachments.download": "file downloads of attachments",
+    "mail.raw": "a received message's raw source as plain text",
+    "health.readyz": "JSON readiness check",
+    "health.metrics": "Prometheus metrics (text)",
+    "health.board": "htmx fragment: the health board (polled by /ops/health)",
+    "status.feed_atom": "Atom feed of the status page",
+    "status.feed_rss": "RSS feed of the status page",
 }
 NOT_PAGE_BLUEPRINTS = {"api": "JSON API for bearer tokens"}
 
 # Who visits a page, by path prefix (first match); everything else is public.
 ROLE_BY_PREFIX = (
     ("/ops/roster/manage", "admin"),
+    ("/ops/incidents/templates", "admin"),
+    ("/ops/incidents/new", "admin"),  # declaring takes a senior agent or above
+    ("/ops/status", "admin"),
+    ("/ops/health", "admin"),
+    ("/mail/messages", "agent"),
     ("/reports", "admin"),
     ("/admin", "admin"),
     ("/ops", "agent"),
@@ -280,6 +299,38 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
             account_flows.issue_link(colleague, LinkPurpose.change_email, new_email="marco.rossi@example.test")
         ),
     }
+    # Email in: a mail that made a reply on the ticket, and one in quarantine.
+    inbound = pipeline.ingest(
+        (
+            f"From: {customer.name} <{customer.email}>\r\nTo: support@support.esg.test\r\n"
+            f"Subject: Re: [{ticket.reference}] {ticket.subject}\r\nMessage-ID: <responsive-1@example.test>\r\n"
+            "Date: Tue, 01 Dec 2026 10:00:00 +0000\r\n\r\nThe importer still rejects row 3.\r\n"
+        ).encode(),
+        source=InboundSource.upload,
+    )
+    pipeline.ingest(
+        b"From: nobody\r\nTo: support@support.esg.test\r\nSubject: broken\r\n\r\nNo sender.\r\n",
+        source=InboundSource.upload,
+    )
+    # Incidents and the status page: the demo components, an open outage with an update, a subscriber.
+    status_components.seed_demo(now)
+    incident = incident_core.declare(
+        admin,
+        incident_core.Declaration(
+            title=f"Imports of {LONG_FILE} fail for every organization in the EMEA region",
+            summary="The import workers stopped after the 10:00 deployment.",
+            components={c.id: "major_outage" for c in incident_core.active_components()[:2]},
+            ticket_refs=[ticket.reference],
+        ),
+    )
+    incident_core.post_update(admin, incident, "We have found the cause and are rolling back the deployment.")
+    subscriber = StatusSubscriber(email="watcher@example.test", confirm_sent_at=now.replace(microsecond=0))
+    db.session.add(subscriber)
+    db.session.flush()
+    link_tokens["status.confirm"] = status_subscriptions.confirm_token(subscriber)
+    subscriber.confirm_token_hash = status_subscriptions._digest(link_tokens["status.confirm"])
+    link_tokens["status.unsubscribe"] = status_subscriptions.manage_token(subscriber)
+    link_tokens["email.unsubscribe"] = mail_outgoing.unsubscribe_token(customer, "email_ticket_updates")
     db.session.commit()
     run_index_jobs()
 
@@ -306,6 +357,8 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
             "calendar_id": calendar.id,
             "policy_id": policy.id,
             "token": csat_token,
+            "inbound_id": inbound.id,
+            "incident_id": incident.id,
             **{f"token:{endpoint}": token for endpoint, token in link_tokens.items()},
         },
     )
@@ -367,6 +420,8 @@ def test_every_get_rule_is_a_visited_page_or_named_as_not_a_page(app):
         ),
         "policy_id": 1,
         "token": "t",
+        "inbound_id": 1,
+        "incident_id": 1,
     }
     pages = portal_pages(app, ids)
     visited = {path.split("?")[0] for paths in pages.values() for path in paths}
@@ -514,10 +569,10 @@ def test_queue_keeps_references_on_one_line_on_a_laptop(seed, sign_in):
     page = sign_in(seed.users["agent"])
     page.set_viewport_size({"width": 1366, "height": HEIGHT})
     page.goto("/agent/queue")
-    references = page.locator("#queue-results tbody tr td:first-child a")
+    references = page.locator("#queue-results tbody tr td > a[href*='/agent/tickets/']")
     expect(references.first).to_be_visible()
     lines = page.evaluate(
-        """() => [...document.querySelectorAll('#queue-results tbody tr td:first-child a')]
+        """() => [...document.querySelectorAll('#queue-results tbody tr td > a[href*="/agent/tickets/"]')]
             .map(a => [a.textContent, a.getClientRects().length])"""
     )
     assert len(lines) >= 8 and all(n == 1 for _, n in lines), lines

@@ -13,9 +13,10 @@ from portal.blueprints.agent.forms import AgentReplyForm
 from portal.blueprints.common import attempt_on_ticket, staff_required
 from portal.extensions import htmx
 from portal.models import Ticket
+from portal.services import attachments as attachment_service
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
-from portal.services.errors import Conflict, ServiceError
+from portal.services.errors import Conflict, ServiceError, ValidationFailed
 from portal.services.queries import active_categories, assignable_staff, queue_counts, queue_views
 
 
@@ -52,12 +53,19 @@ def reply(reference: str):
     form.status.choices = _status_choices(ticket)
     if not form.validate_on_submit():
         return _reply_response(ticket, form, None, status=422)
-    ticket, _event, refused = attempt_on_ticket(
-        reference,
-        lambda t: ticket_service.reply_to_ticket(
+    files = request.files.getlist("attachments")
+    problems = attachment_service.check_uploads(files)  # before anything is written; the message stays typed
+    if problems:
+        return _reply_response(ticket, form, ValidationFailed(problems[attachment_service.FIELD], problems))
+
+    def send(t: Ticket):
+        result = ticket_service.reply_to_ticket(
             current_user, t, form.body.data, internal=form.internal.data, status=form.status.data or None
-        ),
-    )
+        )
+        attachment_service.store_reply_uploads(files, uploader=current_user, ticket=t, result=result)
+        return result
+
+    ticket, _event, refused = attempt_on_ticket(reference, send)
     if refused is None and not htmx:
         return redirect(url_for("agent.ticket", reference=ticket.reference), 303)
     return _reply_response(ticket, form if refused else AgentReplyForm(formdata=None), refused)

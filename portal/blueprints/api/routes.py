@@ -11,10 +11,12 @@ from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
 from portal.blueprints.api.auth import check_token
+from portal.blueprints.attachments import file_response
 from portal.errors import json_error
 from portal.extensions import db
 from portal.models import Channel, Priority, Status, Ticket, TicketEvent, User, format_reference
 from portal.params import DB_BIGINT_MAX, InvalidParameter, choice_param, int_param, json_int, page_param, str_param
+from portal.services import attachments as attachment_service
 from portal.services import csat as csat_service
 from portal.services import tickets as ticket_service
 from portal.services.access import can_read_ticket, get_ticket_for, visible_events
@@ -51,6 +53,39 @@ def _json_body(allowed: set[str]) -> dict[str, Any]:
     if unknown:
         raise ValidationFailed("Unknown fields.", dict.fromkeys(unknown, "Unknown or not allowed field."))
     return data
+
+
+def _body(allowed: set[str]) -> tuple[dict[str, Any], list]:
+    """The fields and files of a JSON body, or of a multipart/form-data one (fields plus files "attachments")."""
+    if request.mimetype != "multipart/form-data":
+        return _json_body(allowed), []
+    unknown = sorted(set(request.form) - allowed)
+    if unknown:
+        raise ValidationFailed("Unknown fields.", dict.fromkeys(unknown, "Unknown or not allowed field."))
+    unknown_files = sorted(set(request.files) - {attachment_service.FIELD})
+    if unknown_files:
+        raise ValidationFailed("Unknown file fields.", dict.fromkeys(unknown_files, 'Send files as "attachments".'))
+    data: dict[str, Any] = request.form.to_dict()
+    if "internal" in data:
+        data["internal"] = {"true": True, "false": False}.get(data["internal"].strip().lower(), data["internal"])
+    files = request.files.getlist(attachment_service.FIELD)
+    problems = attachment_service.check_uploads(files)  # refused before anything is written
+    if problems:
+        raise ValidationFailed(problems[attachment_service.FIELD], problems)
+    return data, files
+
+
+def attachment_json(attachment) -> dict[str, Any]:
+    return {
+        "id": attachment.id,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "event_id": attachment.event_id,
+        "created_at": _iso(attachment.created_at),
+        "url": url_for("api.download_attachment", token=attachment.token, _external=True),
+    }
 
 
 def _person(user) -> dict | None:
@@ -118,7 +153,7 @@ def event_json(event: TicketEvent) -> dict[str, Any]:
 @token_required
 def create_ticket():
     actor = g.api_user
-    data = _json_body(STAFF_CREATE_FIELDS if actor.is_staff else CREATE_FIELDS)
+    data, files = _body(STAFF_CREATE_FIELDS if actor.is_staff else CREATE_FIELDS)
     ticket = ticket_service.create_ticket(
         actor,
         subject=data.get("subject"),
@@ -128,7 +163,8 @@ def create_ticket():
         channel=data.get("channel", Channel.api.value),
         requester=_requester(data.get("requester_email")),
     )
-    response = jsonify({"ticket": ticket_json(ticket)})
+    stored = attachment_service.store_uploads(files, uploader=actor, ticket=ticket)
+    response = jsonify({"ticket": ticket_json(ticket), "attachments": [attachment_json(a) for a in stored]})
     response.headers["Location"] = url_for("api.get_ticket", reference=ticket.reference)
     return response, 201
 
@@ -194,16 +230,20 @@ def get_ticket(reference: str):
 def reply(reference: str):
     actor = g.api_user
     ticket = get_ticket_for(actor, reference)
-    data = _json_body(REPLY_FIELDS)
+    data, files = _body(REPLY_FIELDS)
     internal = data.get("internal", False)
     if not isinstance(internal, bool):
         raise ValidationFailed("internal must be true or false.", {"internal": "Use a boolean."})
     result = ticket_service.reply_to_ticket(
         actor, ticket, data.get("body"), internal=internal, status=data.get("status")
     )
+    stored = [
+        attachment_json(a)
+        for a in attachment_service.store_reply_uploads(files, uploader=actor, ticket=ticket, result=result)
+    ]
     if isinstance(result, Ticket):  # a reply to a closed ticket opened a follow-up
-        return jsonify({"ticket": ticket_json(result), "follow_up_of": ticket.reference}), 201
-    return jsonify({"event": event_json(result), "ticket": ticket_json(ticket)}), 201
+        return jsonify({"ticket": ticket_json(result), "follow_up_of": ticket.reference, "attachments": stored}), 201
+    return jsonify({"event": event_json(result), "ticket": ticket_json(ticket), "attachments": stored}), 201
 
 
 @token_required
@@ -219,6 +259,21 @@ def update_ticket(reference: str):
     return jsonify(
         {"ticket": ticket_json(ticket), "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes]}
     )
+
+
+@token_required
+def list_attachments(reference: str):
+    ticket = get_ticket_for(g.api_user, reference)
+    return jsonify({"attachments": [attachment_json(a) for a in attachment_service.for_ticket(g.api_user, ticket)]})
+
+
+@token_required
+def download_attachment(token: str):
+    """The file, served as the download page serves it; 404 for a file the token's user may not read."""
+    attachment = attachment_service.by_token(token)
+    if attachment is None or not attachment_service.can_read(g.api_user, attachment):
+        raise NotFound("No such attachment.")
+    return file_response(attachment)
 
 
 def conflict(exc: Conflict):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -13,6 +14,7 @@ class NewTicketForm(FlaskForm):
     description = TextAreaField("Describe the problem", validators=[DataRequired(), Length(max=50_000)])
     category = SelectField("Category", validators=[DataRequired()])
     priority = SelectField("Priority", default="medium", validators=[DataRequired()])
+    attachments = MultipleFileField("Attach files (optional)")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -22,6 +24,7 @@ class NewTicketForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     body = TextAreaField("Your reply", validators=[DataRequired(), Length(max=50_000)])
+    attachments = MultipleFileField("Attach files (optional)")
 
 
 class VersionForm(FlaskForm):

@@ -7,8 +7,9 @@ from flask_login import current_user
 
 from portal.blueprints.common import attempt_on_ticket, customer_required, make_page, page_number
 from portal.blueprints.customer.forms import NewTicketForm, ReplyForm, VersionForm
-from portal.extensions import htmx
+from portal.extensions import db, htmx
 from portal.models import Status, Ticket
+from portal.services import attachments as attachment_service
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
 from portal.services.errors import Conflict, ValidationFailed
@@ -26,7 +27,9 @@ def home():
 def new_ticket():
     form = NewTicketForm()
     if form.validate_on_submit():
+        files = request.files.getlist("attachments")
         try:
+            _check_files(files)
             ticket = ticket_service.create_ticket(
                 current_user,
                 subject=form.subject.data,
@@ -34,6 +37,7 @@ def new_ticket():
                 category=form.category.data,
                 priority=form.priority.data,
             )
+            attachment_service.store_uploads(files, uploader=current_user, ticket=ticket)
         except ValidationFailed as exc:
             _form_errors(form, exc)
             return render_template("customer/new_ticket.html", form=form), 422
@@ -66,7 +70,15 @@ def reply(reference: str):
     form = ReplyForm()
     if not form.validate_on_submit():
         return _render_ticket(ticket, reply_form=form, status=422)
-    result = ticket_service.reply_to_ticket(current_user, ticket, form.body.data)
+    files = request.files.getlist("attachments")
+    try:
+        _check_files(files)
+        result = ticket_service.reply_to_ticket(current_user, ticket, form.body.data)
+        attachment_service.store_reply_uploads(files, uploader=current_user, ticket=ticket, result=result)
+    except ValidationFailed as exc:  # nothing is kept; the page shows the text typed and why
+        db.session.rollback()
+        _form_errors(form, exc)
+        return _render_ticket(get_ticket_for(current_user, reference), reply_form=form, status=422)
     if isinstance(result, Ticket):
         flash(f"{ticket.reference} is closed, so we opened {result.reference} as a follow-up.", "success")
         return redirect(url_for("customer.ticket", reference=result.reference), 303)
@@ -112,6 +124,13 @@ def _render_ticket(ticket: Ticket, *, reply_form=None, conflict: bool = False, s
         allowed=ticket_service.allowed_statuses(current_user, ticket),
         conflict=conflict,
     ), status
+
+
+def _check_files(files) -> None:
+    """Refuse unacceptable files before anything is written (the form comes back with the text typed)."""
+    problems = attachment_service.check_uploads(files)
+    if problems:
+        raise ValidationFailed(problems[attachment_service.FIELD], problems)
 
 
 def _form_errors(form, exc: ValidationFailed) -> None:
