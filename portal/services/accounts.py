@@ -87,11 +87,17 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
 
 
+# The password hash of an account nobody has set a password for (made from an email): it matches no password, and
+# computing it costs nothing (hashing a random secret with the slow hash would only make filing by mail slow).
+UNUSABLE_PASSWORD = "!unusable"
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The user with these credentials, or None. Takes the same time whether or not the email exists."""
+    """The user with these credentials, or None. Takes the same time whether or not the email exists, and whether or
+    not the account has a password yet."""
     global _DUMMY_HASH
     user = find_user_by_email(email)
-    if user is None:
+    if user is None or user.password_hash == UNUSABLE_PASSWORD:
         if _DUMMY_HASH is None:
             _DUMMY_HASH = hash_password(secrets.token_hex(8))
         check_password_hash(_DUMMY_HASH, password or "")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import NotificationPreference, Priority, Role, User, utcnow
+from portal.models import NotificationPreference, Priority, Role, TicketParticipant, User, utcnow
 from portal.models.notifications import PREFERENCE_FIELDS
 from portal.services import routing
 from portal.services.changes import TicketChange
@@ -20,7 +20,11 @@ def ticket_changed(change: TicketChange) -> None:
     and the senior agents on shift."""
     ticket, actor = change.ticket, change.actor
     staff_reply = change.kind == "reply" and change.event is not None and actor.is_staff
-    if staff_reply:
+    # a customer's public reply reaches the people copied on the ticket (never its author; the desk sees it anyway)
+    copied_reply = (
+        change.kind == "reply" and change.event is not None and not actor.is_staff and _has_participants(ticket)
+    )
+    if staff_reply or copied_reply:
         emit(
             "notify.ticket_reply",
             {"ticket_id": ticket.id, "event_id": change.event.id, "actor_id": actor.id},
@@ -48,6 +52,13 @@ def ticket_changed(change: TicketChange) -> None:
             {"ticket_id": ticket.id, "user_ids": [u.id for u in on_shift_seniors]},
             dedupe_key=key,
         )
+
+
+def _has_participants(ticket) -> bool:
+    return (
+        db.session.scalar(select(TicketParticipant.id).where(TicketParticipant.ticket_id == ticket.id).limit(1))
+        is not None
+    )
 
 
 def critical_alert_due(change: TicketChange) -> bool:

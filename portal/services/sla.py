@@ -398,6 +398,11 @@ def on_ticket_changed(change: TicketChange) -> None:
     """The SLA step of ``effects.ticket_changed``: the change's own timestamp is the clock. A breach that happened
     since the last look (between two sweeps) is recorded now, at its logical instant."""
     ticket = change.ticket
+    if change.kind == "created":
+        # a ticket filed a moment ago has no clock steps yet (no replies, no status or priority changes) and no
+        # recorded crossings: the two queries that would read them are skipped (filing is a hot path: mail, API)
+        refresh(ticket, ticket.updated_at or utcnow(), history=History(None, []), recorded=set())
+        return
     refresh(ticket, ticket.updated_at or utcnow())
 
 

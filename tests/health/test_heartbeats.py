@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from rq.exceptions import StopRequested
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from portal.extensions import db
 from portal.models import Heartbeat, utcnow
@@ -26,11 +29,23 @@ def test_a_heartbeat_is_throttled_and_never_raises(app, monkeypatch):
     assert _beat_rows()["worker:test:1"].detail == "index"
 
     def broken(*_args):
-        raise RuntimeError("database gone")
+        raise OperationalError("UPDATE heartbeats ...", {}, ConnectionRefusedError("database gone"))
 
     monkeypatch.setattr(heartbeats, "_upsert", broken)
     assert heartbeats.beat("worker:test:2", "worker", "notify") is False  # logged, swallowed
     assert "worker:test:2" not in _beat_rows()
+
+
+def test_a_stop_request_during_a_heartbeat_reaches_the_worker(app, monkeypatch):
+    """RQ stops a worker on SIGTERM by raising StopRequested from its signal handler, wherever the worker is: a
+    heartbeat being written at that moment must let it through, or the worker would never stop."""
+
+    def interrupted(*_args):
+        raise StopRequested()
+
+    monkeypatch.setattr(heartbeats, "_upsert", interrupted)
+    with pytest.raises(StopRequested):
+        heartbeats.beat("worker:test:3", "worker", "notify", min_interval=0)
 
 
 def test_the_embedded_runner_thread_beats_and_counts_as_a_worker(app):

@@ -23,8 +23,10 @@ from portal.models import (
     TicketParticipant,
     User,
 )
+from portal.services import accounts
 from portal.services.mail import pipeline, tokens
 from portal.services.notifications import wants_email
+from tests.conftest import csrf_from
 from tests.mail._corpus_helpers import SUPPORT, ingest, new_id, outbox_rows, raw_mail
 
 
@@ -288,6 +290,21 @@ def test_unknown_sender_at_an_automatic_organization_domain_joins_it(org):
     assert user.organization_id == org.id and user.email_verified_at is None
     assert db.session.get(Ticket, inbound.ticket_id).organization_id == org.id
     assert "New customer account" in inbound.detail
+
+
+def test_an_account_made_from_mail_has_no_password_until_a_reset(client, org):
+    """The new customer cannot sign in with any password (not even an empty one) until a password reset proves the
+    address; the sign-in page answers as for a wrong password, never an error."""
+    inbound = ingest(raw_mail(sender="zoe@client.test", name="Zoe Zed"))
+    user = db.session.get(User, inbound.sender_id)
+    assert accounts.authenticate("zoe@client.test", "") is None
+    assert accounts.authenticate("zoe@client.test", user.password_hash) is None
+    token = csrf_from(client.get("/login").text)
+    answer = client.post("/login", data={"email": "zoe@client.test", "password": "!unusable", "csrf_token": token})
+    assert answer.status_code == 401 and "Location" not in answer.headers  # as for a wrong password
+    user.password_hash = accounts.hash_password("a-long-new-passphrase")  # what a reset link does
+    db.session.commit()
+    assert accounts.authenticate("zoe@client.test", "a-long-new-passphrase") == user
 
 
 def test_unknown_sender_at_an_approval_organization_requests_it(org):

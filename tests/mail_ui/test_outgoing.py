@@ -127,6 +127,24 @@ def test_participants_receive_public_replies_once_each_and_the_author_none(mailb
     assert len(known) == 3
 
 
+def test_a_customers_reply_reaches_the_people_copied_but_not_its_author(mailbox, setting):
+    ticket = db.session.get(type(setting["ticket"]), setting["ticket"].id)
+    ticket_service.reply_to_ticket(setting["customer"], ticket, "Still failing on row 3, see attached log.")
+    db.session.commit()
+    run_pending()
+    recipients = sorted(m["To"] for m in mailbox.messages if m["Subject"].startswith(f"[{ticket.reference}] New reply"))
+    # the colleague, the outsider and the agent copied on it; the requester wrote it
+    assert recipients == ["ann@support.test", "colin@org.test", "outsider@elsewhere.test"]
+
+
+def test_a_customers_reply_on_a_ticket_nobody_is_copied_on_sends_nothing(mailbox, make_org, make_user, make_ticket):
+    customer = make_user(Role.customer, organization=make_org())
+    ticket = make_ticket(customer, subject="Alone")
+    ticket_service.reply_to_ticket(customer, ticket, "Any news?")
+    db.session.commit()
+    assert not db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "notify.ticket_reply")).all()
+
+
 def test_a_retried_send_keeps_its_message_id(app, mailbox, setting, monkeypatch):
     real_send = senders.send_email
     calls = []

@@ -226,12 +226,12 @@ def _quarantine_failure(inbound_id: int, exc: BaseException) -> None:
     db.session.commit()
 
 
-def _count(result: PollResult, inbound: InboundMessage) -> None:
-    if inbound.state == InboundState.processed:
+def _count(result: PollResult, state: InboundState) -> None:
+    if state == InboundState.processed:
         result.processed += 1
-    elif inbound.state == InboundState.quarantined:
+    elif state == InboundState.quarantined:
         result.quarantined += 1
-    elif inbound.state in (InboundState.ignored, InboundState.discarded):
+    elif state in (InboundState.ignored, InboundState.discarded):
         result.ignored += 1
 
 
@@ -268,23 +268,30 @@ def _import_one(
             inbound = receive_oversize(raw, size, folder=folder, uidvalidity=uidvalidity, uid=uid)
         else:
             inbound = pipeline.receive(
-                raw, source=InboundSource.imap, imap_folder=folder, imap_uidvalidity=uidvalidity, imap_uid=uid
+                raw,
+                source=InboundSource.imap,
+                imap_folder=folder,
+                imap_uidvalidity=uidvalidity,
+                imap_uid=uid,
+                looked_up=True,  # _existing() read the batch's stored rows a moment ago
             )
         del raw
         db.session.commit()  # the raw message is safe
         _hook("received")
     inbound_id = inbound.id
-    if inbound.state == InboundState.received:
+    state = inbound.state
+    if state == InboundState.received:
         try:
             inbound = pipeline.process(inbound)
+            state = inbound.state  # read before the commit expires it (no query to count it)
             db.session.commit()
         except Exception as exc:
             db.session.rollback()
             log.exception("processing inbound message %s (IMAP UID %s) failed", inbound_id, uid)
             _quarantine_failure(inbound_id, exc)
-            inbound = db.session.get(InboundMessage, inbound_id)
+            state = db.session.get(InboundMessage, inbound_id).state
     _hook("processed")
-    _count(result, inbound)
+    _count(result, state)
     return True
 
 

@@ -117,11 +117,13 @@ def receive(
     imap_folder: str | None = None,
     imap_uidvalidity: int | None = None,
     imap_uid: int | None = None,
+    looked_up: bool = False,
 ) -> InboundMessage:
     """Store ``raw`` (up to MAIL_RAW_MAX bytes) with its header summary, state received; flushes, never commits.
-    With an IMAP key that is already stored, returns that row."""
+    With an IMAP key that is already stored, returns that row (``looked_up``: the caller has just checked that it is
+    not, for a whole batch at once; a race is still settled by the unique key)."""
     keyed = imap_folder is not None and imap_uidvalidity is not None and imap_uid is not None
-    if keyed:
+    if keyed and not looked_up:
         existing = _imap_row(imap_folder, imap_uidvalidity, imap_uid)
         if existing is not None:
             return existing
@@ -300,7 +302,8 @@ def _apply(inbound: InboundMessage, release_by: User | None) -> Result:
 
     key = _dedupe_key(parsed.message_id, inbound.raw)
     if key:
-        first = _processed_copy(inbound, key)
+        with db.session.no_autoflush:  # reads committed rows only: no flush needed (fewer flushes per message)
+            first = _processed_copy(inbound, key)
         if first is not None:
             return Result(InboundState.ignored, "duplicate", _duplicate_detail(first), outcome="ignored")
         inbound.dedupe_key = key
@@ -361,7 +364,8 @@ def _apply(inbound: InboundMessage, release_by: User | None) -> Result:
         thread_detail = match.detail
         _add_participants(ticket, parsed, sender)
         if release_by is None:
-            candidate = threading.merge_candidate(sender, parsed.subject, exclude_id=ticket.id)
+            with db.session.no_autoflush:  # the sender's other tickets are all flushed already
+                candidate = threading.merge_candidate(sender, parsed.subject, exclude_id=ticket.id)
             if candidate is not None:
                 thread_detail += f" {candidate.reference} of the same sender has the same subject: merge suggested."
         if sender.is_customer:
@@ -407,17 +411,14 @@ def _clean_subject(subject: str) -> str:
 
 
 def _created_event(ticket: Ticket) -> TicketEvent | None:
-    # the ticket was filed a moment ago in this session: its creation event is in the identity map (no query, and
-    # no autoflush); the query is the fallback
-    for obj in db.session.identity_map.values():
-        if isinstance(obj, TicketEvent) and obj.ticket_id == ticket.id and obj.kind is EventKind.created:
-            return obj
-    return db.session.scalar(
-        select(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == EventKind.created)
-        .order_by(TicketEvent.id)
-        .limit(1)
-    )
+    # create_ticket flushed the event: no autoflush needed for this read (filing by mail is a hot path)
+    with db.session.no_autoflush:
+        return db.session.scalar(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == EventKind.created)
+            .order_by(TicketEvent.id)
+            .limit(1)
+        )
 
 
 def _add_participants(ticket: Ticket, parsed: parse.Parsed, sender: User) -> None:
@@ -442,7 +443,9 @@ def _remember_message_id(parsed: parse.Parsed, ticket: Ticket, event: TicketEven
     ident = parse.normalize_message_id(parsed.message_id)
     if not ident or len(ident) > 500:
         return
-    if db.session.scalar(select(TicketMailId.id).where(TicketMailId.message_id == ident)) is not None:
+    with db.session.no_autoflush:  # nothing pending in this message writes a Message-ID row
+        known = db.session.scalar(select(TicketMailId.id).where(TicketMailId.message_id == ident))
+    if known is not None:
         return
     db.session.add(
         TicketMailId(

@@ -5,7 +5,6 @@ signed reply token before it lets such a mail act as staff."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 from flask import current_app
@@ -13,7 +12,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import JoinPolicy, Role, TicketParticipant, User
-from portal.services.accounts import find_user_by_email, hash_password, organization_for_domain
+from portal.services.accounts import UNUSABLE_PASSWORD, find_user_by_email, organization_for_domain
 
 
 @dataclass
@@ -28,8 +27,8 @@ def _new_customer(address: str, name: str, *, organization=None, requested=None)
     user = User(
         email=address,
         name=(name or address.partition("@")[0])[:200],
-        # a random password nobody knows: the account signs in only after a password reset proves the address
-        password_hash=hash_password(secrets.token_urlsafe(32)),
+        # no password: the account signs in only after a password reset proves the address
+        password_hash=UNUSABLE_PASSWORD,
         role=Role.customer,
         organization=organization,
         requested_organization=requested,
