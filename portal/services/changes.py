@@ -6,6 +6,8 @@ notifications) can read a change without importing the services that make one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,3 +54,23 @@ class SystemActor:
 
 
 SYSTEM = SystemActor()
+
+
+# Tickets whose changes tell nobody, for the session they are made in: a duplicate being merged away is solved and
+# closed without the requester hearing "solved" twice or getting a survey for it (they hear about the ticket it was
+# merged into).
+_QUIET = "changes.quiet_tickets"
+
+
+@contextmanager
+def quietly(session, ticket_id: int) -> Iterator[None]:
+    quiet = session.info.setdefault(_QUIET, set())
+    quiet.add(ticket_id)
+    try:
+        yield
+    finally:
+        quiet.discard(ticket_id)
+
+
+def is_quiet(session, ticket_id: int) -> bool:
+    return ticket_id in session.info.get(_QUIET, ())

@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 from portal.extensions import db
 from portal.models import CsatSurvey, EventKind, Role, Status, SurveyState, Ticket, TicketEvent, User, utcnow
 from portal.params import parse_int
-from portal.services.changes import TicketChange
+from portal.services.changes import TicketChange, is_quiet
 from portal.services.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from portal.services.outbox import emit
 
@@ -58,7 +58,7 @@ def on_ticket_changed(change: TicketChange) -> None:
     """The CSAT step of ``effects.ticket_changed``: entering ``solved`` offers a survey, leaving ``solved`` for any
     status but ``closed`` (a reopen) withdraws the unanswered one."""
     status = change.changed("status")
-    if status is None:
+    if status is None or is_quiet(db.session, change.ticket.id):
         return
     now = change.ticket.updated_at
     if status.new == Status.solved.value:

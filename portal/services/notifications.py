@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import NotificationPreference, Priority, Role, TicketParticipant, User, utcnow
 from portal.models.notifications import PREFERENCE_FIELDS
 from portal.services import routing
-from portal.services.changes import TicketChange
+from portal.services.changes import TicketChange, is_quiet
 from portal.services.outbox import emit
 
 
@@ -19,6 +19,8 @@ def ticket_changed(change: TicketChange) -> None:
     the requester; new assignee → the assignee; a ticket filed as (or raised to) critical → the team's Slack channel
     and the senior agents on shift."""
     ticket, actor = change.ticket, change.actor
+    if is_quiet(db.session, ticket.id):
+        return
     staff_reply = change.kind == "reply" and change.event is not None and actor.is_staff
     # a customer's public reply reaches the people copied on the ticket (never its author; the desk sees it anyway)
     copied_reply = (

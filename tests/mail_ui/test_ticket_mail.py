@@ -7,7 +7,17 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEntry, EventKind, InboundState, Role, Status, Ticket, TicketEvent
+from portal.models import (
+    AuditEntry,
+    CsatSurvey,
+    EventKind,
+    InboundState,
+    OutboxMessage,
+    Role,
+    Status,
+    Ticket,
+    TicketEvent,
+)
 from portal.models.mail import MailDirection, TicketMailId, TicketParticipant
 from portal.services import tickets as ticket_service
 from portal.services.errors import ValidationFailed
@@ -199,6 +209,11 @@ def test_merge_suggestion_and_merge(client, make_inbound, make_ticket, scene):
     )
     statuses = [e.new_value for e in source_events if e.field == "status"]
     assert statuses[-2:] == ["solved", "closed"]
+    # the duplicate closes quietly: no "solved"/"closed" mail and no satisfaction survey for it (the requester hears
+    # of the ticket it went into); the reply on the target is announced as usual
+    kinds = [(m.kind, m.payload.get("ticket_id")) for m in db.session.scalars(select(OutboxMessage))]
+    assert ("notify.ticket_status", source.id) not in kinds
+    assert db.session.scalar(select(CsatSurvey).where(CsatSurvey.ticket_id == source.id)) is None
     db.session.refresh(mail)
     assert (mail.ticket_id, mail.event_id, mail.suggested_ticket_id) == (target.id, moved[0].id, None)
     assert (

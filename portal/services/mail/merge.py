@@ -16,6 +16,7 @@ from portal.models import Attachment, EventKind, Status, Ticket, TicketEvent, Us
 from portal.models.mail import InboundMessage, TicketMailId
 from portal.services import audit
 from portal.services import tickets as ticket_service
+from portal.services.changes import quietly
 from portal.services.errors import Forbidden, ValidationFailed
 from portal.services.mail.participants import copy_participants
 
@@ -72,10 +73,11 @@ def merge_into(
     db.session.flush()
     _move_mail(source, target, reply, [e.id for e in events])
     copy_participants(source, target)
-    ticket_service.reply_to_ticket(actor, source, f"Merged into {target.reference}.", internal=True)
-    if source.status is not Status.solved:
-        ticket_service.change_status(actor, source, Status.solved.value, expected_version=source.version)
-    ticket_service.change_status(actor, source, Status.closed.value, expected_version=source.version)
+    with quietly(db.session, source.id):  # the requester hears of the target's reply, not of the duplicate closing
+        ticket_service.reply_to_ticket(actor, source, f"Merged into {target.reference}.", internal=True)
+        if source.status is not Status.solved:
+            ticket_service.change_status(actor, source, Status.solved.value, expected_version=source.version)
+        ticket_service.change_status(actor, source, Status.closed.value, expected_version=source.version)
     audit.record(
         "mail.merged",
         target=source,
