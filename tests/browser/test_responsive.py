@@ -68,6 +68,7 @@ NOT_PAGES = {
     "health.readyz": "JSON readiness check",
     "health.metrics": "Prometheus metrics (text)",
     "health.board": "htmx fragment: the health board (polled by /ops/health)",
+    "incidents.live": "htmx fragment: an incident's updates and timeline (polled by its page)",
     "status.feed_atom": "Atom feed of the status page",
     "status.feed_rss": "RSS feed of the status page",
 }

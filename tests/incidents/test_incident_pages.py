@@ -57,6 +57,7 @@ def _matrix(incident_id: int, step_id: int, ticket_id: int, template_id: int):
         ("/ops/incidents?state=open&kind=outage", "GET", {}, (302, 404, 200, 200, 200, 200)),
         ("/ops/incidents/new", "GET", {}, (302, 404, 403, 200, 200, 200)),
         (i, "GET", {}, (302, 404, 200, 200, 200, 200)),
+        (f"{i}/live", "GET", {}, (302, 404, 200, 200, 200, 200)),
         ("/ops/incidents/999999", "GET", {}, (302, 404, 404, 404, 404, 404)),
         ("/ops/incidents/templates", "GET", {}, (302, 404, 403, 403, 403, 200)),
         (
@@ -329,3 +330,24 @@ def test_banner_shows_affected_customers_and_staff_only(app, cast, make_ticket):
     assert "Slow reports" not in seen["b1"]
     assert "Open incidents:" in seen["agent"] and incident.reference in seen["agent"]
     assert "Slow reports" not in app.test_client().get("/login").text
+
+
+def test_the_page_refreshes_updates_and_timeline_that_others_post(client, cast):
+    """A commander with the page open sees a colleague's update within the refresh, out of band: the forms (and what
+    is typed in them) are not part of what is swapped."""
+    incident = _declare(cast.manager)
+    login(client, cast.agent)
+    page = client.get(f"/ops/incidents/{incident.id}").text
+    assert f'hx-get="/ops/incidents/{incident.id}/live"' in page and 'hx-trigger="every 30s"' in page
+    service.post_update(
+        cast.senior, db.session.get(Incident, incident.id), "Database failover done; replaying imports."
+    )
+    db.session.commit()
+    live = client.get(f"/ops/incidents/{incident.id}/live", headers={"HX-Request": "true"})
+    assert live.status_code == 200 and live.headers["Cache-Control"] == "no-store"
+    assert (
+        'id="incident-updates" hx-swap-oob="true"' in live.text
+        and 'id="incident-timeline" hx-swap-oob="true"' in live.text
+    )
+    assert "Database failover done; replaying imports." in live.text
+    assert "<form" not in live.text

@@ -20,6 +20,7 @@ bp.add_url_rule("/templates/<int:step_id>/move", view_func=routes.template_move,
 bp.add_url_rule("/templates/<int:step_id>/delete", view_func=routes.template_delete, methods=["POST"])
 bp.add_url_rule("/link", view_func=routes.link_bulk, methods=["POST"])
 bp.add_url_rule("/<int:incident_id>", view_func=routes.detail, methods=["GET"])
+bp.add_url_rule("/<int:incident_id>/live", view_func=routes.live, methods=["GET"])
 bp.add_url_rule("/<int:incident_id>/state", view_func=routes.state, methods=["POST"])
 bp.add_url_rule("/<int:incident_id>/commander", view_func=routes.commander, methods=["POST"])
 bp.add_url_rule("/<int:incident_id>/updates", view_func=routes.update, methods=["POST"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
@@ -188,6 +188,20 @@ def _render(incident, *, errors: dict | None = None, message: str = "", status: 
 def detail(incident_id: int):
     incident = service.get_incident(current_user, incident_id)
     return _render(incident)
+
+
+@staff_only
+def live(incident_id: int):
+    """The updates and the timeline as they are now, swapped in out of band every 30 s (htmx), so a commander sees
+    what others posted without reloading and without losing what they are typing."""
+    incident = service.get_incident(current_user, incident_id)
+    context = service.detail(incident)
+    html = render_template("incidents/partials/_updates.html", oob=True, **context) + render_template(
+        "incidents/partials/_timeline.html", oob=True, **context
+    )
+    response = current_app.make_response(html)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _act(incident_id: int, change: Callable, done: str):
