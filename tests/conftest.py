@@ -14,6 +14,7 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from portal import create_app
 from portal.config import TestConfig
@@ -121,10 +122,10 @@ def _clean_database(app):
         db.session.rollback()
         db.session.remove()
         tables = list(reversed(db.metadata.sorted_tables))
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
-            else:
+        if db.engine.dialect.name == "postgresql":
+            _truncate(tables)
+        else:
+            with db.engine.begin() as conn:
                 for table in tables:
                     conn.execute(table.delete())
                 conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
@@ -132,6 +133,32 @@ def _clean_database(app):
         ensure_kb_categories()
         db.session.commit()
         throttle.reset_all()
+
+
+def _truncate(tables) -> None:
+    """Empty every table (PostgreSQL). A job thread a test started may still be finishing when the test ends, inside
+    a transaction whose locks the TRUNCATE must wait for — and, if that job then opens a second connection on a table
+    the TRUNCATE has queued for, neither can move. So the TRUNCATE waits a few seconds at most; after that the other
+    connections to this test database are ended (the leftover job fails, as it would with its process gone) and the
+    TRUNCATE runs again."""
+    statement = text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE")
+    for attempt in range(3):
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+                conn.execute(statement)
+            return
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03" or attempt == 2:  # lock_not_available
+                raise
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            db.engine.dispose()  # pooled connections of this process may be among those ended
 
 
 def _has_sqlite_sequence(conn) -> bool:
