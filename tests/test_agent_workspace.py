@@ -165,9 +165,12 @@ def test_queue_page_runs_constant_number_of_queries(setup, app, make_user, make_
     def fetch(size):
         app.config["QUEUE_PAGE_SIZE"] = size
         try:
-            return _count_queries(lambda: client.get("/agent/queue?view=all"))
+            statements = _count_queries(lambda: client.get("/agent/queue?view=all"))
         finally:
             app.config["QUEUE_PAGE_SIZE"] = 50
+        # The session's last-seen touch (at most once a minute) is not part of the page's work: on a slow machine the
+        # ticket set-up above can take longer than that, and the first request would carry one more statement.
+        return [s for s in statements if not s.lstrip().upper().startswith("UPDATE USER_SESSIONS")]
 
     small, large = fetch(5), fetch(50)
     assert len(small) == len(large), (small, large)
