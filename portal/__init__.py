@@ -56,6 +56,8 @@ def _register_blueprints(app: Flask) -> None:
         api,
         attachments,
         auth,
+        calls,
+        chat,
         csat,
         customer,
         health,
@@ -63,10 +65,13 @@ def _register_blueprints(app: Flask) -> None:
         kb,
         mail,
         main,
+        oncall,
         ops,
         postmortems,
         reports,
         status,
+        webhooks,
+        widget,
     )
     from portal.extensions import csrf
 
@@ -85,6 +90,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(postmortems.bp, url_prefix="/ops/post-mortems")
     app.register_blueprint(health.bp)  # /readyz, /metrics, /ops/health
     app.register_blueprint(csat.bp)  # /csat/<token> (public, the token authenticates) and /reports/csat/...
+    app.register_blueprint(widget.bp)  # /widget.js, /widget/..., /admin/widget
+    app.register_blueprint(chat.bp)  # /chat (visitors), /agent/chat (the console)
+    app.register_blueprint(calls.bp)  # /agent/calls
+    app.register_blueprint(oncall.bp)  # /ops/on-call, page acknowledgements, the hotline form
+    app.register_blueprint(webhooks.bp)  # /admin/webhooks
+    csrf.exempt(oncall.hotline_api)  # the telephony provider signs its requests (HMAC); no cookies
+    app.register_blueprint(oncall.hotline_api, url_prefix="/api/v1/hotline")
     csrf.exempt(api.bp)  # bearer tokens only, never cookies: no CSRF exposure
     app.register_blueprint(api.bp, url_prefix="/api/v1")
 

@@ -199,6 +199,19 @@ class Config:
     HEALTH_OUTBOX_LAG_SECONDS = int(os.environ.get("HEALTH_OUTBOX_LAG_SECONDS", "300"))
     HEALTH_INDEX_LAG_SECONDS = int(os.environ.get("HEALTH_INDEX_LAG_SECONDS", "600"))
 
+    # The embeddable widget (portal/services/widget): widget sessions replace cookies inside the frame.
+    WIDGET_SESSION_SECONDS = int(os.environ.get("WIDGET_SESSION_SECONDS", "7200"))
+    WIDGET_IDENTITY_MAX_AGE_SECONDS = int(os.environ.get("WIDGET_IDENTITY_MAX_AGE_SECONDS", "600"))
+    WIDGET_CLOCK_SKEW_SECONDS = int(os.environ.get("WIDGET_CLOCK_SKEW_SECONDS", "60"))
+
+    # Live chat (portal/services/chat).
+
+    # Phone support (portal/services/phone).
+
+    # The emergency hotline and on-call paging (portal/services/paging).
+
+    # Outgoing webhooks (portal/services/webhooks).
+
 
 class TestConfig(Config):
     TESTING = True

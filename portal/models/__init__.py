@@ -175,3 +175,6 @@ __all__ = [
     "TierSpan",
     "TimeOff",
 ]
+
+# Channel models, imported so their tables are part of the metadata (import their classes from their modules).
+from portal.models import chat, paging, phone, webhooks, widget  # noqa: E402, F401

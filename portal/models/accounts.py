@@ -89,6 +89,8 @@ class User(UserMixin, Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.customer, index=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # A phone number in E.164 form (+441234567890), for looking a caller up; None when unknown.
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
     shift_region: Mapped[ShiftRegion | None] = mapped_column(_enum(ShiftRegion, "shift_region"))
     specializations: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_active_account: Mapped[bool] = mapped_column(default=True)

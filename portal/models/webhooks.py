@@ -1,0 +1,3 @@
+"""(models of this part: filled in by its owner)"""
+
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""The embeddable support widget: sites, signed identities, the widget session a verified identity is exchanged
+for."""
