@@ -3,9 +3,11 @@
     python bench/generate.py --tickets 100000 --database-url sqlite:////tmp/bench100k.db [--orgs 200] [--seed 1]
 
 Builds the schema with the Alembic migrations, runs ``portal.demo.seed()`` (the support team, the demo customers and
-their 36 tickets; everyone's password is ``demo-pass-2026``), then bulk-inserts N tickets with 2–4 timeline events
-each across many organizations and customers. Inserts use SQLAlchemy Core ``executemany`` in batches, one transaction
-per batch, so 1M tickets (≈3M events) fit in minutes on SQLite and PostgreSQL. Ends with ANALYZE.
+their 36 tickets; everyone's password is ``demo-pass-2026``), then bulk-inserts N tickets with their timelines across
+many organizations and customers. Every ticket's SLA columns are what the engine computes from its history (as
+``portal.services.sla.refresh`` writes them), and the SLA crossings a running sweep would have recorded are recorded.
+Batches are made by worker processes and inserted in order with the driver's ``executemany``, secondary indexes built
+once at the end, so 1M tickets (≈4.7M events) fit in minutes on SQLite and PostgreSQL. Ends with ANALYZE.
 
 An existing SQLite file is deleted and rebuilt. A PostgreSQL database that already holds tables is only wiped with
 ``--fresh`` (DROP SCHEMA public CASCADE).
@@ -14,11 +16,13 @@ An existing SQLite file is deleted and rebuilt. A PostgreSQL database that alrea
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import sys
 import time
 from bisect import bisect
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
@@ -266,7 +270,8 @@ def generate(args) -> None:
     from portal import create_app
     from portal.demo import DEMO_PASSWORD, seed
     from portal.extensions import db
-    from portal.models import Category, Organization, Role, Ticket, TicketEvent, User
+    from portal.models import STAFF_ROLES, Category, Organization, Role, SlaEvent, Ticket, TicketEvent, User
+    from portal.services import sla
     from portal.services.accounts import hash_password
 
     t0 = time.perf_counter()
@@ -275,6 +280,7 @@ def generate(args) -> None:
         {
             "SQLALCHEMY_DATABASE_URI": args.database_url,
             "SECRET_KEY": "bench-generator",
+            "ENV_NAME": os.environ["PORTAL_ENV"],
             "RATELIMIT_ENABLED": False,
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
         }
@@ -293,7 +299,10 @@ def generate(args) -> None:
         t_setup = time.perf_counter()
 
         rng = random.Random(args.seed)
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = args.now or datetime.now(UTC).replace(microsecond=0)
+        # Crossings (at risk, breached) up to this instant are recorded as a sweep running all along would have;
+        # later ones are left for the sweep to find (``--sweep-backlog-minutes``: the backlog a benchmark sweeps).
+        recorded_until = now - timedelta(minutes=args.sweep_backlog_minutes)
         span = timedelta(days=args.days)
         start = now - span
 
@@ -363,189 +372,111 @@ def generate(args) -> None:
                     )
                 )
                 weights.append((org_id, share))
-        pick_org = Picker(rng, weights)
         log(f"organizations: {len(org_rows)} added, customers: {len(user_rows)} added")
 
-        # ---- staff and categories
+        # ---- staff, categories, policies: everything a batch needs, as plain data
         staff = list(
             db.session.execute(
                 select(User.id, User.role).where(User.role.in_([Role.agent, Role.senior_agent, Role.manager]))
             )
         )
         by_role = {r: [i for i, role in staff if role is r] for r in (Role.agent, Role.senior_agent, Role.manager)}
-        assignees_for_tier = {
-            "L1": by_role[Role.agent] + by_role[Role.senior_agent],
-            "L2": by_role[Role.senior_agent],
-            "manager": by_role[Role.manager],
-            "engineering": by_role[Role.senior_agent] + by_role[Role.manager],
-        }
-        staff_names = dict(
-            db.session.execute(select(User.id, User.name).where(User.id.in_([s for s, _ in staff]))).all()
-        )
         categories = {slug: cid for cid, slug in db.session.execute(select(Category.id, Category.slug))}
         cat_items = [(categories[s], w) for s, w in CATEGORY_WEIGHTS.items() if s in categories]
         cat_items.append((None, NO_CATEGORY_WEIGHT))
-        pick_category = Picker(rng, cat_items)
-        slug_of = {cid: slug for slug, cid in categories.items()}
-        pick_priority = Picker(rng, PRIORITIES)
-        pick_tier = Picker(rng, TIERS)
-        pick_channel = Picker(rng, CHANNELS)
-        pick_recent_open = Picker(rng, RECENT_OPEN)
-        pick_old_open = Picker(rng, OLD_OPEN)
+        policies: dict = {}
+        staff_ids = frozenset(
+            i for (i,) in db.session.execute(select(User.id).where(User.role.in_([r.value for r in STAFF_ROLES])))
+        )
+        plan = Plan(
+            seed=args.seed,
+            total=args.tickets,
+            start=start,
+            now=now,
+            recorded_until=recorded_until,
+            sqlite=dialect == "sqlite",
+            org_weights=weights,
+            org_customers=org_customers,
+            org_policy={org_id: sla.policy_for(org_id, policies) for org_id, _ in weights},
+            assignees_for_tier={
+                "L1": by_role[Role.agent] + by_role[Role.senior_agent],
+                "L2": by_role[Role.senior_agent],
+                "manager": by_role[Role.manager],
+                "engineering": by_role[Role.senior_agent] + by_role[Role.manager],
+            },
+            managers=by_role[Role.manager],
+            staff_ids=staff_ids,
+            staff_names=dict(
+                db.session.execute(select(User.id, User.name).where(User.id.in_([s for s, _ in staff]))).all()
+            ),
+            categories=cat_items,
+            slug_of={cid: slug for slug, cid in categories.items()},
+            first_ticket_id=(db.session.scalar(select(func.max(Ticket.id))) or 0) + 1,
+            batch=args.batch,
+        )
         db.session.commit()
-
-        subjects = [f"{a} {b}{c}" for a in SUBJECT_PARTS[0] for b in SUBJECT_PARTS[1] for c in SUBJECT_PARTS[2]]
-        descriptions = [" ".join(rng.sample(DESCRIPTION_SENTENCES, rng.randint(2, 5))) for _ in range(500)]
-
-        # ---- tickets and events
-        ticket_table, event_table = Ticket.__table__, TicketEvent.__table__
-        next_ticket_id = (db.session.scalar(select(func.max(Ticket.id))) or 0) + 1
-        next_event_id = (db.session.scalar(select(func.max(TicketEvent.id))) or 0) + 1
         db.session.remove()
-        total = args.tickets
-        span_s = span.total_seconds()
-        counts = {"tickets": 0, "events": 0, "open": 0}
+
+        # ---- tickets, events, crossings: batches made in worker processes, inserted here in order
+        counts = {"tickets": 0, "events": 0, "open": 0, "crossings": 0}
         t_start = time.perf_counter()
-        batch_tickets, batch_events = [], []
-
-        def flush() -> None:
-            with engine.begin() as conn:
-                conn.execute(insert(ticket_table), batch_tickets)
-                conn.execute(insert(event_table), batch_events)
-            counts["events"] += len(batch_events)
-            batch_tickets.clear()
-            batch_events.clear()
-
-        for i in range(total):
-            ticket_id = next_ticket_id + i
-            # Creation times grow with the id (as in production); a little jitter, never in the future.
-            frac = (i + rng.random()) / total
-            created = start + timedelta(seconds=span_s * frac)
-            age_days = (now - created).total_seconds() / 86400
-            org_id = pick_org()
-            requester = rng.choice(org_customers[org_id])
-            priority, tier, channel, category_id = pick_priority(), pick_tier(), pick_channel(), pick_category()
-            p_open = 0.65 if age_days < 3 else 0.30 if age_days < 14 else 0.10 if age_days < 60 else 0.06
-            if rng.random() < p_open:
-                status = pick_recent_open() if age_days < 14 else pick_old_open()
-            else:
-                status = "solved" if age_days < 7 or rng.random() < 0.04 else "closed"
-            # The timeline: created, then 1-3 of staff reply / customer reply / internal note / field change.
-            n_events = rng.randint(2, 4)
-            assignee = None
-            if status != "new" or rng.random() < 0.3:
-                assignee = rng.choice(assignees_for_tier[tier])
-            gap = max(60.0, min(age_days * 86400 / (n_events + 1), 3 * 86400))
-            moment = created
-            version = 1
-            desc = descriptions[rng.randrange(len(descriptions))]
-            events = [
-                dict(
-                    id=next_event_id,
-                    ticket_id=ticket_id,
-                    kind="created",
-                    author_id=requester,
-                    body=desc,
-                    field=None,
-                    old_value=None,
-                    new_value=None,
-                    ticket_version=1,
-                    created_at=created,
-                )
-            ]
-            next_event_id += 1
-            first_response = None
-            for k in range(1, n_events):
-                moment = moment + timedelta(seconds=rng.uniform(0.05, 1.0) * gap)
-                version += 1
-                last = k == n_events - 1
-                kind, author, body, field, old, new = "public_reply", assignee, "", None, None, None
-                if status == "new":
-                    # Nothing public from staff yet: notes, triage changes, the customer adding detail.
-                    roll = rng.random()
-                    if roll < 0.4:
-                        kind, author, body = "public_reply", requester, rng.choice(CUSTOMER_BODIES)
-                    elif roll < 0.7 and assignee:
-                        kind, author, body = "internal_note", assignee, rng.choice(NOTE_BODIES)
-                    else:
-                        kind, author = "field_change", (assignee or rng.choice(by_role[Role.manager] or [requester]))
-                        field, old, new = "category", None, slug_of.get(category_id)
-                elif k == 1:
-                    kind, author, body = "public_reply", assignee, rng.choice(REPLY_BODIES)
-                    first_response = moment
-                elif last and status in ("solved", "closed", "pending", "on_hold"):
-                    kind, author, field = "field_change", assignee, "status"
-                    old, new = "open", ("solved" if status == "closed" else status)
-                else:
-                    roll = rng.random()
-                    if roll < 0.4:
-                        kind, author, body = "internal_note", assignee, rng.choice(NOTE_BODIES)
-                    elif roll < 0.75:
-                        kind, author, body = "public_reply", requester, rng.choice(CUSTOMER_BODIES)
-                    else:
-                        kind, author, field = "field_change", assignee, "assignee"
-                        old, new = None, staff_names.get(assignee)
-                events.append(
-                    dict(
-                        id=next_event_id,
-                        ticket_id=ticket_id,
-                        kind=kind,
-                        author_id=author,
-                        body=body,
-                        field=field,
-                        old_value=old,
-                        new_value=new,
-                        ticket_version=version,
-                        created_at=min(moment, now),
-                    )
-                )
-                next_event_id += 1
-            updated = events[-1]["created_at"]
-            solved_at = closed_at = None
-            if status in ("solved", "closed"):
-                solved_at = updated
-                if status == "closed":
-                    closed_at = min(updated + timedelta(days=4), now)
-                    updated = closed_at
-            batch_tickets.append(
-                dict(
-                    id=ticket_id,
-                    subject=subjects[rng.randrange(len(subjects))],
-                    description=desc,
-                    category_id=category_id,
-                    priority=priority,
-                    status=status,
-                    tier=tier,
-                    channel=channel,
-                    requester_id=requester,
-                    organization_id=org_id,
-                    assignee_id=assignee,
-                    follow_up_of_id=None,
-                    created_at=created,
-                    updated_at=updated,
-                    first_response_at=first_response,
-                    solved_at=solved_at,
-                    closed_at=closed_at,
-                    version=version,
-                    **_sla_columns(priority, status, created, first_response, now),
-                )
+        batches = range((plan.total + plan.batch - 1) // plan.batch)
+        sql = {
+            name: _insert_sql(table, columns, dialect)
+            for name, table, columns in (
+                ("tickets", Ticket.__table__, TICKET_COLUMNS),
+                ("events", TicketEvent.__table__, EVENT_COLUMNS),
+                ("crossings", SlaEvent.__table__, CROSSING_COLUMNS),
             )
-            batch_events.extend(events)
-            counts["open"] += status in ("new", "open", "pending", "on_hold")
-            if len(batch_tickets) >= args.batch:
-                flush()
-                progress("tickets", i + 1, total, t_start)
-        if batch_tickets:
-            flush()
-        if total:
-            progress("tickets", total, total, t_start)
+        }
+        # Bulk loading: the secondary indexes are dropped first and built once at the end (much faster than keeping
+        # them up to date row by row); the same definitions come back, as the migrations made them.
+        indexes = _secondary_indexes(engine, dialect, ("tickets", "ticket_events", "sla_events"))
+        with engine.begin() as conn:
+            for name, _sql in indexes:
+                conn.execute(text(f'DROP INDEX "{name}"'))
+        global _PLAN
+        _PLAN = plan
+        workers = max(1, args.workers)
+        engine.dispose()  # no connection crosses the fork
+        pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+        try:
+            made = pool.imap(_make_batch, batches) if pool else map(_make_batch, batches)
+            for tickets, events, crossings, n_open in made:
+                raw = engine.raw_connection()
+                try:
+                    cursor = raw.cursor()
+                    cursor.executemany(sql["tickets"], tickets)
+                    cursor.executemany(sql["events"], events)
+                    if crossings:
+                        cursor.executemany(sql["crossings"], crossings)
+                    raw.commit()
+                finally:
+                    raw.close()
+                counts["tickets"] += len(tickets)
+                counts["events"] += len(events)
+                counts["crossings"] += len(crossings)
+                counts["open"] += n_open
+                progress("tickets", counts["tickets"], plan.total, t_start)
+        finally:
+            if pool:
+                pool.close()
+                pool.join()
+        if plan.total:
+            sys.stderr.write("\n")
+        t_indexed = time.perf_counter()
+        for n, (_name, sql) in enumerate(indexes, start=1):
+            with engine.begin() as conn:
+                conn.execute(text(sql))
+            progress("indexes", n, len(indexes), t_indexed, unit="indexes")
+        if indexes:
             sys.stderr.write("\n")
         t_insert = time.perf_counter()
 
         # ---- sequences, statistics, checkpoint
         with engine.begin() as conn:
             if dialect == "postgresql":
-                for table in ("organizations", "users", "tickets", "ticket_events"):
+                for table in ("organizations", "users", "tickets", "ticket_events", "sla_events"):
                     conn.execute(
                         text(
                             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -563,63 +494,359 @@ def generate(args) -> None:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         t_end = time.perf_counter()
         with engine.connect() as conn:
-            n_tickets = conn.scalar(select(func.count()).select_from(ticket_table))
-            n_events = conn.scalar(select(func.count()).select_from(event_table))
+            n_tickets = conn.scalar(select(func.count()).select_from(Ticket.__table__))
+            n_events = conn.scalar(select(func.count()).select_from(TicketEvent.__table__))
         engine.dispose()
 
-    inserted = counts["tickets"] = total
+    inserted = counts["tickets"]
     log(
         f"done: {n_tickets:,} tickets, {n_events:,} events in the database "
         f"({inserted:,} generated, {counts['open'] / max(inserted, 1):.1%} open, "
-        f"{counts['events'] / max(inserted, 1):.2f} events/ticket)"
+        f"{counts['events'] / max(inserted, 1):.2f} events/ticket, {counts['crossings']:,} SLA crossings recorded, "
+        f"{workers} generating process{'es' if workers > 1 else ''})"
     )
     log(
         f"time: setup {t_setup - t0:.1f}s, insert {t_insert - t_setup:.1f}s "
-        f"({inserted / max(t_insert - t_setup, 1e-9):,.0f} tickets/s), analyze {t_end - t_insert:.1f}s, "
+        f"({inserted / max(t_insert - t_setup, 1e-9):,.0f} tickets/s, of which indexes {t_insert - t_indexed:.1f}s), "
+        f"analyze {t_end - t_insert:.1f}s, "
         f"total {t_end - t0:.1f}s"
     )
 
 
-# Default SLA targets in minutes (the default policy): first response, resolution.
-SLA_MINUTES = {"critical": (15, 240), "high": (60, 480), "medium": (240, 1440), "low": (1440, 4320)}
+# --------------------------------------------------------------------------- one batch of tickets
 
 
-NO_CLOCK_COLUMNS = (
+@dataclass(frozen=True)
+class Plan:
+    """What every batch needs, as plain (picklable) data: a worker process makes its batches from this alone."""
+
+    seed: int
+    total: int
+    start: datetime
+    now: datetime
+    recorded_until: datetime
+    sqlite: bool
+    org_weights: list
+    org_customers: dict
+    org_policy: dict
+    assignees_for_tier: dict
+    managers: list
+    staff_ids: frozenset
+    staff_names: dict
+    categories: list
+    slug_of: dict
+    first_ticket_id: int
+    batch: int
+
+
+_PLAN: Plan | None = None  # set before the worker processes fork
+
+TICKET_COLUMNS = (
+    "id",
+    "subject",
+    "description",
+    "category_id",
+    "priority",
+    "status",
+    "tier",
+    "channel",
+    "requester_id",
+    "organization_id",
+    "assignee_id",
+    "follow_up_of_id",
+    "created_at",
+    "updated_at",
+    "first_response_at",
+    "solved_at",
+    "closed_at",
+    "version",
     "first_response_due",
     "first_response_risk_at",
     "resolution_due",
     "resolution_risk_at",
+    "paused_seconds",
     "paused_since",
     "next_due_at",
     "sla_check_at",
+    "first_response_achieved_at",
+    "first_response_breached_at",
+    "first_response_breach_priority",
+    "first_response_decided_at",
+    "resolution_achieved_at",
+    "resolution_breached_at",
+    "resolution_breach_priority",
+    "resolution_decided_at",
 )
+EVENT_COLUMNS = (
+    "ticket_id",
+    "kind",
+    "author_id",
+    "body",
+    "field",
+    "old_value",
+    "new_value",
+    "ticket_version",
+    "created_at",
+)
+CROSSING_COLUMNS = ("ticket_id", "target", "kind", "at", "due_at")
+_INSTANT_COLUMNS = {
+    c for c in TICKET_COLUMNS + EVENT_COLUMNS + CROSSING_COLUMNS if c.endswith(("_at", "_due", "_since")) or c == "at"
+}
 
 
-def _sla_columns(priority, status, created, first_response, now):
-    """The SLA clock columns as portal.services.sla would leave them (no thresholds recorded by a sweep yet)."""
-    if status not in ("new", "open", "pending", "on_hold"):
-        # Every row of an executemany batch needs the same keys: a solved or closed ticket has no clock running.
-        return dict.fromkeys(NO_CLOCK_COLUMNS) | {"paused_seconds": 0}
-    fr_min, res_min = SLA_MINUTES[priority]
-    fr_due, res_due = created + timedelta(minutes=fr_min), created + timedelta(minutes=res_min)
-    fr_risk, res_risk = created + timedelta(minutes=fr_min * 0.75), created + timedelta(minutes=res_min * 0.75)
-    paused = status == "pending"
-    dues = ([fr_due] if first_response is None else []) + ([] if paused else [res_due])
-    checks = [
-        t
-        for t in (([fr_risk, fr_due] if first_response is None else []) + ([] if paused else [res_risk, res_due]))
-        if t > now
-    ]
-    return dict(
-        first_response_due=fr_due,
-        first_response_risk_at=fr_risk,
-        resolution_due=res_due,
-        resolution_risk_at=res_risk,
-        paused_seconds=0,
-        paused_since=now if paused else None,
-        next_due_at=min(dues) if dues else None,
-        sla_check_at=min(checks) if checks else None,
+def _secondary_indexes(engine, dialect: str, tables: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of the indexes on ``tables`` that no constraint owns."""
+    with engine.connect() as conn:
+        if dialect == "sqlite":
+            rows = conn.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                    f"AND tbl_name IN ({', '.join(repr(t) for t in tables)}) ORDER BY name"
+                )
+            )
+        else:
+            rows = conn.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                    f"AND tablename IN ({', '.join(repr(t) for t in tables)}) "
+                    "AND indexname NOT IN (SELECT conname FROM pg_constraint) ORDER BY indexname"
+                )
+            )
+        return [(name, sql) for name, sql in rows]
+
+
+def _insert_sql(table, columns: tuple[str, ...], dialect: str) -> str:
+    """A plain INSERT for the driver's executemany: rows go in as tuples already in the database's own form, without
+    SQLAlchemy's per-value processing (most of the cost of a million rows)."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+
+def _sqlite_instant(value: datetime) -> str:
+    """A UTC instant as the portal's UTCDateTime stores it on SQLite: naive UTC with microseconds."""
+    return (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(" ", "microseconds")[:26]
+
+
+def _row(values: dict, columns: tuple[str, ...], sqlite: bool) -> tuple:
+    if sqlite:
+        return tuple(
+            [
+                (None if (v := values[c]) is None else _sqlite_instant(v)) if c in _INSTANT_COLUMNS else values[c]
+                for c in columns
+            ]
+        )
+    return tuple([values[c] for c in columns])
+
+
+def _lognormal_share(rng: random.Random, mu: float, sigma: float) -> float:
+    return rng.lognormvariate(mu, sigma)
+
+
+def _make_batch(index: int) -> tuple[list, list, list, int]:
+    """Tickets ``index * batch`` .. of the plan, with their events and recorded SLA crossings, as insert-ready tuples.
+    Each batch has its own random stream (seed, index): the data does not depend on how many processes made it."""
+    from portal.services.sla_engine import evaluate
+
+    plan = _PLAN
+    rng = random.Random(plan.seed * 1_000_003 + index)
+    pick_org = Picker(rng, plan.org_weights)
+    pick_category = Picker(rng, plan.categories)
+    pick_priority, pick_tier, pick_channel = Picker(rng, PRIORITIES), Picker(rng, TIERS), Picker(rng, CHANNELS)
+    pick_recent_open, pick_old_open = Picker(rng, RECENT_OPEN), Picker(rng, OLD_OPEN)
+    now, start, sqlite = plan.now, plan.start, plan.sqlite
+    span_s = (now - start).total_seconds()
+    tickets, events_out, crossings_out, n_open = [], [], [], 0
+    first = index * plan.batch
+    for i in range(first, min(first + plan.batch, plan.total)):
+        ticket_id = plan.first_ticket_id + i
+        # Creation times grow with the id (as in production); a little jitter, never in the future.
+        created = start + timedelta(seconds=span_s * (i + rng.random()) / plan.total)
+        age = now - created
+        org_id = pick_org()
+        requester = rng.choice(plan.org_customers[org_id])
+        priority, tier, channel, category_id = pick_priority(), pick_tier(), pick_channel(), pick_category()
+        policy = plan.org_policy[org_id]
+        fr_limit, res_limit = (timedelta(minutes=m) for m in policy.targets[priority])
+        # How long this ticket takes, relative to its targets: most well inside, about one in ten over (a desk
+        # that mostly meets its SLAs, with a tail), the resolution some time after the first response.
+        fr_delay = fr_limit * _lognormal_share(rng, -1.1, 0.85)
+        res_delay = max(res_limit * _lognormal_share(rng, -0.75, 0.6), fr_delay * 1.5 + timedelta(minutes=5))
+        assignees = plan.assignees_for_tier[tier]
+        assignee = rng.choice(assignees) if assignees else None
+        # A long tail of old tickets waits on someone (the customer, a third party) instead of being solved.
+        waiting = age.days >= 14 and rng.random() < 0.06
+        desc = _description(rng)
+        history = [("created", requester, desc, None, None, None, created)]
+        status, first_response, solved_at, closed_at = "new", None, None, None
+        if created + fr_delay <= now:
+            reply_at = created + fr_delay
+            history.append(("public_reply", assignee, rng.choice(REPLY_BODIES), None, None, None, reply_at))
+            first_response = reply_at
+            status = "open"
+        if first_response is not None and not waiting and created + res_delay <= now:
+            solve_at = created + res_delay
+            _middle(rng, history, first_response, solve_at, requester, assignee, plan)
+            history.append(("field_change", assignee, "", "status", "open", "solved", solve_at))
+            status, solved_at = "solved", solve_at
+            if solve_at + timedelta(days=4) <= now and rng.random() < 0.96:
+                closed_at = solve_at + timedelta(days=4)
+                history.append(("field_change", None, "", "status", "solved", "closed", closed_at))
+                status = "closed"
+        elif first_response is not None:
+            # Still open: some conversation so far, and perhaps waiting on the customer or a third party.
+            _middle(rng, history, first_response, now, requester, assignee, plan)
+            wait = pick_old_open() if waiting else pick_recent_open()
+            if wait in ("pending", "on_hold"):
+                at = history[-1][6] + (now - history[-1][6]) * rng.random()
+                history.append(("field_change", assignee, "", "status", "open", wait, at))
+                status = wait
+        else:
+            # Nothing public from staff yet: perhaps the customer adding detail, or an internal note.
+            if rng.random() < 0.4:
+                at = created + (now - created) * rng.random()
+                history.append(("public_reply", requester, rng.choice(CUSTOMER_BODIES), None, None, None, at))
+            if rng.random() < 0.3:
+                assignee = None  # not picked up yet
+        rows = [
+            dict(
+                ticket_id=ticket_id,
+                kind=kind,
+                author_id=author,
+                body=body,
+                field=field,
+                old_value=old,
+                new_value=new,
+                ticket_version=version,
+                created_at=at,
+            )
+            for version, (kind, author, body, field, old, new, at) in enumerate(history, start=1)
+        ]
+        facts = evaluate(created, priority, _steps(rows, plan.staff_ids), policy, now)
+        # Every change looks at the clock (and records what it crossed since), so does the sweep, up to the backlog.
+        clock, crossings = _sla_columns(facts, max(plan.recorded_until, history[-1][6]))
+        ticket = dict(
+            id=ticket_id,
+            subject=_subject(rng),
+            description=desc,
+            category_id=category_id,
+            priority=priority,
+            status=status,
+            tier=tier,
+            channel=channel,
+            requester_id=requester,
+            organization_id=org_id,
+            assignee_id=assignee,
+            follow_up_of_id=None,
+            created_at=created,
+            updated_at=history[-1][6],
+            first_response_at=first_response,
+            solved_at=solved_at,
+            closed_at=closed_at,
+            version=len(history),
+            **clock,
+        )
+        tickets.append(_row(ticket, TICKET_COLUMNS, sqlite))
+        events_out.extend(_row(r, EVENT_COLUMNS, sqlite) for r in rows)
+        crossings_out.extend(_row(dict(ticket_id=ticket_id, **c), CROSSING_COLUMNS, sqlite) for c in crossings)
+        n_open += status in ("new", "open", "pending", "on_hold")
+    return tickets, events_out, crossings_out, n_open
+
+
+def _middle(rng, history, after: datetime, before: datetime, requester, assignee, plan) -> None:
+    """0–2 events between the first response and ``before``: a customer reply, an internal note, a reassignment."""
+    for _ in range(rng.choice((0, 0, 1, 1, 2))):
+        at = after + (before - after) * rng.uniform(0.05, 0.95)
+        roll = rng.random()
+        if roll < 0.45:
+            history.append(("public_reply", requester, rng.choice(CUSTOMER_BODIES), None, None, None, at))
+        elif roll < 0.8 and assignee:
+            history.append(("internal_note", assignee, rng.choice(NOTE_BODIES), None, None, None, at))
+        elif assignee:
+            history.append(("field_change", assignee, "", "assignee", None, plan.staff_names.get(assignee), at))
+    history[1:] = sorted(history[1:], key=lambda h: h[6])
+
+
+def _subject(rng: random.Random) -> str:
+    a, b, c = (rng.choice(part) for part in SUBJECT_PARTS)
+    if rng.random() < 0.15:  # a site or file name makes some subjects unique, as real ones are
+        c = f" for {rng.choice(SITE_WORDS)} {rng.randint(1, 400)}" if rng.random() < 0.6 else f" ({_file_name(rng)})"
+    return f"{a} {b}{c}"
+
+
+def _description(rng: random.Random) -> str:
+    sentences = rng.sample(DESCRIPTION_SENTENCES, rng.randint(2, 5))
+    # Details that vary from ticket to ticket: a file, a site, an order or meter number (the rare words of search).
+    detail = rng.random()
+    if detail < 0.35:
+        sentences.append(f"The file was {_file_name(rng)}.")
+    elif detail < 0.6:
+        sentences.append(
+            f"It concerns {rng.choice(SITE_WORDS)} {rng.randint(1, 400)} (meter {rng.randint(10**5, 10**7)})."
+        )
+    elif detail < 0.75:
+        sentences.append(f"Purchase order {rng.choice('ABCDEFGHJK')}{rng.randint(10**5, 10**6 - 1)} is affected.")
+    rng.shuffle(sentences)
+    return " ".join(sentences)
+
+
+def _file_name(rng: random.Random) -> str:
+    stem = rng.choice(("scope1", "scope2", "scope3", "energy", "water", "waste", "travel", "fleet", "suppliers"))
+    return (
+        f"{stem}_{rng.randint(2019, 2026)}{rng.randint(1, 12):02d}_{rng.randint(1, 9999):04d}.{rng.choice(FILE_TYPES)}"
     )
+
+
+SITE_WORDS = ["Plant", "Warehouse", "Office", "Depot", "Mill", "Store", "Terminal", "Farm", "Campus", "Site"]
+FILE_TYPES = ["csv", "xlsx", "json", "xml", "pdf"]
+
+
+def _steps(events: list[dict], staff_ids: set[int]) -> list:
+    """The clock-relevant steps of a generated history, as ``portal.services.sla.histories`` reads them from the
+    database: staff public replies, status and priority changes, in order."""
+    from portal.services.sla_engine import Step
+
+    steps = []
+    for e in events[1:]:
+        if e["kind"] == "public_reply":
+            if e["author_id"] in staff_ids:
+                steps.append(Step(e["created_at"], "staff_reply"))
+        elif e["kind"] == "field_change" and e["field"] in ("status", "priority"):
+            steps.append(Step(e["created_at"], e["field"], e["new_value"]))
+    return steps
+
+
+def _sla_columns(facts, recorded_until: datetime) -> tuple[dict, list[dict]]:
+    """The ticket's SLA columns exactly as ``portal.services.sla.refresh`` writes them (``store`` and the sweep's next
+    check), and the crossings a sweep running all along would have recorded by ``recorded_until``."""
+    fr, res = facts.first_response, facts.resolution
+    columns = dict(
+        first_response_due=fr.due,
+        first_response_risk_at=fr.risk_at if fr.ticking else None,
+        resolution_due=res.due,
+        resolution_risk_at=res.risk_at if res.ticking else None,
+        paused_since=res.paused_since,
+        paused_seconds=int(res.paused.total_seconds()),
+        next_due_at=min((f.due for f in facts if f.ticking and f.due is not None), default=None),
+    )
+    crossings, recorded = [], set()
+    checks = []
+    for name, fact in (("first_response", fr), ("resolution", res)):
+        columns[f"{name}_breached_at"] = fact.breached_at
+        columns[f"{name}_breach_priority"] = fact.breach_priority
+        columns[f"{name}_achieved_at"] = fact.achieved_at
+        columns[f"{name}_decided_at"] = fact.breached_at or fact.achieved_at
+        for kind, at in (("at_risk", fact.risk_reached_at), ("breached", fact.breached_at)):
+            if at is not None and at <= recorded_until:
+                recorded.add((name, kind))
+                crossings.append(dict(target=name, kind=kind, at=at, due_at=fact.due))
+        if fact.ticking:
+            checks += [
+                at
+                for kind, at in (("at_risk", fact.risk_at), ("breached", fact.due))
+                if at is not None and (name, kind) not in recorded
+            ]
+    columns["sla_check_at"] = min(checks, default=None)
+    return columns, crossings
 
 
 def main(argv=None) -> None:
@@ -636,7 +863,25 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--days", type=int, default=3 * 365, help="history length in days (default 1095)")
     parser.add_argument("--batch", type=int, default=5000, help="tickets per insert transaction (default 5000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="processes generating batches while this one inserts (default: 2, or 1 on one core)",
+    )
     parser.add_argument("--fresh", action="store_true", help="drop an existing PostgreSQL schema first")
+    parser.add_argument(
+        "--now",
+        type=lambda v: datetime.fromisoformat(v).astimezone(UTC),
+        default=None,
+        help="the instant the history ends at, ISO 8601 (default: now)",
+    )
+    parser.add_argument(
+        "--sweep-backlog-minutes",
+        type=float,
+        default=0,
+        help="leave the SLA crossings of the last N minutes unrecorded, for the sweep to find (default 0)",
+    )
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url (or DATABASE_URL) is required")
