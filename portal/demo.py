@@ -23,6 +23,7 @@ from portal.services.catalog import DEFAULT_CATEGORIES, ensure_default_categorie
 from portal.services.kb.seed import seed_kb
 from portal.services.roster import seed_roster
 from portal.services.status.components import seed_demo as seed_status
+from portal.services.widget.sites import seed_demo as seed_widget
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -230,6 +231,7 @@ def seed(echo: Callable[[str], None] = print) -> dict[str, int]:
     added["csat_ratings"] = csat.seed_demo_ratings([_user(c[1]).id for c in CUSTOMERS], utcnow())
     added.update(seed_kb(echo))  # help-centre articles and FAQs from portal/kb_content
     added.update({f"status_{k}": v for k, v in seed_status(utcnow()).items()})  # components, a past window
+    added.update(seed_widget(echo))  # the support widget embedded by a local demo platform (port 5001)
     return added
 
 
