@@ -13,11 +13,12 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.models import Role, ShiftRegion, User
 from portal.services import admin as admin_service
+from portal.services import phone as phone_service
 
 NO_ORGANIZATION = ("", "— No organization —")
 
@@ -56,6 +57,12 @@ class _UserFields(FlaskForm):
     timezone = StringField("Time zone", default="UTC", validators=[DataRequired(), Length(max=64)])
     shift_region = SelectField("Shift region", validators=[Optional()])
     specializations = CheckboxListField("Specializations", validators=[Optional()])
+    # Stored in E.164 (+442079460000) to find callers by number; several accounts may share one.
+    phone = StringField("Phone number", validators=[Optional(), Length(max=40)], render_kw={"autocomplete": "off"})
+
+    def validate_phone(self, field) -> None:
+        if (field.data or "").strip() and phone_service.normalize_number(field.data) is None:
+            raise ValidationError(phone_service.BAD_NUMBER)
 
     def __init__(self, *args, actor: User, user: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)

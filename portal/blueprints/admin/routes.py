@@ -17,6 +17,7 @@ from portal.blueprints.common import admin_required, make_page, page_number
 from portal.models import Role
 from portal.services import account_flows, twofactor
 from portal.services import admin as admin_service
+from portal.services import phone as phone_service
 from portal.services.catalog import category_usage, save_category
 from portal.services.errors import ValidationFailed
 
@@ -150,6 +151,7 @@ def new_user():
             user = admin_service.create_user(
                 current_user, email=form.email.data, password=form.password.data, **_user_data(form)
             )
+            phone_service.set_phone(current_user, user, form.phone.data or "")
         except ValidationFailed as exc:
             return _render_user(form, None, exc)
         flash(f"Account for {user.name} created. Give them the initial password through a safe channel.", "success")
@@ -171,6 +173,7 @@ def user(user_id: int):
                 new_password=form.new_password.data or "",
                 **_user_data(form),
             )
+            phone_service.set_phone(current_user, user, form.phone.data or "")
         except ValidationFailed as exc:
             return _render_user(form, user, exc)
         flash(f"Account of {user.name} saved.", "success")
