@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.accounts import ShiftRegion, User, _enum
 from portal.models.base import Base, utcnow
+from portal.models.paging import OnCallLevel
 
 # The follow-the-sun shifts, the one definition of their hours: region → (start, end) in minutes after 00:00 UTC
 # (end may be 1440). Admins may move them (``Shift`` rows); these are the defaults.
@@ -105,6 +106,10 @@ class OnCall(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
+    # Paging order of the hotline (portal/services/paging): the primary is paged first, the secondary next.
+    level: Mapped[OnCallLevel] = mapped_column(
+        _enum(OnCallLevel, "on_call_level"), default=OnCallLevel.primary, server_default=OnCallLevel.primary.value
+    )
 
     user: Mapped[User] = relationship()
 

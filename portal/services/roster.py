@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import OnCall, Role, Shift, ShiftRegion, StaffStatus, TimeOff, User, utcnow
+from portal.models.paging import OnCallLevel
 from portal.models.roster import DEFAULT_SHIFTS, ShiftWindow
 from portal.services import audit, routing
 from portal.services.errors import NotFound, ValidationFailed
@@ -148,9 +149,12 @@ def add_time_off(user_id, starts: str, ends: str, note: str = "", *, zone: str =
     return entry
 
 
-def add_on_call(user_id, starts: str, ends: str, *, zone: str = "UTC") -> OnCall:
+def add_on_call(user_id, starts: str, ends: str, *, zone: str = "UTC", level: str = "primary") -> OnCall:
+    """A rotation entry; ``level`` (primary, secondary) is the order the hotline pages in (services/paging)."""
+    if level not in ("primary", "secondary"):
+        raise ValidationFailed("Not saved.", {"level": "Choose primary or secondary."})
     user, start, end = _period(user_id, starts, ends, zone)
-    entry = OnCall(user_id=user.id, starts_at=start, ends_at=end)
+    entry = OnCall(user_id=user.id, starts_at=start, ends_at=end, level=OnCallLevel(level))
     db.session.add(entry)
     db.session.flush()
     audit.record("settings.roster", target=entry, target_label=user.email, after=_entry_state(entry), detail="added")
