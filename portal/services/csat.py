@@ -28,6 +28,7 @@ from portal.params import parse_int
 from portal.services.changes import TicketChange, is_quiet
 from portal.services.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from portal.services.outbox import emit
+from portal.services.webhooks import events as webhook_events
 
 RATINGS: tuple[tuple[int, str], ...] = (
     (1, "Very dissatisfied"),
@@ -169,6 +170,7 @@ def rate(survey: CsatSurvey, rating: Any, comment: str | None, now: datetime, so
         db.session.refresh(survey)
         raise SurveyClosed(closed_message(survey, now) or "This survey no longer takes answers.")
     db.session.refresh(survey)
+    webhook_events.csat_received(survey)  # outgoing webhooks (if subscribed)
     if value in LOW_RATINGS:
         emit("notify.csat_low_rating", {"survey_id": survey.id}, dedupe_key=f"csat:low:{survey.id}")
     return survey

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from portal.services import csat, escalation, notifications, outbox, routing, sla
 from portal.services.changes import TicketChange
+from portal.services.webhooks import events as webhook_events
 
 
 def ticket_changed(change: TicketChange) -> None:
@@ -20,3 +21,4 @@ def ticket_changed(change: TicketChange) -> None:
     notifications.ticket_changed(change)  # sees the assignee and priority the steps above settled
     csat.on_ticket_changed(change)  # a solve offers a satisfaction survey, a reopen withdraws it
     outbox.emit("index.ticket", {"ticket_id": change.ticket.id})  # search index (queue "index", one writer)
+    webhook_events.ticket_changed(change)  # outgoing webhooks: nothing unless a subscription wants the event

@@ -36,6 +36,7 @@ from portal.models.sla import DEFAULT_AT_RISK_PERCENT, DEFAULT_PAUSE_STATUSES, D
 from portal.services import outbox
 from portal.services import sla_engine as engine
 from portal.services.changes import TicketChange
+from portal.services.webhooks import events as webhook_events
 
 FR, RES = SlaTargetName.first_response, SlaTargetName.resolution
 AT_RISK, BREACHED, MET = SlaEventKind.at_risk, SlaEventKind.breached, SlaEventKind.met
@@ -243,6 +244,7 @@ def notify_crossing(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind) -
         {"ticket_id": ticket.id, "target": target.value, "due_at": iso(due)},
         dedupe_key=f"sla:{ticket.id}:{target.value}:{name}",
     )
+    webhook_events.sla_crossed(ticket, target.value, kind.value, due)  # outgoing webhooks (if subscribed)
 
 
 def iso(value: datetime | None) -> str | None:

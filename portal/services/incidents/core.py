@@ -45,6 +45,7 @@ from portal.services import audit, outbox
 from portal.services.access import get_ticket_for
 from portal.services.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from portal.services.incidents import checklists
+from portal.services.webhooks import events as webhook_events
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
@@ -527,6 +528,7 @@ def post_update(
     if step is not None:
         checklists.tick(actor, step, True)
     outbox.emit("incident.update", {"update_id": update.id}, dedupe_key=f"incident.update:{update.id}")
+    webhook_events.incident_updated(incident, update)  # outgoing webhooks (if subscribed)
     if incident.public:
         outbox.emit(
             "status.incident_update", {"update_id": update.id}, dedupe_key=f"status.incident_update:{update.id}"
