@@ -17,6 +17,7 @@ $(BIN)/.installed: pyproject.toml
 vendor:
 	@./scripts/vendor-htmx.sh
 	@./scripts/vendor-chartjs.sh
+	@./scripts/vendor-htmx-sse.sh
 
 setup: $(BIN)/.installed vendor
 

@@ -204,13 +204,58 @@ class Config:
     WIDGET_IDENTITY_MAX_AGE_SECONDS = int(os.environ.get("WIDGET_IDENTITY_MAX_AGE_SECONDS", "600"))
     WIDGET_CLOCK_SKEW_SECONDS = int(os.environ.get("WIDGET_CLOCK_SKEW_SECONDS", "60"))
 
-    # Live chat (portal/services/chat).
+    # Live chat (portal/services/chat): open in the hours of the calendar named CHAT_CALENDAR (24/7 when there is
+    # none) while an agent's console heartbeat is fresh and they have a free seat; streams end after a while.
+    CHAT_CALENDAR = os.environ.get("CHAT_CALENDAR", "Chat")
+    CHAT_SEATS = int(os.environ.get("CHAT_SEATS", "3"))  # concurrent chats per agent (per-agent override possible)
+    CHAT_PRESENCE_TIMEOUT_SECONDS = int(os.environ.get("CHAT_PRESENCE_TIMEOUT_SECONDS", "45"))
+    CHAT_HEARTBEAT_SECONDS = int(os.environ.get("CHAT_HEARTBEAT_SECONDS", "15"))  # the console's heartbeat
+    CHAT_IDLE_MINUTES = int(os.environ.get("CHAT_IDLE_MINUTES", "10"))  # no message for this long: ended
+    CHAT_WAIT_MINUTES = int(os.environ.get("CHAT_WAIT_MINUTES", "5"))  # nobody accepted in this time: a ticket
+    CHAT_MESSAGE_MAX = int(os.environ.get("CHAT_MESSAGE_MAX", "2000"))  # characters per message
+    CHAT_RATE_LIMIT = os.environ.get("CHAT_RATE_LIMIT", "30 per minute")  # messages per visitor address
+    CHAT_STREAM_SECONDS = float(os.environ.get("CHAT_STREAM_SECONDS", "25"))  # then the browser reconnects
+    CHAT_STREAM_POLL_SECONDS = float(os.environ.get("CHAT_STREAM_POLL_SECONDS", "0.75"))  # database reads
+    CHAT_POLL_SECONDS = int(os.environ.get("CHAT_POLL_SECONDS", "3"))  # the fallback without a stream
+    CHAT_TYPING_SECONDS = int(os.environ.get("CHAT_TYPING_SECONDS", "6"))  # "is typing" shown this long
 
     # Phone support (portal/services/phone).
+    # The regional support lines ("REGION=number, ..."; letters are dialled as on a keypad), in the order shown
+    # when the viewer's region is unknown, and the time zone whose business hours each line keeps.
+    PHONE_LINES = os.environ.get("PHONE_LINES", "US=+1-800-ESG-HELP, UK=+44-20-ESG-HELP, AU=+61-2-ESG-HELP")
+    PHONE_LINE_ZONES = os.environ.get("PHONE_LINE_ZONES", "US=America/New_York, UK=Europe/London, AU=Australia/Sydney")
+    PHONE_HOURS = os.environ.get("PHONE_HOURS", "08:00-18:00")  # local time of each line
+    PHONE_DAYS = os.environ.get("PHONE_DAYS", "mon,tue,wed,thu,fri")  # weekends: the emergency hotline only
+    # Which line is the viewer's: by the organization's region, else by the start of the viewer's time zone name.
+    PHONE_REGION_LINES = os.environ.get("PHONE_REGION_LINES", "AMER=US, EMEA=UK, APAC=AU")
+    PHONE_REGION_ZONES = os.environ.get(
+        "PHONE_REGION_ZONES",
+        "America/=US, US/=US, Canada/=US, Europe/=UK, Africa/=UK, Atlantic/=UK, Australia/=AU, Asia/=AU, Pacific/=AU",
+    )
+    PHONE_EMERGENCY_NUMBER = os.environ.get("PHONE_EMERGENCY_NUMBER", "+1-800-ESG-CRIT")  # 24/7/365
+    PHONE_CALLS_PER_PAGE = int(os.environ.get("PHONE_CALLS_PER_PAGE", "50"))
 
     # The emergency hotline and on-call paging (portal/services/paging).
+    HOTLINE_NUMBER = os.environ.get("HOTLINE_NUMBER", "+1-800-ESG-CRIT")  # shown to customers and on the pages
+    HOTLINE_WEBHOOK_SECRET = os.environ.get("HOTLINE_WEBHOOK_SECRET") or None  # unset: the webhook refuses all calls
+    HOTLINE_WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("HOTLINE_WEBHOOK_TOLERANCE_SECONDS", "300"))
+    PAGE_ACK_MINUTES = int(os.environ.get("PAGE_ACK_MINUTES", "5"))  # unacknowledged this long → the next step
+    PAGE_ACK_LINK_HOURS = int(os.environ.get("PAGE_ACK_LINK_HOURS", "24"))  # the emailed / texted link's lifetime
+    SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL") or None  # JSON POST {to, text}; unset: no SMS pages
+    SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN") or None  # sent as "Authorization: Bearer <token>"
 
     # Outgoing webhooks (portal/services/webhooks).
+    # Each POST waits this long; failed ones (network, 5xx, 429) are retried after these delays in seconds (with
+    # jitter; the last repeats) until WEBHOOK_MAX_ATTEMPTS. Plain http and hosts that resolve to loopback, private,
+    # link-local or other internal addresses are refused unless listed in WEBHOOK_ALLOW_HOSTS (comma-separated exact
+    # host names or CIDR networks, e.g. "localhost,10.20.0.0/16", for development and internal receivers).
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+    WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+    WEBHOOK_RETRY_SCHEDULE = os.environ.get("WEBHOOK_RETRY_SCHEDULE", "60,300,1800,7200,21600")
+    WEBHOOK_ALLOW_HOSTS = tuple(
+        h.strip().lower() for h in os.environ.get("WEBHOOK_ALLOW_HOSTS", "").split(",") if h.strip()
+    )
+    WEBHOOK_MAX_REDIRECTS = int(os.environ.get("WEBHOOK_MAX_REDIRECTS", "3"))
 
 
 class TestConfig(Config):
@@ -231,3 +276,6 @@ class TestConfig(Config):
     IMAP_HOST = None
     ATTACHMENT_DIR = ""  # empty: a directory under the test session's instance directory
     METRICS_TOKEN = "test-metrics-token"
+    # The emergency hotline and on-call paging.
+    HOTLINE_WEBHOOK_SECRET = "test-hotline-secret"
+    SMS_GATEWAY_URL = None

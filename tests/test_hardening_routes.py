@@ -193,6 +193,9 @@ def world(app):
     an SLA calendar and policy; a signed-in client per role and an API token per role."""
     saved_limit = app.config.get("API_RATE_LIMIT")
     app.config["API_RATE_LIMIT"] = "1000000 per minute"
+    # event streams (chat) end after their first look: each GET here reads its whole response (buffered)
+    saved_stream = app.config.get("CHAT_STREAM_SECONDS")
+    app.config["CHAT_STREAM_SECONDS"] = 0
     with app.app_context():
         demo.seed(echo=lambda _line: None)
         calendar = Calendar(name="Office hours", timezone="Europe/London", always_open=True, weekly_hours={})
@@ -257,6 +260,7 @@ def world(app):
             clients[role] = _signed_in(app, email)
     yield {"clients": clients, "tokens": tokens, "values": values}
     app.config["API_RATE_LIMIT"] = saved_limit
+    app.config["CHAT_STREAM_SECONDS"] = saved_stream
     with app.app_context():
         db.session.rollback()
         db.session.remove()
@@ -345,7 +349,7 @@ def test_no_bad_query_value_or_path_value_is_a_server_error(app, world, rule):
     def get(role: str, path: str, query: str = ""):
         client = world["clients"]["anonymous" if api else role]
         headers = world["tokens"][role] if api else {}
-        response = client.get(path, query_string=query, headers=headers)
+        response = client.get(path, query_string=query, headers=headers, buffered=True)
         if response.status_code >= 500:
             failures.append((role, path[:80], query[:80], response.status_code))
         return response
@@ -387,7 +391,7 @@ def test_no_get_request_changes_data(world):
             api = rule.endpoint.startswith("api.")
             client = world["clients"]["anonymous" if api else role]
             before = _row_counts()
-            client.get(path, headers=world["tokens"][role] if api else {})
+            client.get(path, headers=world["tokens"][role] if api else {}, buffered=True)
             after = _row_counts()
             diff = {name for name in after if after[name] != before.get(name) and name not in READ_SIDE_LOGS}
             if diff:

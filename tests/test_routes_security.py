@@ -35,6 +35,23 @@ PUBLIC_ENDPOINTS |= {
 # RFC 8058 one-click unsubscribe: a mail client POSTs to the link without a session or a CSRF token; the signed token
 # in the URL is the authorization. These are the only state-changing endpoints exempt from CSRF.
 CSRF_EXEMPT = {"status.unsubscribe", "email.unsubscribe"}
+# The support widget (tests/widget): the embed script and the frame are public; the session exchange is
+# authenticated by the platform's signed identity, the frame's partials by the X-Widget-Session header, never a cookie.
+PUBLIC_ENDPOINTS |= {"widget.script", "widget.frame", "widget.session", "widget.panel", "widget.suggestions"}
+PUBLIC_ENDPOINTS |= {"widget.suggestion", "widget.solved", "widget.tickets", "widget.new_ticket", "widget.ticket"}
+PUBLIC_ENDPOINTS |= {"widget.reply"}
+# Their POSTs carry no cookie-bound CSRF token: a cross-site form cannot set that header, and the token is no ambient
+# credential (without it they answer 401: tests/widget/test_frame.py).
+CSRF_EXEMPT |= {"widget.session", "widget.solved", "widget.new_ticket", "widget.reply"}
+# The hotline's page acknowledgement link: its signed token authenticates it; the confirming POST keeps CSRF.
+PUBLIC_ENDPOINTS |= {"oncall.ack_link", "oncall.ack_link_post"}
+# The telephony provider's webhook: HMAC-signed requests without cookies (tests/paging), exempt from CSRF like the API.
+PUBLIC_ENDPOINTS |= {"hotline_api.calls"}
+CSRF_EXEMPT |= {"hotline_api.calls"}
+# Live chat's visitor side is shared with the widget frame: a signed-in customer's cookie or the X-Widget-Session
+# header (``ws`` for the stream) authenticates it, anonymous requests get 401 (tests/chat/test_access.py). Its POSTs
+# check CSRF themselves whenever the cookie authenticates, so they stay in the CSRF test below.
+PUBLIC_ENDPOINTS |= {"chat.panel", "chat.stream", "chat.poll", "chat.start", "chat.send", "chat.typing", "chat.end"}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 

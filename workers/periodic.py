@@ -17,13 +17,16 @@ from portal.services.csat import expire_due
 from portal.services.handover import run_handover
 from portal.services.sla_sweep import run_sweep
 from workers.attachments import attachment_sweep
+from workers.chat import chat_timeouts
 from workers.context import job_context
 from workers.health import health_check, spike_scan
 from workers.incidents import incident_reminders
 from workers.mail import mail_poll
+from workers.paging import page_escalations
 from workers.relay import relay_due
 from workers.reports_jobs import schedule_report_emails
 from workers.status import maintenance_notices
+from workers.webhooks import webhook_retries
 
 
 def relay_outbox(after_outage: bool = False):
@@ -70,6 +73,9 @@ SCHEDULE: tuple[tuple[Callable, int, str], ...] = (
     (mail_poll, 60, "default"),  # IMAP_POLL_SECONDS' default; nothing happens while IMAP_HOST is unset
     (attachment_sweep, 3600, "sweeps"),
     (maintenance_notices, 60, "sweeps"),  # status subscribers: a maintenance window started or ended
+    (chat_timeouts, 30, "sweeps"),  # live chat: idle chats end, unanswered ones become tickets
+    (page_escalations, 30, "sweeps"),  # hotline pages nobody acknowledged in time: the next step
+    (webhook_retries, 30, "default"),  # outgoing webhooks: due retries and sends a stopped worker left uncertain
 )
 
 

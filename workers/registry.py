@@ -22,6 +22,9 @@ HANDLER_MODULES: list[str] = [
     "workers.incidents",  # incident updates fanned out, reminders, resolution
     "workers.status",  # status page subscriptions and their emails
     "workers.health",  # health alerts to the admin and Slack
+    "workers.chat",  # live chat: transcript emails
+    "workers.paging",  # hotline pages to the on-call engineer: Slack, email, SMS
+    "workers.webhooks",  # outgoing webhook deliveries (signed POSTs, retries, redeliveries)
 ]
 
 

@@ -49,6 +49,12 @@ def vendored_htmx() -> Path:
 
 
 @pytest.fixture(scope="session")
+def vendored_htmx_sse() -> Path:
+    """The htmx SSE extension live chat streams with (tests/browser/test_chat_browser.py)."""
+    return ensure_vendored(ROOT / "portal" / "static" / "vendor" / "htmx-ext-sse" / "sse.min.js", "vendor-htmx-sse.sh")
+
+
+@pytest.fixture(scope="session")
 def live_server(app, vendored_htmx) -> Iterator[str]:
     """Serve the test app on 127.0.0.1 (free port) from a background thread; yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -34,6 +34,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.kb import ArticleRevision, Faq, KbCategory, SearchSource
+from portal.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from portal.services import account_flows, accounts, csat, sla_admin
 from portal.services import roster as roster_service
 from portal.services import tickets as ticket_service
@@ -42,6 +43,8 @@ from portal.services.kb import analytics, faqs, feedback
 from portal.services.kb import articles as kb_articles
 from portal.services.mail import outgoing as mail_outgoing
 from portal.services.mail import pipeline
+from portal.services.paging import hotline as hotline_service
+from portal.services.paging import pages as paging_pages
 from portal.services.status import components as status_components
 from portal.services.status import subscriptions as status_subscriptions
 from tests.browser.test_accessibility import _axe_violations, _with_axe, vendored_axe  # noqa: F401
@@ -71,6 +74,18 @@ NOT_PAGES = {
     "incidents.live": "htmx fragment: an incident's updates and timeline (polled by its page)",
     "status.feed_atom": "Atom feed of the status page",
     "status.feed_rss": "RSS feed of the status page",
+    "widget.script": "the widget's embed script (JavaScript for the platform's pages)",
+    "widget.frame": "the widget frame: needs a site key and a host page (tests/browser/test_widget_browser.py)",
+    "widget.panel": "htmx fragment of the widget frame (widget session header)",
+    "widget.suggestions": "htmx fragment of the widget frame: KB suggestions",
+    "widget.suggestion": "htmx fragment of the widget frame: one opened suggestion",
+    "widget.tickets": "htmx fragment of the widget frame: the visitor's tickets",
+    "widget.ticket": "htmx fragment of the widget frame: one ticket",
+    "chat.panel": "htmx fragment: the chat panel (shown on /chat and in the widget frame)",
+    "chat.stream": "server-sent event stream of the visitor's chat",
+    "chat.poll": "htmx fragment: the visitor's chat without a stream (the polling fallback)",
+    "chat.console_stream": "server-sent event stream of the agent chat console",
+    "chat.console_poll": "htmx fragment: the chat console without a stream (the polling fallback)",
 }
 NOT_PAGE_BLUEPRINTS = {"api": "JSON API for bearer tokens"}
 
@@ -81,11 +96,14 @@ ROLE_BY_PREFIX = (
     ("/ops/incidents/new", "admin"),  # declaring takes a senior agent or above
     ("/ops/status", "admin"),
     ("/ops/health", "admin"),
+    ("/ops/on-call", "admin"),  # a manager or admin sees the override and rotation forms too
+    ("/ops/pages/", "public"),  # the acknowledgement link: its signed token authenticates
     ("/mail/messages", "agent"),
     ("/reports", "admin"),
     ("/admin", "admin"),
     ("/ops", "agent"),
     ("/agent", "agent"),
+    ("/chat", "customer"),
     ("/portal", "customer"),
     ("/profile", "customer"),
 )
@@ -99,6 +117,9 @@ QUERIES = {
     "/agent/search": "?q=import",
     "/portal/search": "?q=import",
     "/admin/users": "?q=e",
+    # The caller found by address: the lookup and the call form with the customer's open tickets.
+    "/agent/calls/new": "?q=maximiliane.featherstonehaugh-wolfeschlegelsteinhausen%40"
+    "consolidated-northern-renewables.example.test",
     "/reports/tickets": "?figure=tickets_created&from=2020-01-01&to=2030-01-01&tz=UTC",
     "/reports/": "?period=week",
 }
@@ -332,6 +353,39 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
     subscriber.confirm_token_hash = status_subscriptions._digest(link_tokens["status.confirm"])
     link_tokens["status.unsubscribe"] = status_subscriptions.manage_token(subscriber)
     link_tokens["email.unsubscribe"] = mail_outgoing.unsubscribe_token(customer, "email_ticket_updates")
+    # Outgoing webhooks: a subscription with a long URL, one delivery and a failed attempt with a long answer.
+    webhook = WebhookSubscription(
+        url=f"https://hooks.example.com/esg-support/{LONG_FILE}?token=abc",
+        secret="whsec_seed",
+        events=["ticket.created"],
+    )
+    db.session.add(webhook)
+    db.session.flush()
+    webhook_delivery = WebhookDelivery(
+        uuid="6f1c2a8e-0000-4000-8000-000000000001",
+        subscription_id=webhook.id,
+        event_type="ticket.created",
+        payload={"type": "ticket.created", "data": {"ticket": {"reference": ticket.reference, "subject": LONG_FILE}}},
+        state="retrying",
+        attempts=1,
+        last_status=500,
+        last_error="HTTP 500",
+        next_attempt_at=now,
+    )
+    db.session.add(webhook_delivery)
+    db.session.flush()
+    db.session.add(
+        WebhookAttempt(
+            delivery_id=webhook_delivery.id, number=1, status_code=500, outcome="retry", response_excerpt=LONG_FILE * 4
+        )
+    )
+    # The emergency hotline: a call an agent took by hand pages on call; its acknowledgement link's page.
+    hotline_call, _new = hotline_service.take_call(
+        hotline_service.manual_call("+1 555 010 2030", customer.name, "", f"Imports of {LONG_FILE} fail"),
+        taken_by=agent,
+    )
+    hotline_page = paging_pages.page_of_ticket(hotline_call.ticket)
+    link_tokens["oncall.ack_link"] = paging_pages.ack_token(hotline_page.attempts[0])
     db.session.commit()
     run_index_jobs()
 
@@ -360,6 +414,9 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
             "token": csat_token,
             "inbound_id": inbound.id,
             "incident_id": incident.id,
+            "subscription_id": webhook.id,
+            "delivery_id": webhook_delivery.id,
+            "page_id": hotline_page.id,
             **{f"token:{endpoint}": token for endpoint, token in link_tokens.items()},
         },
     )
@@ -423,6 +480,9 @@ def test_every_get_rule_is_a_visited_page_or_named_as_not_a_page(app):
         "token": "t",
         "inbound_id": 1,
         "incident_id": 1,
+        "subscription_id": 1,
+        "delivery_id": 1,
+        "page_id": 1,
     }
     pages = portal_pages(app, ids)
     visited = {path.split("?")[0] for paths in pages.values() for path in paths}
