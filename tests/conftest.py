@@ -138,7 +138,8 @@ def _clean_database(app):
 def _truncate(tables) -> None:
     """Empty every table (PostgreSQL). A job thread a test started may still be finishing when the test ends, inside
     a transaction whose locks the TRUNCATE must wait for — and, if that job then opens a second connection on a table
-    the TRUNCATE has queued for, neither can move. So the TRUNCATE waits a few seconds at most; after that the other
+    the TRUNCATE has queued for, neither can move (a deadlock PostgreSQL may break either way). So the TRUNCATE waits
+    a few seconds at most; after that (or after being the deadlock's victim) the other
     connections to this test database are ended (the leftover job fails, as it would with its process gone) and the
     TRUNCATE runs again."""
     statement = text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE")
@@ -149,7 +150,8 @@ def _truncate(tables) -> None:
                 conn.execute(statement)
             return
         except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "55P03" or attempt == 2:  # lock_not_available
+            # lock_not_available, or a deadlock with such a job (PostgreSQL picked the TRUNCATE as its victim)
+            if getattr(exc.orig, "sqlstate", None) not in ("55P03", "40P01") or attempt == 2:
                 raise
             with db.engine.begin() as conn:
                 conn.execute(

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from portal.blueprints.chat import live
 from portal.extensions import db
 from portal.models import Ticket, User, utcnow
-from portal.params import id_param
+from portal.params import id_param, parse_id
 from portal.services.chat import core
 from portal.services.chat import live as facts_service
 from portal.services.chat.transcript import transcript_of
@@ -296,8 +296,9 @@ def _console_step(user: User, cursor: facts_service.Cursor, known: set[int]):
 def _known_param() -> set[int]:
     known = set()
     for part in (request.args.get("chats") or "").split(",")[:50]:
-        if part.isascii() and part.isdigit() and len(part) < 12:
-            known.add(int(part))
+        chat_id = parse_id(part)  # a database id or nothing (never beyond the column's range)
+        if chat_id is not None:
+            known.add(chat_id)
     return known
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from portal.extensions import db
 from portal.models import User
 from portal.models.chat import Chat, ChatMessage
+from portal.params import DB_INT_MAX
 from portal.services.chat import core
 
 LATE_COMMIT = timedelta(seconds=5)  # a message committed after a higher id was read is still picked up
@@ -33,6 +34,7 @@ class Cursor:
         text = (value or "").strip()[:80]
         number, _, digest = text.partition(".")
         last_id = int(number) if number.isascii() and number.isdigit() and len(number) < 19 else 0
+        last_id = min(last_id, DB_INT_MAX)  # no message id is beyond the column's range: "after all of them"
         return cls(last_id, digest if digest.isalnum() else "")
 
     def __str__(self) -> str:
