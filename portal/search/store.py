@@ -117,6 +117,23 @@ def index_writer(name: str, ix: FileIndex | None = None, **options) -> Iterator[
         writer.commit()
 
 
+# The index writer is another process (the one ``index`` worker): between reading the list of generations and
+# opening one, it may commit a new generation and delete the files of the old one. A file vanishing under us means
+# exactly that, so the open starts again from the new generation.
+OPEN_ATTEMPTS = 5
+
+
+def _open_searcher(name: str) -> tuple[FileIndex, Searcher]:
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            ix = open_index(name)
+            return ix, ix.searcher(weighting=weighting(name))
+        except FileNotFoundError:
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 class _SearcherPool:
     """Open searchers shared by the threads of this process: a thread borrows one for a search and gives it back.
     A searcher older than the index's latest generation (or than a ``recreate_index``) is closed and reopened."""
@@ -136,8 +153,7 @@ class _SearcherPool:
             entry[1].close()
             entry = None
         if entry is None:
-            ix = open_index(name)
-            entry = (ix, ix.searcher(weighting=weighting(name)), epoch)
+            entry = (*_open_searcher(name), epoch)
         try:
             yield entry[1]
         finally:

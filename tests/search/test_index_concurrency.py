@@ -57,3 +57,28 @@ def test_two_processes_writing_at_once_lose_no_update(app, make_org, make_user, 
     report = check_tickets()
     assert report.ok and report.documents == 40, report
     assert search_tickets(agent, "penguin", per_page=50).total == 40
+
+
+def test_a_generation_replaced_while_it_is_opened_is_opened_again(
+    app, monkeypatch, make_org, make_user, make_ticket, run_index_jobs
+):
+    """The index writer (another process) commits a new generation and deletes the old one's files between our
+    reading the list of generations and opening one: the search opens the new generation instead of failing."""
+    from portal.search import store
+
+    customer = make_user(Role.customer, organization=make_org())
+    ticket = make_ticket(customer, subject="Albatross meter drift", description="Readings jump at midnight.")
+    run_index_jobs()
+    store.close_searchers()
+    real_open, vanished = store.open_index, []
+
+    def open_while_the_writer_commits(name):
+        if not vanished:
+            vanished.append(name)
+            raise FileNotFoundError(2, "No such file or directory", f"{name}/_MAIN_78.toc")
+        return real_open(name)
+
+    monkeypatch.setattr(store, "open_index", open_while_the_writer_commits)
+    agent = make_user(Role.agent)
+    hits = search_tickets(agent, "albatross")
+    assert vanished and [h.ticket_id for h in hits.hits] == [ticket.id]
