@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import random
 import re
@@ -222,6 +223,7 @@ def main(argv=None) -> int:
         metavar="NAME=VALUE",
         help="extra environment for gunicorn (repeatable), e.g. QUEUE_PAGE_SIZE=25",
     )
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE (bench/scale.py reads them)")
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url (or DATABASE_URL) is required")
@@ -293,6 +295,9 @@ def main(argv=None) -> int:
             f"{min(times):>8.2f} {errors:>6} {size:>8}"
         )
     print("(times in ms, measured on the client: connect + request + full response)")
+    if args.json:
+        figures = {label: {"median": statistics.median(t), "p95": p95(t), "errors": e} for label, t, e, _ in results}
+        Path(args.json).write_text(json.dumps({"facts": {k: facts[k] for k in ("tickets", "open")}, "pages": figures}))
     return 1 if any(errors for _, _, errors, _ in results) else 0
 
 

@@ -2,9 +2,17 @@
 10k and 100k tickets, and how long a change takes to become searchable.
 
     python bench/bench_search.py [--out bench/out] [--articles 2000] [--tickets 10000 100000] [--requests 200]
+    python bench/bench_search.py --skip-kb --database /tmp/b1m.db [--index-dir /tmp/b1m-index] [--rebuild]
+        [--no-check] [--incremental [--rate 20] [--seconds 60]]
 
-Databases are SQLite files built by ``bench/generate.py`` (reused when present unless ``--fresh``); indexes live next
-to them. Requests go through the Flask test client in this process (app + database + Whoosh + template rendering,
+Databases are SQLite files built by ``bench/generate.py`` (reused when present unless ``--fresh``; ``--database``
+names one built beforehand, e.g. with 1M tickets); indexes live next to them (``--index-dir``). ``--rebuild``
+rebuilds the ticket index first (``INDEX_REBUILD_PROCS`` processes, progress every 10 s, peak memory of this
+process); ``--no-check`` skips the content check (minutes at 1M). ``--incremental`` adds ``--rate`` ticket changes
+a second (internal notes) for ``--seconds`` while an index-writer thread consumes the ``index.ticket`` outbox rows
+as the index worker does, and reports how long each change took to become searchable.
+
+Requests go through the Flask test client in this process (app + database + Whoosh + template rendering,
 no network or WSGI server), signed in as the demo customer / an agent. Figures are printed, never asserted.
 """
 
@@ -307,21 +315,28 @@ def _change_latency_kb(app) -> None:
 # --------------------------------------------------------------------------- tickets
 
 
-def bench_tickets(out: Path, tickets: int, requests: int, fresh: bool) -> None:
+def bench_tickets(out: Path, tickets: int, requests: int, fresh: bool, args=None) -> None:
     from portal.extensions import db
     from portal.search.indexing import rebuild_tickets
 
-    print(f"\n== Tickets: {tickets:,} ==")
-    url = generate(out / f"search-t{tickets}.db", tickets, fresh)
-    index_dir = out / f"search-t{tickets}-index"
+    database = getattr(args, "database", None)
+    print(f"\n== Tickets: {database or f'{tickets:,}'} ==")
+    if database:
+        url, index_dir = f"sqlite:///{database}", args.index_dir or database.with_name(database.stem + "-index")
+    else:
+        url = generate(out / f"search-t{tickets}.db", tickets, fresh)
+        index_dir = out / f"search-t{tickets}-index"
     app = make_app(url, index_dir)
     with app.app_context():
         from portal.search.indexing import check_tickets
 
-        t = time.perf_counter()
-        report = check_tickets()
-        print(f"  search check (content digests of {report.rows:,} tickets): {time.perf_counter() - t:.1f}s")
-        if fresh or not report.ok:
+        if getattr(args, "no_check", False):
+            report = None
+        else:
+            t = time.perf_counter()
+            report = check_tickets()
+            print(f"  search check (content digests of {report.rows:,} tickets): {time.perf_counter() - t:.1f}s")
+        if fresh or getattr(args, "rebuild", False) or (report is not None and not report.ok):
             t = time.perf_counter()
             last = [0.0]
 
@@ -334,8 +349,10 @@ def bench_tickets(out: Path, tickets: int, requests: int, fresh: bool) -> None:
             elapsed = time.perf_counter() - t
             print(
                 f"  rebuild: {n:,} tickets in {elapsed:.1f}s ({n / elapsed:,.0f}/s), index {dir_size(index_dir):.1f} MB"
+                f", peak memory of this process {_peak_mb():.0f} MB (+ {app.config.get('INDEX_REBUILD_PROCS', 2)}"
+                f" writer processes of at most INDEX_REBUILD_MB={app.config.get('INDEX_REBUILD_MB', 128)} postings)"
             )
-        else:
+        elif report is not None:
             print(f"  index up to date: {report.documents:,} documents, {dir_size(index_dir):.1f} MB")
         from sqlalchemy import select
 
@@ -368,11 +385,23 @@ def bench_tickets(out: Path, tickets: int, requests: int, fresh: bool) -> None:
         print(f"  customer search (own organization, public text):       {stats(timed(customer_service, requests))}")
         total = search_tickets(agent, "timeout").total
         print(f'  ("timeout" matches {total:,} tickets)')
+        common = []
         for word in COMMON_WORDS:
-            total = search_tickets(agent, word).total
+            found = search_tickets(agent, word)
             samples = timed(lambda i, w=word: search_tickets(agent, w), requests)
-            label = f'staff search_tickets("{word}") (~{total:,} matches):'
+            common += samples
+            label = f'staff search_tickets("{word}") ({"> " if found.more_than else ""}{found.total:,} matches):'
             print(f"  {label:<55}{stats(samples)}")
+        print(f"  staff search, common words together:                   {stats(common)}")
+        rare = _rare_words()
+        totals = [search_tickets(agent, w).total for w in rare]
+        samples = timed(lambda i: search_tickets(agent, rare[i % len(rare)]), requests)
+        print(f"  staff search, rare words {rare[:4]}... ({min(totals)}-{max(totals)} matches):")
+        print(f"  {'':<55}{stats(samples)}")
+        samples = timed(lambda i: search_tickets(agent, COMMON_WORDS[i % 3], page=5), requests)
+        print(f"  staff search, common word, page 5:                     {stats(samples)}")
+        samples = timed(lambda i: search_tickets(customer, COMMON_WORDS[i % 3]), requests)
+        print(f"  customer search, common words (own organization):      {stats(samples)}")
     staff = login(app, AGENT)
 
     def http(i: int) -> None:
@@ -383,6 +412,110 @@ def bench_tickets(out: Path, tickets: int, requests: int, fresh: bool) -> None:
     print(f"  GET /agent/search (full page):                         {stats(timed(http, requests))}")
     with app.app_context():
         _change_latency_tickets()
+    if getattr(args, "incremental", False):
+        _incremental(app, args.rate, args.seconds)
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rare_words(count: int = 10, most: int = 20) -> list[str]:
+    """Words of the ticket index that at most ``most`` tickets hold (a seeded sample of its lexicon)."""
+    from portal.search.schema import TICKET_INDEX
+    from portal.search.store import searcher
+
+    with searcher(TICKET_INDEX) as s:
+        reader = s.reader()
+        words = [
+            text.decode() if isinstance(text, bytes) else text
+            for text, info in reader.iter_field("customer_text")
+            if 2 <= info.doc_frequency() <= most
+        ]
+    words = [w for w in words if w.isalpha() and len(w) > 3]
+    return random.Random(3).sample(words, min(count, len(words)))
+
+
+def _incremental(app, rate: float, seconds: float) -> None:
+    """``rate`` internal notes a second for ``seconds`` (this thread) while an index-writer thread runs the
+    ``index.ticket`` outbox rows as they come (``workers.runner.process``, as the one ``index`` worker does); a
+    change's latency is from its commit until the job that indexed it is done (its words are searchable from then
+    on: every commit makes a new generation, which searchers open at their next search)."""
+    import threading
+
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import OutboxMessage, Ticket, User
+    from portal.search.tickets import search_tickets
+    from portal.services import tickets as ticket_service
+    from workers import runner
+
+    print(f"\n  incremental: {rate:g} ticket changes/s for {seconds:g}s, one index-writer thread")
+    committed: dict[int, float] = {}
+    indexed: dict[int, float] = {}
+    jobs: list[float] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        with app.app_context():
+            while not stop.is_set() or len(indexed) < len(committed):
+                ids = list(
+                    db.session.scalars(
+                        select(OutboxMessage.id)
+                        .where(OutboxMessage.kind == "index.ticket", OutboxMessage.status == "pending")
+                        .order_by(OutboxMessage.id)
+                    )
+                )
+                db.session.commit()
+                if not ids:
+                    time.sleep(0.01)
+                    continue
+                for message_id in ids:
+                    ticket_id = db.session.get(OutboxMessage, message_id).payload["ticket_id"]
+                    db.session.commit()
+                    t = time.perf_counter()
+                    runner.process(message_id)
+                    done = time.perf_counter()
+                    jobs.append((done - t) * 1000)
+                    if ticket_id in committed:
+                        indexed.setdefault(ticket_id, done)
+
+    with app.app_context():
+        agent = db.session.scalar(select(User).where(User.email == AGENT))
+        tickets = list(db.session.scalars(select(Ticket.id).order_by(Ticket.id.desc()).limit(int(rate * seconds))))
+        # rows of earlier runs must not be waited for
+        db.session.execute(
+            OutboxMessage.__table__.update()
+            .where(OutboxMessage.kind == "index.ticket", OutboxMessage.status == "pending")
+            .values(status="done")
+        )
+        db.session.commit()
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
+        words = {}
+        start = time.perf_counter()
+        for n, ticket_id in enumerate(tickets):
+            due = start + n / rate
+            if (pause := due - time.perf_counter()) > 0:
+                time.sleep(pause)
+            ticket = db.session.get(Ticket, ticket_id)
+            words[ticket_id] = word = f"zqinc{n}x{random.randint(1000, 9999)}"
+            ticket_service.reply_to_ticket(agent, ticket, f"Checked the meter import: {word}", internal=True)
+            db.session.commit()
+            committed[ticket_id] = time.perf_counter()
+        produced = time.perf_counter() - start
+        stop.set()
+        thread.join(timeout=600)
+        latencies = [(indexed[t] - committed[t]) * 1000 for t in committed if t in indexed]
+        print(f"    {len(committed)} changes in {produced:.1f}s ({len(committed) / produced:.1f}/s)")
+        print(f"    change → searchable: {stats(latencies)}")
+        print(f"    index job:           {stats(jobs)}")
+        sample = random.Random(5).sample(sorted(words), min(20, len(words)))
+        found = sum(search_tickets(agent, words[t]).total == 1 for t in sample)
+        print(f"    {found}/{len(sample)} sampled changes found by a staff search afterwards")
 
 
 def _change_latency_tickets() -> None:
@@ -423,12 +556,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--fresh", action="store_true", help="regenerate databases and indexes")
     parser.add_argument("--skip-kb", action="store_true")
+    parser.add_argument("--database", type=Path, help="an SQLite file made by bench/generate.py (not --tickets)")
+    parser.add_argument("--index-dir", type=Path, help="the index directory for --database (default: next to it)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the ticket index first")
+    parser.add_argument("--no-check", action="store_true", help="skip the content check of the ticket index")
+    parser.add_argument("--incremental", action="store_true", help="measure indexing under a steady change rate")
+    parser.add_argument("--rate", type=float, default=20.0, help="ticket changes per second (--incremental)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long to change tickets (--incremental)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.skip_kb:
         bench_kb(args.out, args.articles, args.requests, args.fresh)
-    for n in args.tickets:
-        bench_tickets(args.out, n, args.requests, args.fresh)
+    for n in [None] if args.database else args.tickets:
+        bench_tickets(args.out, n, args.requests, args.fresh, args)
 
 
 if __name__ == "__main__":

@@ -271,7 +271,7 @@ def generate(args) -> None:
     from portal.demo import DEMO_PASSWORD, seed
     from portal.extensions import db
     from portal.models import STAFF_ROLES, Category, Organization, Role, SlaEvent, Ticket, TicketEvent, User
-    from portal.services import sla
+    from portal.services import counters, sla
     from portal.services.accounts import hash_password
 
     t0 = time.perf_counter()
@@ -435,6 +435,7 @@ def generate(args) -> None:
         with engine.begin() as conn:
             for name, _sql in indexes:
                 conn.execute(text(f'DROP INDEX "{name}"'))
+            triggers = counters.disable_triggers(conn)  # the open-ticket counters are recounted once at the end
         global _PLAN
         _PLAN = plan
         workers = max(1, args.workers)
@@ -471,6 +472,11 @@ def generate(args) -> None:
             progress("indexes", n, len(indexes), t_indexed, unit="indexes")
         if indexes:
             sys.stderr.write("\n")
+        with engine.begin() as conn:
+            counters.enable_triggers(conn, triggers)
+        log("open-ticket counters ...")
+        counters.recount()
+        db.session.commit()
         t_insert = time.perf_counter()
 
         # ---- sequences, statistics, checkpoint

@@ -127,7 +127,15 @@ class Config:
     # Search (portal/search): Whoosh indexes for KB content and tickets; KB analytics value a deflected ticket.
     INDEX_DIR = os.environ.get("INDEX_DIR") or str(INSTANCE_DIR / "index")
     INDEX_WRITE_TIMEOUT = float(os.environ.get("INDEX_WRITE_TIMEOUT", "30"))  # seconds a writer waits for the lock
+    # `search rebuild`: tickets read per keyset batch, writer processes, MB of postings each holds before spilling
+    INDEX_REBUILD_BATCH = int(os.environ.get("INDEX_REBUILD_BATCH", "500"))
+    INDEX_REBUILD_PROCS = int(os.environ.get("INDEX_REBUILD_PROCS", "2"))
+    INDEX_REBUILD_MB = int(os.environ.get("INDEX_REBUILD_MB", "128"))
     KB_COST_PER_TICKET = float(os.environ.get("KB_COST_PER_TICKET", "190"))
+    # Where KB search log entries wait until a job moves them into the database (no write on a search): "auto"
+    # (Redis when REDIS_URL is set, else spool files under the instance folder), "redis", "spool", or "database"
+    # (written at once, as before the buffer). See portal/services/kb/search_log_buffer.py.
+    SEARCH_LOG_BUFFER = os.environ.get("SEARCH_LOG_BUFFER", "auto")
     CSAT_EXPIRY_DAYS = int(os.environ.get("CSAT_EXPIRY_DAYS", "14"))  # a satisfaction survey's life after a solve
     SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "5000"))  # then a 503 with Retry-After
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import ensure_default_categories
 from portal.services.kb.categories import ensure_kb_categories
+from portal.services.kb.search_log_buffer import spool_root
 
 PASSWORD = "correct-horse-battery"
 _TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
@@ -133,6 +135,7 @@ def _clean_database(app):
         ensure_kb_categories()
         db.session.commit()
         throttle.reset_all()
+        shutil.rmtree(spool_root(), ignore_errors=True)  # search log entries a test left in the buffer
 
 
 def _truncate(tables) -> None:

@@ -179,3 +179,22 @@ def test_the_same_data_on_postgresql(tmp_path, monkeypatch):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_the_open_ticket_counters_are_exact_and_their_triggers_are_back(generated):
+    """The bulk load sets the counting triggers aside and recounts once: the counters match the tickets, and a
+    change made afterwards is counted again."""
+    from portal.services import counters
+
+    portal = _portal(generated)
+    with portal.app_context():
+        assert counters.mismatches() == {}
+        n_open = counters.values([counters.OPEN])[counters.OPEN]
+        assert n_open == db.session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.status.in_(list(OPEN_STATUSES)))
+        )
+        ticket = db.session.scalar(select(Ticket).where(Ticket.status.in_(list(OPEN_STATUSES))).limit(1))
+        db.session.execute(Ticket.__table__.update().where(Ticket.id == ticket.id).values(status="solved"))
+        assert counters.values([counters.OPEN])[counters.OPEN] == n_open - 1
+        assert counters.mismatches() == {}
+        db.session.rollback()

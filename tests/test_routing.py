@@ -243,3 +243,42 @@ def test_who_is_on_shift_page_and_roster_editing(team, client, monkeypatch):
     )
     assert call.status_code == 303
     assert db.session.scalar(select(OnCall.user_id)) == team["John Smith"].id
+
+
+def _assignment_notices(ticket):
+    return [
+        m.payload["assignee_id"]
+        for m in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "notify.assignment").order_by(OutboxMessage.id)
+        )
+        if m.payload["ticket_id"] == ticket.id
+    ]
+
+
+def test_the_person_routing_assigns_is_the_one_told(team, at):
+    """A new ticket routed to someone tells that person; an escalation re-routed to the next tier tells the new
+    assignee, never the previous one."""
+    at(DAY + timedelta(hours=10))  # EMEA on shift
+    ticket = file_ticket("data")
+    first = ticket.assignee
+    assert first is not None and _assignment_notices(ticket) == [first.id]
+    svc.escalate_ticket(
+        team["Robert Taylor"], ticket, to_tier="L2", reason="technical_complexity", expected_version=ticket.version
+    )
+    db.session.commit()
+    assert ticket.assignee.role is Role.senior_agent and ticket.assignee_id != first.id
+    assert _assignment_notices(ticket) == [first.id, ticket.assignee_id]
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_the_sweeps_escalation_tells_the_new_assignee(team, at, batched):
+    from portal.services import sla_sweep
+
+    at(DAY + timedelta(hours=9))
+    ticket = file_ticket("data", priority="high")
+    first = ticket.assignee
+    sla_sweep.run_sweep(DAY + timedelta(hours=12), batched=batched)  # first response breached: escalated to L2
+    db.session.commit()
+    db.session.refresh(ticket)
+    assert ticket.tier.value == "L2" and ticket.assignee_id not in (None, first.id)
+    assert _assignment_notices(ticket) == [first.id, ticket.assignee_id]

@@ -198,3 +198,15 @@ def run_pending_command() -> None:
     from workers.inline import run_pending
 
     click.echo(f"Completed {run_pending()} outbox rows.")
+
+
+@jobs_cli.command("drain-search-log")
+def drain_search_log() -> None:
+    """Move buffered KB search log entries into the database once (what the scheduler does every minute)."""
+    from workers.search_log import search_log_drain
+
+    stats = search_log_drain()
+    click.echo(
+        f"Added {stats['searches']} searches and {stats['clicks']} clicks; {stats['deferred']} clicks wait for their "
+        f"search, {stats['dropped']} given up, {stats['unreadable']} unreadable lines."
+    )

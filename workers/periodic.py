@@ -13,6 +13,7 @@ from flask import Flask, current_app
 
 from portal.extensions import db
 from portal.models import utcnow
+from portal.services import counters
 from portal.services.csat import expire_due
 from portal.services.handover import run_handover
 from portal.services.sla_sweep import run_sweep
@@ -25,6 +26,7 @@ from workers.mail import mail_poll
 from workers.paging import page_escalations
 from workers.relay import relay_due
 from workers.reports_jobs import schedule_report_emails
+from workers.search_log import search_log_drain
 from workers.status import maintenance_notices
 from workers.webhooks import webhook_retries
 
@@ -52,6 +54,14 @@ def shift_handover():
         return result
 
 
+def counter_compaction():
+    """Fold the open-ticket counters' pending deltas into their base rows (every minute; exact at any moment)."""
+    with job_context():
+        folded = counters.compact()
+        db.session.commit()
+        return folded
+
+
 def csat_expiry():
     """Expire satisfaction surveys nobody answered in time (every 15 minutes; idempotent)."""
     with job_context():
@@ -76,6 +86,8 @@ SCHEDULE: tuple[tuple[Callable, int, str], ...] = (
     (chat_timeouts, 30, "sweeps"),  # live chat: idle chats end, unanswered ones become tickets
     (page_escalations, 30, "sweeps"),  # hotline pages nobody acknowledged in time: the next step
     (webhook_retries, 30, "default"),  # outgoing webhooks: due retries and sends a stopped worker left uncertain
+    (search_log_drain, 60, "default"),  # KB search log: buffered searches and clicks into the database
+    (counter_compaction, 60, "sweeps"),  # open-ticket counters: fold the deltas the ticket triggers appended
 )
 
 

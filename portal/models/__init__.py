@@ -177,4 +177,4 @@ __all__ = [
 ]
 
 # Channel models, imported so their tables are part of the metadata (import their classes from their modules).
-from portal.models import chat, paging, phone, webhooks, widget  # noqa: F401
+from portal.models import chat, counters, paging, phone, webhooks, widget  # noqa: F401

@@ -171,11 +171,15 @@ class ArticleFeedback(Base):
 
 
 class SearchLog(Base):
-    """Every KB/suggestion/API/ticket search with its result count (the top-searches and KB-gap reports)."""
+    """Every KB/suggestion/API/ticket search with its result count (the top-searches and KB-gap reports).
+
+    Rows arrive from the search log buffer (``portal.services.kb.search_log_buffer``): ``uuid`` is the entry's id,
+    made when the search was answered, so moving an entry in twice adds one row (None for rows older than it)."""
 
     __tablename__ = "kb_search_logs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str | None] = mapped_column(String(36), unique=True)
     query: Mapped[str] = mapped_column(String(500), default="")
     normalized_query: Mapped[str] = mapped_column(String(500), default="")
     source: Mapped[SearchSource] = mapped_column(_enum(SearchSource, "search_source"), default=SearchSource.kb)

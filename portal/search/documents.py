@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from portal.models import EventKind, Ticket, TicketEvent
 from portal.models.kb import Article, Faq
@@ -26,33 +26,65 @@ TITLE_WEIGHT, TAGS_WEIGHT = 3, 2
 
 
 def ticket_document(ticket: Ticket, events: Iterable[TicketEvent]) -> dict[str, Any]:
-    """The ticket's searchable text. Public replies and internal notes are stored apart (snippets); staff match
-    ``staff_text`` (everything), customers ``customer_text`` (never an internal note)."""
+    """The ticket's searchable text. Public replies and internal notes are stored apart (snippets); customers match
+    ``customer_text`` (never an internal note), staff ``customer_text`` or ``internal_text``."""
+    return ticket_row_document(
+        TicketRow(
+            id=ticket.id,
+            subject=ticket.subject,
+            description=ticket.description,
+            organization_id=ticket.organization_id,
+            requester_id=ticket.requester_id,
+            status=ticket.status.value,
+            priority=ticket.priority.value,
+            category=ticket.category.slug if ticket.category else None,
+            assignee_id=ticket.assignee_id,
+            updated_at=ticket.updated_at,
+        ),
+        ((event.kind, event.body) for event in events),
+    )
+
+
+class TicketRow(NamedTuple):
+    """The columns a ticket document is built from (a rebuild reads them as plain rows, not ORM objects)."""
+
+    id: int
+    subject: str
+    description: str
+    organization_id: int | None
+    requester_id: int
+    status: str
+    priority: str
+    category: str | None  # the category's slug
+    assignee_id: int | None
+    updated_at: datetime | None
+
+
+def ticket_row_document(ticket: TicketRow, events: Iterable[tuple[Any, str]]) -> dict[str, Any]:
+    """``ticket_document`` from plain columns and (kind, body) pairs of the ticket's replies and notes, in order."""
     public, internal = [], []
-    for event in events:
-        if event.kind is EventKind.public_reply:
-            public.append(event.body)
-        elif event.kind is EventKind.internal_note:
-            internal.append(event.body)
+    for kind, body in events:
+        if kind == EventKind.public_reply:
+            public.append(body)
+        elif kind == EventKind.internal_note:
+            internal.append(body)
     subject = ticket.subject
     description = ticket.description[:TEXT_LIMIT]
     public_text = "\n\n".join(public)[:TEXT_LIMIT]
     internal_text = "\n\n".join(internal)[:TEXT_LIMIT]
-    customer_text = _joined(*[subject] * SUBJECT_WEIGHT, description, public_text)
     return with_digest(
         {
             "id": str(ticket.id),
-            "staff_text": _joined(customer_text, internal_text),
-            "customer_text": customer_text,
+            "customer_text": _joined(*[subject] * SUBJECT_WEIGHT, description, public_text),
             "subject": subject,
             "description": description,
             "public_text": public_text,
             "internal_text": internal_text,
             "organization_id": _id(ticket.organization_id),
             "requester_id": _id(ticket.requester_id),
-            "status": ticket.status.value,
-            "priority": ticket.priority.value,
-            "category": ticket.category.slug if ticket.category else "none",
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "category": ticket.category or "none",
             "assignee_id": _id(ticket.assignee_id),
             "updated_at": stamp(ticket.updated_at),
         }

@@ -11,14 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from whoosh import writing
 
 from portal.extensions import db
-from portal.models import Ticket, TicketEvent
+from portal.models import Category, Ticket, TicketEvent
 from portal.models.kb import Article, Faq
-from portal.search.documents import article_document, faq_document, kb_doc_id, stamp, ticket_document
+from portal.search.documents import (
+    TicketRow,
+    article_document,
+    faq_document,
+    kb_doc_id,
+    stamp,
+    ticket_document,
+    ticket_row_document,
+)
 from portal.search.schema import KB_INDEX, TICKET_INDEX
 from portal.search.store import index_writer, open_index, recreate_index, schema_is_current
 
@@ -97,24 +106,79 @@ def _events_of(ticket_ids: list[int], session=None) -> dict[int, list[TicketEven
 # --------------------------------------------------------------------------- rebuild
 
 
-def rebuild_tickets(echo: Echo | None = None, batch: int = BATCH) -> int:
+def rebuild_tickets(echo: Echo | None = None, batch: int | None = None, procs: int | None = None) -> int:
     """Replace the ticket index with documents for every ticket. Searches keep seeing the old documents until the
-    new ones are committed in one step (``mergetype=CLEAR``)."""
+    new ones are committed in one step (``mergetype=CLEAR``: a new generation; a searcher opening the old one while
+    its files go retries, see ``store._open_searcher``).
+
+    Tickets are read as plain rows in id order, ``batch`` (``INDEX_REBUILD_BATCH``) at a time (keyset pages: the
+    memory held is one batch, never the table), with their replies and notes in one range query per batch. With
+    ``procs`` (``INDEX_REBUILD_PROCS``) above 1 the documents are analyzed and written by that many processes
+    (Whoosh's ``MpWriter``), each into a segment of its own (``multisegment``: no final merge of a million
+    documents); each holds at most ``INDEX_REBUILD_MB`` of postings in memory before spilling a sorted run to
+    disk."""
+    config = current_app.config
+    batch = batch or int(config.get("INDEX_REBUILD_BATCH", BATCH))
+    procs = procs or int(config.get("INDEX_REBUILD_PROCS", 2))
+    limitmb = int(config.get("INDEX_REBUILD_MB", 128))
     total = db.session.scalar(select(func.count()).select_from(Ticket)) or 0
     ix = _index_for_rebuild(TICKET_INDEX)
+    options: dict = {"limitmb": limitmb}
+    if procs > 1:
+        options.update(procs=procs, multisegment=True, batchsize=max(1, min(batch, 250)))
     done = 0
-    with index_writer(TICKET_INDEX, ix, limitmb=128) as writer:
+    with _reading_session() as session, index_writer(TICKET_INDEX, ix, **options) as writer:
         writer.mergetype = writing.CLEAR
-        for tickets in _chunks(select(Ticket).options(selectinload(Ticket.category)), Ticket.id, batch):
-            events = _events_of([t.id for t in tickets])
+        for tickets, events in ticket_rows(session, batch):
             for ticket in tickets:
-                writer.add_document(**ticket_document(ticket, events.get(ticket.id, [])))
+                writer.add_document(**ticket_row_document(ticket, events.get(ticket.id, ())))
             done += len(tickets)
             _progress(echo, "tickets", done, total)
-            db.session.expunge_all()
         if echo:
             echo("  committing the ticket index ...")
     return done
+
+
+_TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.subject,
+    Ticket.description,
+    Ticket.organization_id,
+    Ticket.requester_id,
+    Ticket.status,
+    Ticket.priority,
+    Category.slug,
+    Ticket.assignee_id,
+    Ticket.updated_at,
+)
+
+
+def ticket_rows(session: Session, batch: int) -> Iterator[tuple[list[TicketRow], dict[int, list[tuple]]]]:
+    """Every ticket as a ``TicketRow`` with its (kind, body) replies and notes, ``batch`` tickets at a time in id
+    order: a keyset page of tickets, then the events of exactly that id range (one indexed range query)."""
+    stmt = select(*_TICKET_COLUMNS).outerjoin(Category, Category.id == Ticket.category_id).order_by(Ticket.id)
+    last = 0
+    while True:
+        rows = session.execute(stmt.where(Ticket.id > last).limit(batch)).all()
+        if not rows:
+            return
+        tickets = [TicketRow(r[0], r[1], r[2], r[3], r[4], _value(r[5]), _value(r[6]), r[7], r[8], r[9]) for r in rows]
+        first, last = tickets[0].id, tickets[-1].id
+        events: dict[int, list[tuple]] = {}
+        for ticket_id, kind, body in session.execute(
+            select(TicketEvent.ticket_id, TicketEvent.kind, TicketEvent.body)
+            .where(
+                TicketEvent.ticket_id.between(first, last),
+                TicketEvent.kind.in_(("public_reply", "internal_note")),
+            )
+            .order_by(TicketEvent.ticket_id, TicketEvent.id)
+        ):
+            events.setdefault(ticket_id, []).append((kind, body))
+        yield tickets, events
+
+
+def _value(member) -> str:
+    return getattr(member, "value", member)
 
 
 def rebuild_kb(echo: Echo | None = None) -> int:

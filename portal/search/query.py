@@ -61,6 +61,21 @@ def count_matches(found, wanted: int) -> tuple[int, bool]:
     return estimate, True
 
 
+def count_up_to(searcher, query: q.Query, limit: int) -> int:
+    """How many live documents match ``query``, counting (unscored, segment by segment) only up to ``limit``: the
+    cost is bounded by ``limit`` matches, not by how common a word is."""
+    counted = 0
+    context = searcher.boolean_context()
+    for subsearcher, _offset in searcher.leaf_searchers():
+        matcher = query.matcher(subsearcher, context)
+        while matcher.is_active():
+            counted += 1
+            if counted >= limit:
+                return counted
+            matcher.next()
+    return counted
+
+
 class QueryProblem(ValueError):
     """The query cannot be searched as typed; ``message`` tells the person what to change."""
 
@@ -172,18 +187,25 @@ def _live(matcher):
     return matcher
 
 
-def build(parsed: ParsedQuery, field: str, *, match_all: bool = True) -> q.Query:
+def build(parsed: ParsedQuery, field: str | tuple[str, ...], *, match_all: bool = True) -> q.Query:
     """Each word must match in the combined text ``field`` (or any word, with ``match_all=False``); excluded words
-    must not."""
+    must not. With several fields (a staff ticket search: public text and internal notes) a word or a phrase
+    matches in any of them; a phrase never spans two fields."""
+    fields = (field,) if isinstance(field, str) else field
+
+    def either(make) -> q.Query:
+        queries = [make(name) for name in fields]
+        return q.Or(queries) if len(queries) > 1 else queries[0]
+
     parts: list[q.Query] = []
     for terms in parsed.groups:
-        words = [LiveTerm(field, term) for term in terms]
+        words = [either(lambda name, term=term: LiveTerm(name, term)) for term in terms]
         parts.append(q.And(words) if len(words) > 1 else words[0])
     for terms in parsed.phrases:
-        parts.append(q.Phrase(field, terms))
+        parts.append(either(lambda name, terms=terms: q.Phrase(name, terms)))
     combined: q.Query = (q.And(parts) if match_all else q.Or(parts)) if len(parts) > 1 else parts[0]
     if parsed.excluded:
-        excluded = [q.Term(field, term) for term in parsed.excluded]
+        excluded = [q.Term(name, term) for term in parsed.excluded for name in fields]
         combined = q.AndNot(combined, q.Or(excluded) if len(excluded) > 1 else excluded[0])
     return combined
 

@@ -104,6 +104,9 @@ def index_writer(name: str, ix: FileIndex | None = None, **options) -> Iterator[
     Commits when the block ends, cancels (releasing the lock) on an exception."""
     ix = ix or open_index(name)
     timeout = float(current_app.config.get("INDEX_WRITE_TIMEOUT", 30))
+    # Segments stay plain files (compound=False): a compound segment is read through a copy of each of its parts,
+    # so every searcher opened after a commit copied the whole index into memory (hundreds of ms at 100k tickets).
+    options.setdefault("compound", False)
     writer = ix.writer(timeout=timeout, delay=0.05, **options)
     # A one-document job adds a small segment; merging on every commit would rewrite the small segments each time.
     # Merge (Whoosh's MERGE_SMALL policy) once enough segments have piled up.
@@ -111,10 +114,19 @@ def index_writer(name: str, ix: FileIndex | None = None, **options) -> Iterator[
     try:
         yield writer
     except BaseException:
+        _stop_subwriters(writer)
         writer.cancel()
         raise
     else:
         writer.commit()
+
+
+def _stop_subwriters(writer: IndexWriter) -> None:
+    """A multi-process writer's (``procs`` > 1) indexing processes wait for more documents: a cancel does not reach
+    them (it flags the parent's copies), so they are stopped here and the process can exit."""
+    for task in getattr(writer, "tasks", ()):
+        task.terminate()
+        task.join()
 
 
 # The index writer is another process (the one ``index`` worker): between reading the list of generations and

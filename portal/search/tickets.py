@@ -16,15 +16,28 @@ from portal.extensions import db
 from portal.models import Priority, Status, Ticket, User
 from portal.params import parse_id
 from portal.search import highlight
-from portal.search.query import MAX_PAGE, Paged, QueryProblem, build, count_matches, parse
+from portal.search.query import MAX_PAGE, Paged, ParsedQuery, QueryProblem, build, count_up_to, parse
 from portal.search.schema import (
     TICKET_CUSTOMER_TEXT,
     TICKET_INDEX,
     TICKET_PUBLIC_FIELDS,
     TICKET_STAFF_FIELDS,
     TICKET_STAFF_TEXT,
+    StaffWeighting,
 )
 from portal.search.store import searcher
+
+_STAFF_WEIGHTING = StaffWeighting()
+
+
+class StaffScored(q.WrappingQuery):
+    """A staff search's text query, scored with ``StaffWeighting`` (one IDF for public text and internal notes)."""
+
+    def matcher(self, searcher, context=None):
+        if context is not None:
+            context = context.set(weighting=_STAFF_WEIGHTING)
+        return self.child.matcher(searcher, context)
+
 
 PER_PAGE = 20
 
@@ -70,7 +83,8 @@ class TicketResults(Paged):
     per_page: int = PER_PAGE
     problem: str | None = None
     capped: bool = False
-    total_is_estimate: bool = False
+    total_is_estimate: bool = False  # True: ``total`` is a lower bound (``more_than``); the pager shows no page count
+    more_than: bool = False  # more than ``total`` tickets match (shown as "More than N")
 
 
 def access_query(actor: User) -> q.Query | None:
@@ -103,6 +117,21 @@ def filter_query(filters: TicketSearchFilters) -> list[q.Query]:
     return terms
 
 
+def ticket_query(actor: User, parsed: ParsedQuery, filters: TicketSearchFilters) -> q.Query:
+    """The Whoosh query of a ticket search by ``actor``: the words (staff: in public text or internal notes,
+    customers: in public text only), the access rule and the filters."""
+    text_fields = TICKET_STAFF_TEXT if actor.is_staff else TICKET_CUSTOMER_TEXT
+    matched = build(parsed, text_fields, match_all=True)
+    parts = [StaffScored(matched) if actor.is_staff else matched]
+    access = access_query(actor)
+    if access is not None:
+        parts.append(access)
+    if not actor.is_staff:
+        filters.organization = filters.assignee = None  # customers filter by status only
+    parts.extend(filter_query(filters))
+    return q.And(parts)
+
+
 def search_tickets(
     actor: User, text: str, filters: TicketSearchFilters | None = None, page: int = 1, per_page: int = PER_PAGE
 ) -> TicketResults:
@@ -116,25 +145,37 @@ def search_tickets(
         results.problem = problem.message
         return results
     results.capped = parsed.capped
-    text_fields = TICKET_STAFF_TEXT if actor.is_staff else TICKET_CUSTOMER_TEXT
     shown = TICKET_STAFF_FIELDS if actor.is_staff else TICKET_PUBLIC_FIELDS
     words = frozenset(parsed.terms)
-    parts = [build(parsed, text_fields, match_all=True)]
-    access = access_query(actor)
-    if access is not None:
-        parts.append(access)
-    if not actor.is_staff:
-        filters.organization = filters.assignee = None  # customers filter by status only
-    parts.extend(filter_query(filters))
-    whoosh_query = q.And(parts)
+    whoosh_query = ticket_query(actor, parsed, filters)
     sort = {"sortedby": "updated_at", "reverse": True} if filters.sort == "updated" else {}
     wanted = page * per_page
     with searcher(TICKET_INDEX) as s:
         found = s.search(whoosh_query, limit=wanted, **sort)
-        results.total, results.total_is_estimate = count_matches(found, wanted)
+        _count(results, s, whoosh_query, found.scored_length(), wanted)
         for hit in found[(page - 1) * per_page : wanted]:
             results.hits.append(_hit(hit, shown, words))
     return results
+
+
+COUNT_PAGES_AHEAD = 4  # pages past the one shown whose matches are counted exactly
+
+
+def _count(results: TicketResults, s, whoosh_query: q.Query, scored: int, wanted: int) -> None:
+    """The total shown, never a guess: exact when the matches end within ``COUNT_PAGES_AHEAD`` pages after the one
+    shown (or the last page that can be opened, ``MAX_PAGE``), else "more than" the matches up to there. A search
+    scores only the hits up to the page shown; when they filled the page the rest are counted unscored, one past
+    the bound at most, so the count costs a bounded walk however common the word is (the pager then offers the
+    pages up to the bound; each further page moves it)."""
+    if scored < wanted:
+        results.total = scored
+        return
+    bound = min(MAX_PAGE, results.page + COUNT_PAGES_AHEAD) * results.per_page
+    counted = count_up_to(s, whoosh_query, bound + 1)
+    if counted > bound:
+        results.total, results.more_than, results.total_is_estimate = bound, True, True
+    else:
+        results.total = counted
 
 
 def _hit(hit, fields: tuple[str, ...], words: frozenset[str]) -> TicketHit:

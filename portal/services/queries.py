@@ -24,7 +24,7 @@ from portal.models import (
     utcnow,
 )
 from portal.params import choice_param, parse_id
-from portal.services import sla
+from portal.services import counters, sla
 from portal.services.access import customer_scopes, visible_tickets
 
 QUEUE_VIEWS = {
@@ -349,36 +349,21 @@ def _list_load_options(full: bool) -> list:
     ]
 
 
-COUNTED_VIEWS = ("unassigned", "mine", "tier", "open")
-
-
-def _queue_counts_query(at_risk: bool) -> Select:
-    """The counts of ``COUNTED_VIEWS`` (and of "at_risk"), for any actor: the actor's id and tier and the current
-    time are bound at execution, so the statement is built once."""
-
-    def count(*conditions) -> Select:
-        return select(func.count()).select_from(Ticket).where(is_open(), *conditions).scalar_subquery()
-
-    columns = [
-        count(Ticket.assignee_id.is_(None)),
-        count(Ticket.assignee_id == bindparam("actor_id")),
-        count(Ticket.tier == bindparam("tier")),
-        count(),
-    ]
-    if at_risk:
-        columns.append(_at_risk_count(bindparam("now")))
-    return select(*columns)
-
-
 def queue_counts(actor: User) -> dict[str, int]:
-    """Open-ticket counts for the views ``actor`` is offered, in one round trip. Each count is its own scalar
-    subquery so that each is answered from the index that fits it (a single FILTERed scan cannot be)."""
-    at_risk = "at_risk" in queue_views(actor)
-    params = {"actor_id": actor.id, "tier": Tier(actor.tier or "L1")}
-    if at_risk:
-        params["now"] = utcnow()
-    row = db.session.execute(_QUEUE_COUNTS[at_risk], params).one()
-    return dict(zip(COUNTED_VIEWS + (("at_risk",) if at_risk else ()), row, strict=True))
+    """Open-ticket counts for the views ``actor`` is offered. The four views' counts are the maintained counters
+    (``portal.services.counters``: exact after every change, the same cost at any size); the at-risk count depends
+    on the clock, so it counts the at-risk tickets themselves, from the two partial indexes of running clocks."""
+    keys = {
+        "unassigned": counters.UNASSIGNED,
+        "mine": counters.assignee_key(actor.id),
+        "tier": counters.tier_key(actor.tier or Tier.l1),
+        "open": counters.OPEN,
+    }
+    found = counters.values(keys.values())
+    result = {view: found[key] for view, key in keys.items()}
+    if "at_risk" in queue_views(actor):
+        result["at_risk"] = db.session.scalar(select(_at_risk_count(utcnow())))
+    return result
 
 
 def _at_risk_count(now) -> Select:
@@ -390,9 +375,6 @@ def _at_risk_count(now) -> Select:
     resolution = select(Ticket.id).where(is_open(), Ticket.paused_since.is_(None), Ticket.resolution_risk_at <= now)
     ids = union(first_response, resolution).subquery()
     return select(func.count()).select_from(ids).scalar_subquery()
-
-
-_QUEUE_COUNTS = {at_risk: _queue_counts_query(at_risk) for at_risk in (False, True)}
 
 
 def customer_counts(actor: User) -> dict[str, int]:

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy import and_, exists, func, select
 
 from portal.extensions import db
 from portal.models import (
-    OPEN_STATUSES,
     EventKind,
     OnCall,
     Role,
@@ -35,6 +34,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.roster import DEFAULT_SHIFTS, ShiftWindow, minute_of_day
+from portal.services import counters
 from portal.services.changes import FieldChange, TicketChange
 
 TIER_ROLES = {Tier.l1: Role.agent, Tier.l2: Role.senior_agent, Tier.manager: Role.manager}
@@ -91,41 +91,21 @@ def is_available(user: User, now: datetime) -> bool:
     )
 
 
-def _open_statuses():
-    """The open statuses rendered as SQL literals (they never change), so every database plans the load count as
-    index range scans on ``ix_tickets_assignee_status_id`` whatever it does with bound parameters."""
-    return bindparam("open_statuses", [s.value for s in OPEN_STATUSES], expanding=True, literal_execute=True)
-
-
-def _open_load_of_user():
-    """Correlated COUNT of ``User``'s open tickets: covering-index range scans per person, measurably cheaper than
-    one grouped COUNT over all the candidates (bench/bench_sla.py)."""
-    return (
-        select(func.count())
-        .select_from(Ticket)
-        .where(Ticket.assignee_id == User.id, Ticket.status.in_(_open_statuses()))
-        .correlate(User)
-        .scalar_subquery()
-    )
-
-
 def open_loads(user_ids: list[int]) -> dict[int, int]:
-    """Open tickets per person (0 for people without any)."""
-    if not user_ids:
-        return {}
-    rows = db.session.execute(select(User.id, _open_load_of_user()).where(User.id.in_(user_ids))).all()
-    return dict.fromkeys(user_ids, 0) | {r[0]: r[1] for r in rows}
+    """Open tickets per person (0 for people without any): the maintained per-person counters
+    (``portal.services.counters``), exact in the same transaction as every assignment or status change."""
+    return counters.open_loads(user_ids)
 
 
 def _ranking_data(user_ids: list[int]) -> tuple[dict[int, int], dict[int, datetime | None]]:
-    """Open loads and last assignment instants of ``user_ids`` in one query (the routing decision's hot path)."""
+    """Open loads and last assignment instants of ``user_ids`` (the routing decision's hot path): two index lookups
+    per person, whatever the number of tickets."""
     rows = db.session.execute(
-        select(User.id, _open_load_of_user(), StaffStatus.last_assigned_at)
+        select(User.id, StaffStatus.last_assigned_at)
         .outerjoin(StaffStatus, StaffStatus.user_id == User.id)
         .where(User.id.in_(user_ids))
     ).all()
-    loads = dict.fromkeys(user_ids, 0) | {r[0]: r[1] for r in rows}
-    return loads, {r[0]: r[2] for r in rows}
+    return open_loads(user_ids), {r[0]: r[1] for r in rows}
 
 
 def on_call_now(now: datetime) -> list[User]:
@@ -160,9 +140,14 @@ def tier_for(ticket: Ticket) -> Tier:
     return max(ruled, ticket.tier, key=order.index)
 
 
-def rank(candidates: list[User], category: str | None) -> list[User]:
-    """Specialization match first, then the lowest open load, then the least recently assigned, then id."""
-    loads, last = _ranking_data([u.id for u in candidates])
+def rank(
+    candidates: list[User],
+    category: str | None,
+    data: tuple[dict[int, int], dict[int, datetime | None]] | None = None,
+) -> list[User]:
+    """Specialization match first, then the lowest open load, then the least recently assigned, then id. ``data``:
+    the (open loads, last assignment instants) to rank by, for a batch that keeps them itself (else looked up)."""
+    loads, last = data if data is not None else _ranking_data([u.id for u in candidates])
     never = datetime.min.replace(tzinfo=utcnow().tzinfo)
     return sorted(
         candidates,
@@ -180,22 +165,37 @@ def decide(ticket: Ticket, now: datetime, *, tier: Tier | None = None, fallback:
     manager), else the on-call manager. The other tiers go to their on-shift people; with ``fallback``, nobody on
     shift → the on-call person, else a manager (the ticket is then flagged for the next shift)."""
     tier = tier or tier_for(ticket)
-    category = ticket.category.slug if ticket.category else None
+    return pick(candidate_pool(tier, now, fallback=fallback), ticket.category.slug if ticket.category else None)
+
+
+def candidate_pool(tier: Tier, now: datetime, *, fallback: bool = True) -> tuple[list[User], str | None]:
+    """``decide``'s candidates for a ticket of ``tier`` at ``now`` and the decision's source (what the ticket does
+    not change: a batch looks it up once for many tickets)."""
     if tier is Tier.manager:
         managers = _managers(now) or [u for u in on_call_now(now) if u.role is Role.manager]
-        return Decision(rank(managers, category)[0], "tier") if managers else Decision(None, None)
+        return managers, "tier" if managers else None
     candidates = on_shift_staff(TIER_ROLES.get(tier, Role.manager), now)
     if candidates:
-        return Decision(rank(candidates, category)[0], "shift")
+        return candidates, "shift"
     if not fallback:
-        return Decision(None, None)
+        return [], None
     on_call = on_call_now(now)
     if on_call:
-        return Decision(on_call[0], "on_call")
+        return on_call[:1], "on_call"
     managers = _managers(now)
-    if managers:
-        return Decision(rank(managers, category)[0], "manager")
-    return Decision(None, None)
+    return managers, "manager" if managers else None
+
+
+def pick(
+    pool: tuple[list[User], str | None],
+    category: str | None,
+    data: tuple[dict[int, int], dict[int, datetime | None]] | None = None,
+) -> Decision:
+    """The decision among a ``candidate_pool``: the best ranked (``rank``; ``data`` as there)."""
+    candidates, source = pool
+    if not candidates:
+        return Decision(None, None)
+    return Decision(candidates[0] if len(candidates) == 1 else rank(candidates, category, data)[0], source)
 
 
 def choose_assignee(ticket: Ticket, now: datetime | None = None) -> User | None:
@@ -258,7 +258,9 @@ def auto_assign(change: TicketChange, now: datetime) -> User | None:
     if user is None or user.id == ticket.assignee_id:
         return user
     old = ticket.assignee.name if ticket.assignee else None
-    ticket.assignee = user
+    # the column with the relationship: the notification step of this change reads the id before any flush, and
+    # must tell the new assignee (not the previous one, nor nobody on a new ticket)
+    ticket.assignee, ticket.assignee_id = user, user.id
     stamp_assignment(user, now)
     _system_event(ticket, "assignee", old, user.name, now, new_user_id=user.id)
     change.changes.append(FieldChange("assignee", old, user.name, user.id))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from flask import g, has_app_context
 from sqlalchemy import and_, or_, select
@@ -73,7 +74,32 @@ def policy_for(organization_id: int | None, cache: dict | None = None) -> engine
         select(SlaPolicy).where((SlaPolicy.organization_id == organization_id) | SlaPolicy.organization_id.is_(None))
     ).all()
     row = next((r for r in rows if r.organization_id is not None), None) or next(iter(rows), None)
-    policy = (
+    policy = _policy(row)
+    if cache is not None:
+        cache[organization_id] = policy
+    return policy
+
+
+def preload_policies(organization_ids: Iterable[int | None], cache: dict) -> None:
+    """``policy_for`` of many organizations in one query, into ``cache`` (what a batch then passes to it)."""
+    wanted = {i for i in organization_ids if i not in cache}
+    if not wanted:
+        return
+    ids = sorted(i for i in wanted if i is not None)
+    rows = db.session.scalars(
+        select(SlaPolicy).where(SlaPolicy.organization_id.in_(ids) | SlaPolicy.organization_id.is_(None))
+    ).all()
+    default = next((r for r in rows if r.organization_id is None), None)
+    own: dict[int, SlaPolicy] = {}
+    for row in rows:
+        if row.organization_id is not None:
+            own.setdefault(row.organization_id, row)
+    for organization_id in wanted:
+        cache[organization_id] = _policy(own.get(organization_id, default))
+
+
+def _policy(row: SlaPolicy | None) -> engine.Policy:
+    return (
         DEFAULT_POLICY
         if row is None
         else engine.Policy(
@@ -83,9 +109,6 @@ def policy_for(organization_id: int | None, cache: dict | None = None) -> engine
             calendar=work_calendar(row.calendar),
         )
     )
-    if cache is not None:
-        cache[organization_id] = policy
-    return policy
 
 
 def add_working_time(calendar: Calendar | None, start: datetime, minutes: float) -> datetime:
@@ -169,14 +192,38 @@ def refresh(
     yet recorded (each once, at its logical instant). Returns the newly recorded crossings; with ``notify`` the
     assignee and managers are told through the outbox (a breach always; an at-risk only while that clock still runs)."""
     facts = evaluate(ticket, now, history, policy)
-    store(ticket, facts)
     recorded = recorded if recorded is not None else recorded_events(ticket.id)
     crossed = []
+    for crossing in settle(ticket, facts, recorded):
+        db.session.add(SlaEvent(ticket_id=ticket.id, **crossing._asdict()))
+        crossed.append((crossing.target, crossing.kind))
+    if notify:
+        for target, kind in crossed:
+            if notify_due(facts, target, kind):
+                notify_crossing(ticket, target, kind)
+    return crossed
+
+
+class Crossing(NamedTuple):
+    """An at-risk or breach fact to record (an ``SlaEvent`` of the ticket)."""
+
+    target: SlaTargetName
+    kind: SlaEventKind
+    at: datetime
+    due_at: datetime | None
+
+
+def settle(ticket: Ticket, facts: engine.Facts, recorded: set[tuple[SlaTargetName, SlaEventKind]]) -> list[Crossing]:
+    """``refresh`` without the session: write ``facts`` to the ticket's columns (``ticket`` may be any object with
+    them, e.g. the set-based sweep's rows) and return the crossings not yet in ``recorded`` (added to it), in order;
+    ``sla_check_at`` becomes the next threshold still to record."""
+    store(ticket, facts)
+    crossed = []
     for target, fact in ((FR, facts.first_response), (RES, facts.resolution)):
-        if fact.risk_reached_at is not None and _record(ticket, target, AT_RISK, fact.risk_reached_at, fact, recorded):
-            crossed.append((target, AT_RISK))
-        if fact.breached_at is not None and _record(ticket, target, BREACHED, fact.breached_at, fact, recorded):
-            crossed.append((target, BREACHED))
+        for kind, at in ((AT_RISK, fact.risk_reached_at), (BREACHED, fact.breached_at)):
+            if at is not None and (target, kind) not in recorded:
+                recorded.add((target, kind))
+                crossed.append(Crossing(target, kind, at, fact.due))
     # The sweep looks again at the next threshold not yet recorded on a ticking clock.
     checks = [
         instant
@@ -186,11 +233,13 @@ def refresh(
         if instant is not None and (target, kind) not in recorded
     ]
     ticket.sla_check_at = min(checks, default=None)
-    if notify:
-        for target, kind in crossed:
-            if kind is BREACHED or facts[target.value].state == "at_risk":
-                notify_crossing(ticket, target, kind)
     return crossed
+
+
+def notify_due(facts: engine.Facts, target: SlaTargetName, kind: SlaEventKind) -> bool:
+    """Whether a change's look at the clock tells people of a crossing it recorded: a breach always, an at-risk only
+    while that clock still runs."""
+    return kind is BREACHED or facts[target.value].state == "at_risk"
 
 
 def store(ticket: Ticket, facts: engine.Facts) -> None:
@@ -218,21 +267,6 @@ def recorded_events(ticket_id: int) -> set[tuple[SlaTargetName, SlaEventKind]]:
     pending = {(e.target, e.kind) for e in db.session.new if isinstance(e, SlaEvent) and e.ticket_id == ticket_id}
     rows = db.session.execute(select(SlaEvent.target, SlaEvent.kind).where(SlaEvent.ticket_id == ticket_id)).all()
     return pending | {(r[0], r[1]) for r in rows}
-
-
-def _record(
-    ticket: Ticket,
-    target: SlaTargetName,
-    kind: SlaEventKind,
-    at: datetime,
-    fact: engine.TargetFacts,
-    recorded: set[tuple[SlaTargetName, SlaEventKind]],
-) -> bool:
-    if (target, kind) in recorded:
-        return False
-    recorded.add((target, kind))
-    db.session.add(SlaEvent(ticket_id=ticket.id, target=target, kind=kind, at=at, due_at=fact.due))
-    return True
 
 
 def notify_crossing(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Priority, SlaEvent, SlaEventKind, SlaTargetName, StaffStatus, Ticket, Tier, User, utcnow
-from portal.services import outbox, sla
+from portal.services import escalation_batch, outbox, sla
 from portal.services.escalation import NEXT_TIER
 from portal.services.tickets import escalate_ticket
 
@@ -21,11 +21,54 @@ AT_RISK, BREACHED = SlaEventKind.at_risk, SlaEventKind.breached
 AT_RISK_ALERT_PRIORITIES = (Priority.critical, Priority.high)
 
 
-def run_sweep(now: datetime | None = None) -> dict[str, int]:
+def run_sweep(now: datetime | None = None, *, batched: bool = True) -> dict[str, int]:
     """Record at-risk and breach events that are due (once each), notify through the outbox and apply the
     escalation rules. Idempotent: running it again at the same ``now`` records and sends nothing new. Flushes; the
-    caller (CLI command, job) commits."""
+    caller (CLI command, job) commits.
+
+    ``batched`` (the default) does it set-based (``portal.services.escalation_batch``); ``batched=False`` runs every
+    notification and escalation through the ticket services one at a time: the same rows, the reference the batch
+    is tested against."""
     now = now or utcnow()
+    return _run_batched(now) if batched else _run_one_at_a_time(now)
+
+
+def _run_batched(now: datetime) -> dict[str, int]:
+    """Batches of due tickets read as rows; per batch: the clocks looked at, then the crossings notified and the rules
+    applied ticket by ticket in memory (``escalation_batch``), then everything written in a few statements."""
+    stats = {"checked": 0, "at_risk": 0, "breached": 0, "escalated": 0}
+    policies: dict = {}
+    db.session.flush()  # the caller's pending changes first: the batch reads and writes with statements
+    while True:
+        rows = escalation_batch.select_due(now)
+        if not rows:
+            return stats
+        rows = escalation_batch.still_current(rows)  # the others changed since: read again in the next round
+        if not rows:
+            continue
+        ids = [r.id for r in rows]
+        recorded, history = _recorded_for(ids), sla.histories(ids)
+        sla.preload_policies({r.organization_id for r in rows}, policies)
+        with outbox.buffered() as buffer:
+            batch = escalation_batch.Batch(rows, history, recorded, policies, buffer)
+            crossed = []
+            for row in rows:
+                stats["checked"] += 1
+                facts = sla.evaluate(row, now, history[row.id], sla.policy_for(row.organization_id, policies))
+                crossings = sla.settle(row, facts, recorded.setdefault(row.id, set()))
+                for crossing in crossings:
+                    buffer.insert(SlaEvent.__table__, {"ticket_id": row.id, **crossing._asdict()})
+                crossed.append((row, [(c.target, c.kind) for c in crossings]))
+            batch.preload_spans([row.id for row, facts in crossed if any(k is BREACHED for _t, k in facts)])
+            for row, facts in crossed:
+                for target, kind in facts:
+                    stats["at_risk" if kind is AT_RISK else "breached"] += 1
+                    sla.notify_crossing(row, target, kind)
+                    stats["escalated"] += apply_sla_rules(row, target, kind, now, escalate=batch.escalate)
+            batch.write()
+
+
+def _run_one_at_a_time(now: datetime) -> dict[str, int]:
     stats = {"checked": 0, "at_risk": 0, "breached": 0, "escalated": 0}
     while True:
         tickets = list(db.session.scalars(sla.due_tickets_query(now)))
@@ -86,9 +129,9 @@ def _recorded_for(ticket_ids: list[int]) -> dict[int, set]:
     return result
 
 
-def apply_sla_rules(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind, now: datetime) -> int:
+def apply_sla_rules(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind, now: datetime, *, escalate=None) -> int:
     """High/critical at risk → the manager is alerted; a breach → escalate one tier (up to manager). Returns the
-    number of escalations made."""
+    number of escalations made. ``escalate(ticket, tier)``: how (the batch's); else ``tickets.escalate_ticket``."""
     if kind is SlaEventKind.at_risk and ticket.priority in AT_RISK_ALERT_PRIORITIES:
         outbox.emit(
             "notify.sla_manager_alert",
@@ -96,6 +139,9 @@ def apply_sla_rules(ticket: Ticket, target: SlaTargetName, kind: SlaEventKind, n
             dedupe_key=f"sla:{ticket.id}:{target.value}:manager_alert",
         )
     if kind is SlaEventKind.breached and ticket.tier in (Tier.l1, Tier.l2):
+        if escalate is not None:
+            escalate(ticket, NEXT_TIER[ticket.tier])
+            return 1
         escalate_ticket(
             None, ticket, to_tier=NEXT_TIER[ticket.tier], reason="sla_breached", expected_version=ticket.version
         )

@@ -395,7 +395,7 @@ def seed(app, make_org, make_user, make_ticket, run_index_jobs, monkeypatch) -> 
     kb_category = db.session.scalar(db.select(KbCategory).where(KbCategory.slug == "data-entry"))
     faq = db.session.scalar(db.select(Faq))
     category = db.session.scalar(db.select(Category).order_by(Category.id))
-    assert db.session.get(SlaPolicy, default.id) is not None and log.id
+    assert db.session.get(SlaPolicy, default.id) is not None and log
     return Seed(
         users={"customer": customer, "agent": agent, "admin": admin},
         ids={

@@ -37,7 +37,8 @@ def _real_index_has_marker() -> bool:
         return False
     (term,) = [t.text for t in text_analyzer()(MARKER)]
     with whoosh_index.open_dir(str(folder)).searcher() as s:  # read only
-        return any(len(s.search(q.Term(name, term), limit=1)) for name in ("staff_text", "subject") if name in s.schema)
+        names = ("staff_text", "customer_text", "subject")  # the ticket text fields of this and earlier releases
+        return any(len(s.search(q.Term(name, term), limit=1)) for name in names if name in s.schema)
 
 
 def _real_mail_has_marker() -> bool:

@@ -16,6 +16,7 @@ from portal.search.schema import KB_INDEX
 from portal.search.store import close_searchers, index_path
 from portal.services.accounts import create_api_token
 from portal.services.kb.articles import ArticleInput, create_article, publish_article, update_article
+from portal.services.kb.search_log_buffer import drain
 from portal.services.kb.seed import seed_kb
 
 
@@ -165,6 +166,7 @@ def test_kb_api_without_and_with_a_token(make_article, make_user, client, run_in
     # following a result URL records the click on the logged search
     follow = client.get(body["results"][0]["url"].replace("http://localhost", ""))
     assert follow.status_code == 303 and "/kb/a/" in follow.headers["Location"]
+    drain()  # the search log buffer into the database
     logs = db.session.scalars(db.select(SearchLog).order_by(SearchLog.id)).all()
     assert logs[0].result_count == 1 and logs[0].clicked_article_id is not None
 

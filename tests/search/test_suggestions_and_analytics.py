@@ -5,6 +5,7 @@ from __future__ import annotations
 from portal.extensions import db
 from portal.models import Role, Ticket
 from portal.models.kb import Deflection, SearchLog, SearchSource, TicketSuggestion
+from portal.services.kb.search_log_buffer import drain
 from tests.conftest import csrf_from, login
 
 
@@ -20,14 +21,16 @@ def test_suggest_open_solve_records_a_deflection_and_files_nothing(
     assert listing.status_code == 200
     assert article.title in listing.text and "Boiler escalation runbook" not in listing.text
     assert f'name="suggested" value="article:{article.id}"' in listing.text and 'hx-swap-oob="true"' in listing.text
+    drain()  # the search log buffer into the database
     log = db.session.scalars(db.select(SearchLog)).one()
     assert log.source is SearchSource.suggest and log.result_count == 1
 
     opened = client.get(
         f"/portal/tickets/new/suggestions/article:{article.id}",
-        query_string={"subject": "boiler meter reset", "log": log.id},
+        query_string={"subject": "boiler meter reset", "log": log.uuid},
     )
     assert opened.status_code == 200 and "This solved my problem" in opened.text and "Still need help" in opened.text
+    drain()
     db.session.expire_all()
     assert db.session.get(SearchLog, log.id).clicked_article_id == article.id
 
@@ -132,10 +135,12 @@ def test_following_an_faq_result_closes_the_gap(make_faq, run_index_jobs, client
     run_index_jobs()
     page = client.get("/kb/search?q=reset password")
     assert "How do I reset my password?" in page.text
+    drain()
     log = db.session.scalars(db.select(SearchLog).order_by(SearchLog.id.desc())).first()
     assert "reset password" in {row.query for row in kb_gaps()}  # searched, nothing opened yet
     response = client.get(f"/kb/search/go?t={click_token(log.id, f'faq:{faq.id}')}")
     assert response.status_code == 303
+    drain()
     db.session.expire_all()
     assert db.session.get(SearchLog, log.id).clicked_faq_id == faq.id
     assert "reset password" not in {row.query for row in kb_gaps()}
@@ -152,6 +157,7 @@ def test_suggestion_look_ups_are_logged_apart_and_are_not_gaps(
     client.get("/portal/tickets/new/suggestions", query_string={"subject": "Walrus ledger", "description": described})
     client.get("/portal/tickets/new/suggestions", query_string={"subject": "supplier survey"})  # found, not opened
     client.get("/kb/search", query_string={"q": "walrus ledger"})  # typed by the customer: a gap
+    drain()
     sources = {(log.source, log.query[:13]) for log in db.session.scalars(db.select(SearchLog))}
     assert sources == {
         (SearchSource.suggest, "Walrus ledger"),

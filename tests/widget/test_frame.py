@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.models import Attachment, Channel, Role, Ticket
 from portal.models.kb import SearchLog, SearchSource
 from portal.services.accounts import find_user_by_email
+from portal.services.kb.search_log_buffer import drain
 from portal.services.widget import sessions
 from tests.search.conftest import kb_category, make_article, run_index_jobs, search_index  # noqa: F401
 from tests.widget.conftest import sign
@@ -194,6 +195,7 @@ def test_suggestions_follow_the_viewer_and_are_logged(
     assert response.status_code == 200
     assert "Exporting a GRI report to Word" in response.text and "internals" not in response.text
     assert 'name="suggested"' in response.text  # the shown suggestions ride along with the ticket
+    drain()  # the search log buffer into the database
     log = db.session.scalar(db.select(SearchLog))
     assert log.source is SearchSource.suggest and log.user_id == find_user_by_email("reader@x.example").id
 
@@ -212,6 +214,7 @@ def test_anonymous_visitors_of_an_open_site_get_suggestions_only(
     assert panel.status_code == 200 and "sign in" in panel.text and "widget-ticket-form" not in panel.text
     found = client.get("/widget/suggestions?q=GRI+report+Word", headers=anonymous)
     assert "Exporting a GRI report to Word" in found.text
+    drain()
     assert db.session.scalar(db.select(SearchLog)).user_id is None
     assert client.get("/widget/tickets", headers=anonymous).status_code == 401
     assert client.post("/widget/tickets", headers=anonymous, data={"subject": "x"}).status_code == 401

@@ -9,7 +9,6 @@ from flask_login import current_user
 from portal.blueprints.common import customer_required
 from portal.extensions import htmx
 from portal.models.kb import Article
-from portal.params import id_param
 from portal.services.kb import analytics
 from portal.services.kb.search import suggest
 
@@ -42,9 +41,9 @@ def suggestion(doc_id: str):
     doc = analytics.suggestable(doc_id)
     if doc is None:
         abort(404)
-    log_id = id_param("log", lenient=True)
-    if log_id is not None:
-        analytics.record_click(log_id, doc)
+    search = analytics.search_ref(request.args.get("log"))
+    if search is not None:
+        analytics.record_click(search, doc)  # noted in the search log buffer: no write on this GET
     return render_template(
         "customer/partials/_suggestion_open.html",
         doc=doc,

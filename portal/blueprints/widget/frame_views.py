@@ -13,7 +13,6 @@ from portal.blueprints.widget.forms import WidgetReplyForm, WidgetTicketForm
 from portal.extensions import db
 from portal.models import Channel, Ticket, User
 from portal.models.kb import Article
-from portal.params import id_param
 from portal.services import attachments as attachment_service
 from portal.services import tickets as ticket_service
 from portal.services.access import get_ticket_for, visible_events
@@ -104,9 +103,9 @@ def suggestion(doc_id: str):
     doc = analytics.suggestable(doc_id)
     if doc is None:
         raise Refused(404, "That article is no longer available.")
-    log_id = id_param("log", lenient=True)
-    if log_id is not None:
-        analytics.record_click(log_id, doc)
+    search = analytics.search_ref(request.args.get("log"))
+    if search is not None:
+        analytics.record_click(search, doc)  # noted in the search log buffer: no write on this GET
     return render_template(
         "widget/partials/_suggestion_open.html",
         doc=doc,

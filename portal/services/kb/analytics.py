@@ -2,21 +2,27 @@
 a suggestion look-up while a ticket is written), followed results, deflections ("This solved my problem") and the
 suggestions shown while a ticket was written. Result links carry a signed (search, result) token.
 
-Writers flush, never commit (the request commits).
+Searches and followed results are read requests: they are noted in the search log buffer
+(``search_log_buffer``, drained into the database by a job), never written to the database by the request; a search
+is named by the uuid its entry gets at request time. Deflections and shown suggestions come with a POST and are
+written at once. Writers flush, never commit (the request commits).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.extensions import db
-from portal.models import Ticket, User
-from portal.models.kb import Article, Deflection, Faq, SearchLog, SearchSource, TicketSuggestion
+from portal.models import Ticket, User, utcnow
+from portal.models.kb import Article, Deflection, Faq, SearchSource, TicketSuggestion
 from portal.search.query import analyze
+from portal.services.kb import search_log_buffer
 
 MAX_SHOWN_SUGGESTIONS = 20
 _DOC_RE = re.compile(r"^(article|faq):([0-9]{1,9})$")  # ASCII digits, inside the database's integer range
@@ -29,29 +35,32 @@ def normalize_query(text: str) -> str:
     return " ".join(terms)[:500] if terms else " ".join((text or "").lower().split())[:500]
 
 
-def log_search(source: SearchSource, text: str, result_count: int, user: User | None) -> SearchLog:
-    entry = SearchLog(
-        query=(text or "")[:500],
-        normalized_query=normalize_query(text),
-        source=source,
-        result_count=result_count,
-        user_id=_user_id(user),
+def log_search(
+    source: SearchSource, text: str, result_count: int, user: User | None, *, now: datetime | None = None
+) -> str:
+    """Note a search in the search log buffer; returns its entry's uuid (what result links name it by)."""
+    entry = search_log_buffer.search_entry(
+        source, (text or "")[:500], normalize_query(text), result_count, _user_id(user), now or utcnow()
     )
-    db.session.add(entry)
-    db.session.flush()
-    return entry
+    search_log_buffer.record(entry)
+    return entry["id"]
 
 
-def record_click(log_id: int, doc: Article | Faq) -> None:
-    """A result (article or FAQ) of search ``log_id`` was followed; the first click counts."""
-    entry = db.session.get(SearchLog, log_id)
-    if entry is None or entry.clicked_article_id is not None or entry.clicked_faq_id is not None:
-        return
-    if isinstance(doc, Article):
-        entry.clicked_article_id = doc.id
-    else:
-        entry.clicked_faq_id = doc.id
-    db.session.flush()
+def record_click(search: str | int, doc: Article | Faq, *, now: datetime | None = None) -> None:
+    """A result (article or FAQ) of ``search`` (its uuid; a row id in links made before the buffer) was followed;
+    noted in the buffer, the drain attributes it: the first click counts."""
+    search_log_buffer.record(search_log_buffer.click_entry(search, doc, now or utcnow()))
+
+
+def search_ref(value) -> str | int | None:
+    """A search named in a link: a search log entry's uuid, or a row id (links made before the buffer); else None."""
+    text = str(value or "").strip()
+    if text.isascii() and text.isdigit() and 0 < len(text) <= 9:
+        return int(text)
+    try:
+        return str(uuid.UUID(text)) if len(text) == 36 else None
+    except ValueError:
+        return None
 
 
 def parse_doc_id(value: str) -> tuple[str, int] | None:
@@ -106,19 +115,20 @@ def record_ticket_suggestions(ticket: Ticket, doc_ids: Iterable[str]) -> int:
     return added
 
 
-def click_token(log_id: int, doc_id: str) -> str:
+def click_token(log_id: str | int, doc_id: str) -> str:
     """A signed (search, result) pair for the result link, so clicks cannot be forged for other searches."""
     return URLSafeSerializer(current_app.secret_key, salt=_CLICK_SALT).dumps([log_id, doc_id])
 
 
-def read_click_token(token: str) -> tuple[int, str] | None:
+def read_click_token(token: str) -> tuple[str | int, str] | None:
     try:
         log_id, doc_id = URLSafeSerializer(current_app.secret_key, salt=_CLICK_SALT).loads(token or "")
     except (BadSignature, ValueError, TypeError):
         return None
-    if not isinstance(log_id, int) or parse_doc_id(str(doc_id)) is None:
+    search = search_ref(log_id) if isinstance(log_id, str | int) and not isinstance(log_id, bool) else None
+    if search is None or parse_doc_id(str(doc_id)) is None:
         return None
-    return log_id, str(doc_id)
+    return search, str(doc_id)
 
 
 def follow_click(token: str) -> Article | Faq | None:

@@ -4,6 +4,9 @@ customer writes a ticket), deflections and the ticket cost they saved, article h
 A KB gap is a typed search (the KB search page, the API search) that found nothing or whose results nobody opened.
 Suggestion look-ups are not gaps: the ticket form sends the whole subject and description, and a suggestion nobody
 opened usually means the customer had a new problem to report, not that the KB lacks an article.
+
+Searches and clicks reach ``kb_search_logs`` through the search log buffer; each report on them first moves what
+still waits there into the database (in the caller's transaction), so a report right after a search counts it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from portal.models.kb import (
     SearchSource,
     TicketSuggestion,
 )
+from portal.services.kb.search_log_buffer import drain_pending
 
 TYPED_SOURCES = (SearchSource.kb, SearchSource.api)  # a person typed the words into a search box
 LOOKUP_SOURCES = (SearchSource.suggest,)  # text sent for suggestions (a ticket being written, the API's suggest)
@@ -86,6 +90,7 @@ def _grouped(days: int | None, sources: tuple[SearchSource, ...], window: tuple[
 
 
 def _rows(stmt, limit: int, *order) -> list[QueryRow]:
+    drain_pending()
     rows = db.session.execute(stmt.order_by(*order, SearchLog.normalized_query).limit(limit))
     return [QueryRow(example, n, float(avg or 0), c, last) for _norm, example, n, avg, c, last in rows]
 
@@ -103,6 +108,7 @@ def kb_gaps(days: int = 30, limit: int = 20, *, window: tuple[datetime, datetime
 
 
 def lookup_summary(days: int = 30) -> LookupSummary:
+    drain_pending()
     opened = case((SearchLog.clicked_article_id.is_not(None) | SearchLog.clicked_faq_id.is_not(None), 1), else_=0)
     row = db.session.execute(
         select(func.count(), func.sum(case((SearchLog.result_count > 0, 1), else_=0)), func.sum(opened)).where(

@@ -1,5 +1,6 @@
 """KB search and suggestions for a reader: what they may see (internal articles for staff only) is decided here,
-the query runs in ``portal.search.kb``, and every search is logged with its source for the reports.
+the query runs in ``portal.search.kb``, and every search is logged with its source for the reports (in the search
+log buffer: no database write while the reader waits).
 
 A search typed by a person (the KB search page, the API's search) is logged as ``SearchSource.kb`` or
 ``SearchSource.api``; text sent for suggestions (the ticket form, the API's suggest) as ``SearchSource.suggest``.
@@ -21,7 +22,7 @@ TYPED = frozenset({SearchSource.kb, SearchSource.api})
 @dataclass
 class LoggedResults:
     results: KbResults
-    log_id: int | None  # the search log row result links refer to (None when the search was not logged)
+    log_id: str | None  # the search log entry's uuid result links refer to (None when the search was not logged)
 
 
 def search(
@@ -41,7 +42,7 @@ def search(
     results = search_kb(text, staff=is_staff(actor), category=category, page=page)
     log_id = None
     if results.problem is None and (results.page == 1 or log_every_page):
-        log_id = log_search(source, results.query, results.total, actor).id
+        log_id = log_search(source, results.query, results.total, actor)
     return LoggedResults(results, log_id)
 
 
@@ -49,5 +50,5 @@ def suggest(actor: User | None, text: str) -> LoggedResults:
     """The best few published articles and FAQs for free text (a ticket's subject and description), logged as a
     suggestion look-up."""
     results = suggest_kb(text, staff=is_staff(actor))
-    log_id = log_search(SearchSource.suggest, results.query, results.total, actor).id if results.query else None
+    log_id = log_search(SearchSource.suggest, results.query, results.total, actor) if results.query else None
     return LoggedResults(results, log_id)

@@ -80,7 +80,7 @@ def record(event: str, data: dict[str, Any], subscription_ids: list[int]) -> lis
         delivery = WebhookDelivery(
             uuid=delivery_uuid, subscription_id=subscription_id, event_type=event, payload=payload, state="pending"
         )
-        db.session.add(delivery)
+        outbox.add(delivery)  # the session, or the SLA sweep's bulk buffer
         outbox.emit(DELIVER_KIND, {"delivery": delivery_uuid, "after": 0})  # a fresh id: nothing to dedupe
         deliveries.append(delivery)
     return deliveries

@@ -1,0 +1,250 @@
+"""The set-based SLA sweep against the one-at-a-time path: one scenario swept both ways (each in a transaction rolled
+back afterwards, the clock frozen) must leave the same rows — tickets, ticket events, SLA events, outbox rows,
+webhook deliveries, tier spans, assignment instants, queue counters. Plus: a second sweep sends nothing, and a ticket
+someone else changed between the sweep's read and its write is never overwritten."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import select, text
+
+from portal.extensions import db
+from portal.models import (
+    OutboxMessage,
+    ShiftRegion,
+    SlaEvent,
+    StaffStatus,
+    Ticket,
+    TicketEvent,
+    TierSpan,
+)
+from portal.models.webhooks import WebhookDelivery, WebhookSubscription
+from portal.services import escalation_batch, sla_sweep
+from portal.services import tickets as svc
+from portal.services.errors import Conflict
+
+T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # EMEA shift (08–16 UTC)
+SWEEP_AT = T0 + timedelta(hours=5)
+CLOCK = SWEEP_AT + timedelta(minutes=70)  # the sweep runs late: escalations look at the clock 70 minutes on
+
+
+@pytest.fixture
+def scenario(make_org, make_user):
+    """Twelve tickets of every priority filed at T0 on an EMEA desk with two agents, three senior agents (one a data
+    specialist, one already busy) and two managers; a webhook subscription to every SLA and ticket event."""
+    with time_machine.travel(T0, tick=False):
+        org = make_org("Acme", "acme.test")
+        customer = make_user("customer", organization=org)
+        emea = {"shift_region": ShiftRegion.emea}
+        agents = [make_user("agent", **emea) for _ in range(2)]
+        seniors = [make_user("senior_agent", specializations=["data"], **emea)]
+        seniors += [make_user("senior_agent", **emea) for _ in range(2)]
+        managers = [make_user("manager", **emea) for _ in range(2)]
+        db.session.add(
+            WebhookSubscription(
+                url="https://hooks.example.test/sla",
+                secret="s3cret",
+                events=["sla.at_risk", "sla.breached", "ticket.updated"],
+            )
+        )
+        db.session.commit()
+        tickets = []
+        for i, (priority, category) in enumerate(
+            [
+                ("critical", "data"),
+                ("critical", "technical"),
+                ("high", "data"),
+                ("high", "technical"),
+                ("high", "account"),
+                ("medium", "data"),
+                ("medium", "technical"),
+                ("medium", "account"),
+                ("medium", "data"),
+                ("low", "technical"),
+                ("high", "integration"),  # routed to L2 at filing
+                ("medium", "technical"),
+            ]
+        ):
+            ticket = svc.create_ticket(
+                agents[i % 2],
+                subject=f"Problem {i}",
+                description="It breaks.",
+                category=category,
+                priority=priority,
+                requester=customer,
+            )
+            tickets.append(ticket)
+        busy = seniors[1]
+        for ticket in tickets[9:]:  # the second senior already holds some open tickets
+            svc.assign_ticket(managers[0], ticket, busy.id, expected_version=ticket.version)
+        db.session.commit()
+    return {
+        "tickets": [t.id for t in tickets],
+        "seniors": [u.id for u in seniors],
+        "managers": [u.id for u in managers],
+    }
+
+
+def _snapshot() -> dict:
+    """Every row the sweep may write, ids left out (rows in id order), webhook delivery ids as their position."""
+    deliveries = db.session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars().all()
+    position = {d.uuid: n for n, d in enumerate(deliveries)}
+
+    def rows(model, *, skip=("id",)):
+        table = model.__table__
+        pk = list(table.primary_key.columns)
+        out = []
+        for row in db.session.execute(select(table).order_by(*pk)).mappings():
+            values = {k: v for k, v in row.items() if k not in skip}
+            if model is OutboxMessage and "delivery" in (values["payload"] or {}):
+                values["payload"] = dict(values["payload"], delivery=position[values["payload"]["delivery"]])
+            if model is WebhookDelivery:
+                values["payload"] = dict(values["payload"], id=position[values["uuid"]])
+                values["uuid"] = position[values["uuid"]]
+            out.append(values)
+        return out
+
+    counters = db.session.execute(
+        text("SELECT key, SUM(delta) FROM queue_counter_deltas GROUP BY key ORDER BY key")
+    ).all()
+    return {
+        "tickets": rows(Ticket, skip=()),
+        "ticket_events": rows(TicketEvent),
+        "sla_events": rows(SlaEvent),
+        "outbox": rows(OutboxMessage),
+        "deliveries": rows(WebhookDelivery),
+        "tier_spans": rows(TierSpan),
+        "staff_status": rows(StaffStatus, skip=()),
+        "counters": [tuple(c) for c in counters],
+    }
+
+
+def _swept(batched: bool) -> tuple[dict, dict]:
+    """Sweep at SWEEP_AT with the clock frozen at CLOCK; the rows it left; then rolled back."""
+    with time_machine.travel(CLOCK, tick=False):
+        stats = sla_sweep.run_sweep(SWEEP_AT, batched=batched)
+        db.session.flush()
+        snapshot = _snapshot()
+    db.session.rollback()
+    return stats, snapshot
+
+
+def _assert_same(expected: dict, got: dict) -> None:
+    for table in expected:
+        assert len(got[table]) == len(expected[table]), table
+        for n, (want, have) in enumerate(zip(expected[table], got[table], strict=True)):
+            assert have == want, f"{table} row {n}"
+
+
+def test_batched_sweep_writes_exactly_the_rows_of_the_one_at_a_time_path(scenario):
+    before = _snapshot()
+    one_stats, one = _swept(batched=False)
+    assert _snapshot() == before  # rolled back
+    batch_stats, batch = _swept(batched=True)
+    assert batch_stats == one_stats
+    # the scenario exercises what it must: double escalations, load-aware routing, webhooks, manager alerts, and
+    # crossings recorded by the escalation's own look at the (later) clock
+    assert one_stats["escalated"] >= 10 and one_stats["escalated"] > one_stats["breached"] // 2
+    events = one["ticket_events"][len(before["ticket_events"]) :]
+    tiers = [(e["old_value"], e["new_value"]) for e in events if e["field"] == "tier"]
+    assert ("L1", "L2") in tiers and ("L2", "manager") in tiers
+    assigned = [e["new_user_id"] for e in events if e["field"] == "assignee"]
+    assert set(scenario["seniors"]) <= set(assigned) and set(assigned) & set(scenario["managers"])
+    kinds = {o["kind"] for o in one["outbox"][len(before["outbox"]) :]}
+    assert {"notify.sla_breach", "notify.sla_at_risk", "notify.sla_manager_alert", "notify.escalation"} <= kinds
+    assert {"notify.assignment", "index.ticket", "webhook.deliver"} <= kinds
+    assert len(one["deliveries"]) > len(before["deliveries"])
+    assert any(e["at"] > SWEEP_AT for e in one["sla_events"])  # recorded at the escalations' instant
+    _assert_same(one, batch)
+
+
+def test_the_comparison_catches_a_missing_step(scenario, monkeypatch):
+    """The check above is not vacuous: a batch that forgets one step (here the tier spans) differs."""
+    _stats, one = _swept(batched=False)
+    monkeypatch.setattr(escalation_batch.Batch, "_tier_spans", lambda self, *args: None)
+    _stats, batch = _swept(batched=True)
+    assert batch["tier_spans"] != one["tier_spans"]
+    assert {k: v for k, v in batch.items() if k != "tier_spans"} == {k: v for k, v in one.items() if k != "tier_spans"}
+
+
+def test_a_second_sweep_at_the_same_instant_records_and_sends_nothing(scenario):
+    with time_machine.travel(CLOCK, tick=False):
+        first = sla_sweep.run_sweep(SWEEP_AT)
+        db.session.commit()
+        after = _snapshot()
+        again = sla_sweep.run_sweep(SWEEP_AT)
+        db.session.commit()
+    assert first["escalated"] > 0
+    assert again == {"checked": 0, "at_risk": 0, "breached": 0, "escalated": 0}
+    assert _snapshot() == after
+    keys = [o["dedupe_key"] for o in after["outbox"] if o["dedupe_key"]]
+    assert len(keys) == len(set(keys))
+
+
+def _other_writer(ticket_id: int) -> None:
+    """Someone else's change, committed on its own connection: the ticket escalated to L2 by hand (version + 1)."""
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE tickets SET tier = 'L2', subject = 'Changed elsewhere', version = version + 1 WHERE id = :id"),
+            {"id": ticket_id},
+        )
+
+
+def test_a_ticket_changed_after_the_read_is_read_again_not_overwritten(scenario, monkeypatch):
+    target = scenario["tickets"][5]  # medium, L1: its first response breaches by SWEEP_AT
+    version = db.session.get(Ticket, target).version
+    db.session.commit()
+    select_due, changed = escalation_batch.select_due, []
+
+    def racing_select(now):
+        rows = select_due(now)
+        if not changed and any(r.id == target for r in rows):
+            _other_writer(target)  # between the sweep's read and its write
+            changed.append(target)
+        return rows
+
+    monkeypatch.setattr(escalation_batch, "select_due", racing_select)
+    with time_machine.travel(CLOCK, tick=False):
+        stats = sla_sweep.run_sweep(SWEEP_AT)
+        db.session.commit()
+    assert changed == [target]
+    ticket = db.session.get(Ticket, target)
+    # the other writer's change stands; the sweep read the ticket again and escalated it from there (L2 → manager)
+    assert ticket.subject == "Changed elsewhere"
+    assert ticket.tier.value == "manager" and ticket.version == version + 2
+    tier_events = db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == target, TicketEvent.field == "tier")
+    ).all()
+    assert [(e.old_value, e.new_value, e.ticket_version) for e in tier_events] == [("L2", "manager", version + 2)]
+    crossings = db.session.execute(select(SlaEvent.target, SlaEvent.kind).where(SlaEvent.ticket_id == target)).all()
+    assert len(crossings) == len(set(crossings))
+    breach_rows = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"sla:{target}:%:notify.sla_breach"))
+    ).all()
+    assert len(breach_rows) == len({r.dedupe_key for r in breach_rows}) >= 1
+    assert stats["escalated"] > 1
+
+
+def test_a_ticket_changed_in_the_instant_before_the_write_raises_conflict_and_keeps_the_other_change(
+    scenario, monkeypatch
+):
+    target = scenario["tickets"][5]
+    db.session.commit()
+    still_current = escalation_batch.still_current
+
+    def racing_check(rows):
+        current = still_current(rows)
+        if any(r.id == target for r in current) and db.session.get_bind().dialect.name != "postgresql":
+            _other_writer(target)  # after the check (on PostgreSQL the check's row locks make this wait)
+        return current
+
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("the version check locks the rows on PostgreSQL: the other writer would wait for the sweep")
+    monkeypatch.setattr(escalation_batch, "still_current", racing_check)
+    with time_machine.travel(CLOCK, tick=False), pytest.raises(Conflict):
+        sla_sweep.run_sweep(SWEEP_AT)
+    db.session.rollback()
+    ticket = db.session.get(Ticket, target)
+    assert ticket.subject == "Changed elsewhere" and ticket.tier.value == "L2"
+    assert db.session.scalar(select(SlaEvent.id).where(SlaEvent.ticket_id == target)) is None
