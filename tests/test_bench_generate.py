@@ -38,7 +38,10 @@ def generated(tmp_path, monkeypatch):
 
 
 def _portal(url):
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "generator-test", "TESTING": True})
+    # rate limits off: the limiter extension is shared by every app of this process (enabling it here would
+    # enable it for the tests that run after this one in the same worker)
+    config = {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "generator-test", "TESTING": True}
+    return create_app(config | {"RATELIMIT_ENABLED": False})
 
 
 def test_generated_clocks_are_the_engines_own(generated):
