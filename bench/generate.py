@@ -34,6 +34,8 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import event, func, insert, inspect, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from portal.services.sla import CLOCK_COLUMNS  # noqa: E402
+
 # --------------------------------------------------------------------------- distributions
 
 PRIORITIES = [("critical", 2), ("high", 13), ("medium", 50), ("low", 35)]
@@ -566,22 +568,7 @@ TICKET_COLUMNS = (
     "solved_at",
     "closed_at",
     "version",
-    "first_response_due",
-    "first_response_risk_at",
-    "resolution_due",
-    "resolution_risk_at",
-    "paused_seconds",
-    "paused_since",
-    "next_due_at",
-    "sla_check_at",
-    "first_response_achieved_at",
-    "first_response_breached_at",
-    "first_response_breach_priority",
-    "first_response_decided_at",
-    "resolution_achieved_at",
-    "resolution_breached_at",
-    "resolution_breach_priority",
-    "resolution_decided_at",
+    *CLOCK_COLUMNS,
 )
 EVENT_COLUMNS = (
     "ticket_id",

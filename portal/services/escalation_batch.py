@@ -48,24 +48,7 @@ from portal.services.webhooks import events as webhook_events
 
 REASON = "sla_breached"
 # What a look at the clock writes, and what an escalation adds to it.
-SLA_COLUMNS = (
-    "first_response_due",
-    "first_response_risk_at",
-    "resolution_due",
-    "resolution_risk_at",
-    "paused_since",
-    "paused_seconds",
-    "next_due_at",
-    "sla_check_at",
-    "first_response_achieved_at",
-    "first_response_breached_at",
-    "first_response_breach_priority",
-    "first_response_decided_at",
-    "resolution_achieved_at",
-    "resolution_breached_at",
-    "resolution_breach_priority",
-    "resolution_decided_at",
-)
+SLA_COLUMNS = sla.CLOCK_COLUMNS
 CHANGE_COLUMNS = ("tier", "assignee_id", "version", "updated_at", "routing_flagged_at")
 TICKET, EVENTS, SLA_EVENTS, SPANS = Ticket.__table__, TicketEvent.__table__, SlaEvent.__table__, TierSpan.__table__
 

@@ -204,6 +204,28 @@ def refresh(
     return crossed
 
 
+# The ticket columns the clock writes (``store``): a bulk writer of them (the sweep's batches, the benchmark
+# generator) names them from here.
+CLOCK_COLUMNS = (
+    "first_response_due",
+    "first_response_risk_at",
+    "resolution_due",
+    "resolution_risk_at",
+    "paused_since",
+    "paused_seconds",
+    "next_due_at",
+    "sla_check_at",
+    "first_response_achieved_at",
+    "first_response_breached_at",
+    "first_response_breach_priority",
+    "first_response_decided_at",
+    "resolution_achieved_at",
+    "resolution_breached_at",
+    "resolution_breach_priority",
+    "resolution_decided_at",
+)
+
+
 class Crossing(NamedTuple):
     """An at-risk or breach fact to record (an ``SlaEvent`` of the ticket)."""
 
