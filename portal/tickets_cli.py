@@ -123,8 +123,9 @@ def export_command(file: str) -> None:
 @tickets_cli.command("recount")
 @click.option("--check", is_flag=True, help="Only compare the counters with the tickets; exit 1 if any differs.")
 def recount_command(check: bool) -> None:
-    """Rebuild the open-ticket counters (queue counts, per-person open loads) from the tickets. They are kept exact
-    by database triggers; this repairs them after writes made with the triggers disabled (a bulk load)."""
+    """Rebuild the ticket counters (queue counts, per-person open loads, the at-risk count at a checkpoint set to
+    now, customers' open and solved counts) from the tickets. They are kept exact by database triggers; this repairs
+    them after writes made with the triggers disabled (a bulk load)."""
     from portal.extensions import db
     from portal.services import counters
 
@@ -134,8 +135,11 @@ def recount_command(check: bool) -> None:
             click.echo(f"{key}: counted {have}, tickets say {want}")
         click.echo(f"{len(wrong)} counter(s) differ" if wrong else "All counters match the tickets.")
         sys.exit(1 if wrong else 0)
-    click.echo("Counting open tickets...")
+    click.echo("Counting tickets...")
     counts = counters.recount()
     db.session.commit()
     people = sum(1 for key in counts if key.startswith("assignee:"))
-    click.echo(f"Recounted: {counts.get(counters.OPEN, 0)} open tickets, {people} people with open tickets.")
+    click.echo(
+        f"Recounted: {counts.get(counters.OPEN, 0)} open tickets, {people} people with open tickets, "
+        f"{counts.get(counters.AT_RISK, 0)} at risk, {counts.get(counters.SOLVED, 0)} solved."
+    )

@@ -180,3 +180,24 @@ def test_queue_page_runs_constant_number_of_queries(setup, app, make_user, make_
     small, large = fetch(5), fetch(50)
     assert len(small) == len(large), (small, large)
     assert len(large) <= 8
+
+
+def test_queue_badges_read_the_policies_of_a_page_in_one_query(setup, app, make_org, make_user, make_ticket):
+    """A clock past its due instant reads its organization's policy for the badge: the page reads the policies of
+    all its organizations at once, however many organizations the page shows."""
+    from datetime import timedelta
+
+    from portal.models import utcnow
+
+    client, agent, ticket, token = setup
+    for i in range(12):
+        customer = make_user("customer", organization=make_org(f"Org {i}"))
+        overdue = make_ticket(customer, subject=f"Overdue {i}")
+        overdue.first_response_due = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    client.get("/agent/queue?view=all")
+    statements = _count_queries(lambda: client.get("/agent/queue?view=all"))
+    policy_reads = [s for s in statements if "FROM sla_policies" in s]
+    assert len(policy_reads) == 1, policy_reads
+    page = client.get("/agent/queue?view=all").text
+    assert all(f"Overdue {i}" in page for i in range(12))

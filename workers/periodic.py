@@ -55,8 +55,12 @@ def shift_handover():
 
 
 def counter_compaction():
-    """Fold the open-ticket counters' pending deltas into their base rows (every minute; exact at any moment)."""
+    """Move the at-risk counter's checkpoint to now, then fold the ticket counters' pending deltas into their base
+    rows (every minute; exact at any moment). Two transactions: ticket writers that must read the checkpoint wait
+    only for the first, which is short."""
     with job_context():
+        counters.advance_checkpoint(utcnow())
+        db.session.commit()
         folded = counters.compact()
         db.session.commit()
         return folded
@@ -87,7 +91,7 @@ SCHEDULE: tuple[tuple[Callable, int, str], ...] = (
     (page_escalations, 30, "sweeps"),  # hotline pages nobody acknowledged in time: the next step
     (webhook_retries, 30, "default"),  # outgoing webhooks: due retries and sends a stopped worker left uncertain
     (search_log_drain, 60, "default"),  # KB search log: buffered searches and clicks into the database
-    (counter_compaction, 60, "sweeps"),  # open-ticket counters: fold the deltas the ticket triggers appended
+    (counter_compaction, 60, "sweeps"),  # ticket counters: at-risk checkpoint to now, fold the triggers' deltas
 )
 
 

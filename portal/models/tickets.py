@@ -216,6 +216,10 @@ class Ticket(Base):
         Index("ix_tickets_priority_status_id", "priority", "status", "id"),
         Index("ix_tickets_follow_up_of_id", "follow_up_of_id"),
         Index("ix_tickets_organization_id_id", "organization_id", "id"),  # a customer's list, newest first
+        # Lists by last update (the customer home's recent tickets, sort=updated): walked in order, never sorted.
+        Index("ix_tickets_org_updated_id", "organization_id", "updated_at", "id"),
+        Index("ix_tickets_requester_updated_id", "requester_id", "updated_at", "id"),
+        Index("ix_tickets_updated_id", "updated_at", "id"),
         # Partial indexes over open tickets only (a few percent of a large desk): the queue's orders and its counts.
         Index("ix_tickets_open_due", "next_due_at", "id", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
         Index("ix_tickets_open_id", "id", "assignee_id", "tier", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),

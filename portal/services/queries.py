@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, union, union_all
+from flask import g
+from sqlalchemy import Select, bindparam, select, union_all
 from sqlalchemy.orm import aliased, defer, joinedload
 
 from portal.extensions import db
@@ -25,7 +26,8 @@ from portal.models import (
 )
 from portal.params import choice_param, parse_id
 from portal.services import counters, sla
-from portal.services.access import customer_scopes, visible_tickets
+from portal.services.access import customer_scopes
+from portal.services.counters import at_risk_condition, is_open
 
 QUEUE_VIEWS = {
     "unassigned": "Unassigned",
@@ -78,25 +80,6 @@ class TicketFilters:
 
 
 OPEN_VIEWS = ("unassigned", "mine", "tier", "open", "at_risk")
-
-
-def at_risk_condition(now):
-    """Open tickets past a target's at-risk instant (breached included) whose clock still runs."""
-    return and_(
-        is_open(),
-        or_(
-            and_(Ticket.first_response_at.is_(None), Ticket.first_response_risk_at <= now),
-            and_(Ticket.paused_since.is_(None), Ticket.resolution_risk_at <= now),
-        ),
-    )
-
-
-def is_open():
-    """``status IN ('new', 'open', 'pending', 'on_hold')`` with the values rendered inline, so the planners of SQLite
-    and PostgreSQL can use the partial indexes declared on ``Ticket`` (they cannot with bound parameters)."""
-    return Ticket.status.in_(
-        bindparam("open_statuses", [s.value for s in OPEN_STATUSES], expanding=True, literal_execute=True, unique=True)
-    )
 
 
 def _apply_view(stmt: Select, actor: User | None, view: str, *, bound: bool = False) -> Select:
@@ -290,7 +273,10 @@ def queue_rows(actor: User, f: TicketFilters, page: int, size: int) -> list[Queu
     )
     now = utcnow()
     params = {"actor_id": actor.id, "tier": Tier(actor.tier or "L1"), "now": now}
-    return [QueueRow(row, now) for row in db.session.execute(stmt, params)]
+    rows = db.session.execute(stmt, params).all()
+    # the badges read each organization's policy (a clock past due under a calendar): one query for the page
+    sla.preload_policies({row.organization_id for row in rows}, g.setdefault("_sla_policies", {}))
+    return [QueueRow(row, now) for row in rows]
 
 
 @lru_cache(maxsize=256)
@@ -350,9 +336,10 @@ def _list_load_options(full: bool) -> list:
 
 
 def queue_counts(actor: User) -> dict[str, int]:
-    """Open-ticket counts for the views ``actor`` is offered. The four views' counts are the maintained counters
-    (``portal.services.counters``: exact after every change, the same cost at any size); the at-risk count depends
-    on the clock, so it counts the at-risk tickets themselves, from the two partial indexes of running clocks."""
+    """Open-ticket counts for the views ``actor`` is offered, read from the maintained counters
+    (``portal.services.counters``: exact after every change, the same cost at any size). The at-risk count depends
+    on the clock: the counter at the checkpoint instant plus the tickets whose risk instant lies in between
+    (``counters.at_risk_count``)."""
     keys = {
         "unassigned": counters.UNASSIGNED,
         "mine": counters.assignee_key(actor.id),
@@ -362,26 +349,32 @@ def queue_counts(actor: User) -> dict[str, int]:
     found = counters.values(keys.values())
     result = {view: found[key] for view, key in keys.items()}
     if "at_risk" in queue_views(actor):
-        result["at_risk"] = db.session.scalar(select(_at_risk_count(utcnow())))
+        result["at_risk"] = counters.at_risk_count(utcnow())
     return result
 
 
-def _at_risk_count(now) -> Select:
-    """Open tickets past an at-risk instant of a running clock, counted as the union of the two clocks' partial
-    indexes (``ix_tickets_open_fr_risk``, ``ix_tickets_open_res_risk``)."""
-    first_response = select(Ticket.id).where(
-        is_open(), Ticket.first_response_at.is_(None), Ticket.first_response_risk_at <= now
-    )
-    resolution = select(Ticket.id).where(is_open(), Ticket.paused_since.is_(None), Ticket.resolution_risk_at <= now)
-    ids = union(first_response, resolution).subquery()
-    return select(func.count()).select_from(ids).scalar_subquery()
-
-
 def customer_counts(actor: User) -> dict[str, int]:
-    stmt = visible_tickets(actor, select(func.count(Ticket.id)).select_from(Ticket))
-    open_count = db.session.scalar(stmt.where(Ticket.status.in_(OPEN_STATUSES)))
-    solved_count = db.session.scalar(stmt.where(Ticket.status == Status.solved))
-    return {"open": open_count or 0, "solved": solved_count or 0}
+    """Open and solved counts of the tickets ``actor`` may see (``visible_tickets``), from the counters: staff every
+    ticket; a customer of an organization its tickets and their own (the organization's plus the requester's, less
+    the requester's filed under that organization, counted by both); a customer of none their own."""
+    if actor.is_staff:
+        keys = {"open": counters.OPEN, "solved": counters.SOLVED}
+        found = counters.values(keys.values())
+        return {name: found[key] for name, key in keys.items()}
+    if not actor.is_active:
+        return {"open": 0, "solved": 0}
+    org = actor.organization_id
+    terms = {
+        state: [(1, counters.requester_key(state, actor.id))]
+        + (
+            [(1, counters.org_key(state, org)), (-1, counters.requester_org_key(state, actor.id, org))]
+            if org is not None
+            else []
+        )
+        for state in ("open", "solved")
+    }
+    found = counters.values(key for parts in terms.values() for _sign, key in parts)
+    return {state: sum(sign * found[key] for sign, key in parts) for state, parts in terms.items()}
 
 
 ASSIGNABLE_ROLES = (Role.agent, Role.senior_agent, Role.manager)
