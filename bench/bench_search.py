@@ -439,49 +439,55 @@ def _rare_words(count: int = 10, most: int = 20) -> list[str]:
 
 
 def _incremental(app, rate: float, seconds: float) -> None:
-    """``rate`` internal notes a second for ``seconds`` (this thread) while an index-writer thread runs the
-    ``index.ticket`` outbox rows as they come (``workers.runner.process``, as the one ``index`` worker does); a
-    change's latency is from its commit until the job that indexed it is done (its words are searchable from then
-    on: every commit makes a new generation, which searchers open at their next search)."""
+    """``rate`` internal notes a second for ``seconds`` (this thread) while an index-writer thread runs the due
+    ``index.ticket`` outbox rows in id order, each through ``workers.runner.process`` as the one ``index`` worker's
+    RQ jobs do (a job that finds its row already done by an earlier job's batch is skipped). A change's latency is
+    from its commit until its outbox row is marked done (``processed_at``, after the index commit that holds it:
+    its words are searchable from then on, searchers open the new generation at their next search)."""
     import threading
+    from datetime import datetime
 
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from portal.extensions import db
-    from portal.models import OutboxMessage, Ticket, User
+    from portal.models import OutboxMessage, OutboxStatus, Ticket, User, utcnow
+    from portal.search.schema import TICKET_INDEX
+    from portal.search.store import open_index
     from portal.search.tickets import search_tickets
     from portal.services import tickets as ticket_service
     from workers import runner
 
     print(f"\n  incremental: {rate:g} ticket changes/s for {seconds:g}s, one index-writer thread")
-    committed: dict[int, float] = {}
-    indexed: dict[int, float] = {}
-    jobs: list[float] = []
+    committed: dict[int, datetime] = {}
+    jobs: dict[str, list[float]] = {}
     stop = threading.Event()
+    index_rows = OutboxMessage.kind == "index.ticket"
 
-    def writer() -> None:
+    def writer(floor: int) -> None:
         with app.app_context():
-            while not stop.is_set() or len(indexed) < len(committed):
+            while True:
                 ids = list(
                     db.session.scalars(
                         select(OutboxMessage.id)
-                        .where(OutboxMessage.kind == "index.ticket", OutboxMessage.status == "pending")
+                        .where(
+                            index_rows,
+                            OutboxMessage.id > floor,
+                            OutboxMessage.status.in_(runner.RUNNABLE),
+                            OutboxMessage.available_at <= utcnow(),
+                        )
                         .order_by(OutboxMessage.id)
                     )
                 )
                 db.session.commit()
                 if not ids:
+                    if stop.is_set():
+                        return
                     time.sleep(0.01)
                     continue
                 for message_id in ids:
-                    ticket_id = db.session.get(OutboxMessage, message_id).payload["ticket_id"]
-                    db.session.commit()
                     t = time.perf_counter()
-                    runner.process(message_id)
-                    done = time.perf_counter()
-                    jobs.append((done - t) * 1000)
-                    if ticket_id in committed:
-                        indexed.setdefault(ticket_id, done)
+                    outcome = runner.process(message_id)
+                    jobs.setdefault(outcome, []).append((time.perf_counter() - t) * 1000)
 
     with app.app_context():
         agent = db.session.scalar(select(User).where(User.email == AGENT))
@@ -489,11 +495,13 @@ def _incremental(app, rate: float, seconds: float) -> None:
         # rows of earlier runs must not be waited for
         db.session.execute(
             OutboxMessage.__table__.update()
-            .where(OutboxMessage.kind == "index.ticket", OutboxMessage.status == "pending")
-            .values(status="done")
+            .where(index_rows, OutboxMessage.status.in_(runner.RUNNABLE))
+            .values(status=OutboxStatus.done)
         )
+        floor = db.session.scalar(select(func.max(OutboxMessage.id))) or 0
         db.session.commit()
-        thread = threading.Thread(target=writer, daemon=True)
+        generation = open_index(TICKET_INDEX).latest_generation()
+        thread = threading.Thread(target=writer, args=(floor,), daemon=True)
         thread.start()
         words = {}
         start = time.perf_counter()
@@ -505,14 +513,31 @@ def _incremental(app, rate: float, seconds: float) -> None:
             words[ticket_id] = word = f"zqinc{n}x{random.randint(1000, 9999)}"
             ticket_service.reply_to_ticket(agent, ticket, f"Checked the meter import: {word}", internal=True)
             db.session.commit()
-            committed[ticket_id] = time.perf_counter()
+            committed[ticket_id] = utcnow()
         produced = time.perf_counter() - start
         stop.set()
         thread.join(timeout=600)
-        latencies = [(indexed[t] - committed[t]) * 1000 for t in committed if t in indexed]
+        commits = open_index(TICKET_INDEX).latest_generation() - generation
+        searchable: dict[int, datetime] = {}
+        for payload, processed_at in db.session.execute(
+            select(OutboxMessage.payload, OutboxMessage.processed_at).where(index_rows, OutboxMessage.id > floor)
+        ):
+            ticket_id = int(payload["ticket_id"])
+            if processed_at is not None and (ticket_id not in searchable or processed_at > searchable[ticket_id]):
+                searchable[ticket_id] = processed_at
+        latencies = [(searchable[t] - committed[t]).total_seconds() * 1000 for t in committed if t in searchable]
+        ran, skipped = jobs.get("done", []), jobs.get("skipped", [])
+        others = {k: len(v) for k, v in jobs.items() if k not in ("done", "skipped")} or "none"
         print(f"    {len(committed)} changes in {produced:.1f}s ({len(committed) / produced:.1f}/s)")
         print(f"    change → searchable: {stats(latencies)}")
-        print(f"    index job:           {stats(jobs)}")
+        if len(latencies) < len(committed):
+            print(f"    NOT indexed: {len(committed) - len(latencies)} changes")
+        print(f"    index jobs that ran: {stats(ran)}" if ran else "    no index job ran")
+        print(
+            f"    {commits} index commits ({len(committed) / max(commits, 1):.1f} changes each); {len(skipped)} jobs"
+            f" skipped (their row done by an earlier batch), {sum(skipped):.0f} ms in all;"
+            f" other outcomes: {others}"
+        )
         sample = random.Random(5).sample(sorted(words), min(20, len(words)))
         found = sum(search_tickets(agent, words[t]).total == 1 for t in sample)
         print(f"    {found}/{len(sample)} sampled changes found by a staff search afterwards")

@@ -131,6 +131,8 @@ class Config:
     INDEX_REBUILD_BATCH = int(os.environ.get("INDEX_REBUILD_BATCH", "500"))
     INDEX_REBUILD_PROCS = int(os.environ.get("INDEX_REBUILD_PROCS", "2"))
     INDEX_REBUILD_MB = int(os.environ.get("INDEX_REBUILD_MB", "128"))
+    # Other due index.ticket rows one index job takes along into a single commit (0: one row per commit).
+    INDEX_BATCH_ROWS = int(os.environ.get("INDEX_BATCH_ROWS", "500"))
     KB_COST_PER_TICKET = float(os.environ.get("KB_COST_PER_TICKET", "190"))
     # Where KB search log entries wait until a job moves them into the database (no write on a search): "auto"
     # (Redis when REDIS_URL is set, else spool files under the instance folder), "redis", "spool", or "database"

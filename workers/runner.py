@@ -8,6 +8,8 @@ cut by a crash is retried with the same Message-ID once uncertain, see ``workers
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -97,6 +99,90 @@ def _record_failure(message_id: int, attempt: int, exc: Exception, permanent: bo
     )
     current_app.logger.warning("outbox %s attempt %s failed, retrying later: %s", message_id, attempt, error)
     return "retry"
+
+
+# --------------------------------------------------------------------------- batches
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An outbox row claimed by ``claim_due``: this runner holds attempt ``attempt`` of row ``message_id``."""
+
+    message_id: int
+    payload: dict[str, Any]
+    attempt: int
+
+
+def claim_due(
+    kind: str, *, limit: int = 500, exclude: Collection[int] = (), max_attempts: int | None = None
+) -> list[Claim]:
+    """Claim up to ``limit`` due rows of ``kind`` (pending or enqueued, ``available_at`` passed; oldest first) for a
+    handler that does their work together with its own row (the index worker: one index commit for many changes).
+
+    Each row is claimed with the compare-and-set of ``_claim`` (attempts + 1 where attempts still has the value read),
+    so a row another runner claimed in between is left to it and no attempt runs twice. The claims are one
+    transaction, the rows updated in id order (the relay marks rows in one statement too: the same lock order).
+    ``max_attempts`` leaves out rows that already had more attempts (a row that failed runs alone, so a row that
+    always fails cannot take others down with it). The caller ends every claim with ``finish_claims`` or
+    ``fail_claims``; a claim left open (the worker killed) is handed over again by the relay once stale, and the
+    row's own job, finding it claimed or done, skips it."""
+    now = utcnow()
+    query = (
+        select(OutboxMessage.id, OutboxMessage.payload, OutboxMessage.attempts)
+        .where(
+            OutboxMessage.kind == kind,
+            OutboxMessage.status.in_(RUNNABLE),
+            OutboxMessage.available_at <= now,
+        )
+        .order_by(OutboxMessage.available_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(OutboxMessage.id.not_in(list(exclude)))
+    if max_attempts is not None:
+        query = query.where(OutboxMessage.attempts <= max_attempts)
+    claims: list[Claim] = []
+    with db.engine.begin() as conn:
+        for row in sorted(conn.execute(query).all(), key=lambda r: r.id):
+            claimed = conn.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.status.in_(RUNNABLE),
+                    OutboxMessage.attempts == row.attempts,
+                )
+                .values(attempts=row.attempts + 1, status=OutboxStatus.enqueued, enqueued_at=now)
+            ).rowcount
+            if claimed == 1:
+                claims.append(Claim(row.id, row.payload, row.attempts + 1))
+    return claims
+
+
+def finish_claims(claims: Iterable[Claim]) -> None:
+    """Mark claimed rows done (as ``process`` does after its handler): only rows whose attempt is still ours."""
+    claims = list(claims)
+    if not claims:
+        return
+    now = utcnow()
+    with db.engine.begin() as conn:
+        for claim in claims:
+            conn.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == claim.message_id,
+                    OutboxMessage.attempts == claim.attempt,
+                    OutboxMessage.status == OutboxStatus.enqueued,
+                )
+                .values(status=OutboxStatus.done, processed_at=now)
+            )
+
+
+def fail_claims(claims: Iterable[Claim], exc: Exception) -> None:
+    """Record ``exc`` on every claimed row as ``process`` does for its own row: retried with backoff, or failed for
+    good after ``JOBS_MAX_ATTEMPTS`` (or at once for a ``PermanentFailure``)."""
+    permanent = isinstance(exc, (PermanentFailure, LookupError))
+    for claim in claims:
+        _record_failure(claim.message_id, claim.attempt, exc, permanent)
 
 
 def due_ids(limit: int = 500) -> list[int]:
