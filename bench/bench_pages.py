@@ -178,8 +178,10 @@ def stop_gunicorn(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def time_page(client: Client, paths: list[str], n: int, warmup: int) -> tuple[list[float], int, int]:
-    """Warm up, then n sequential requests cycling through ``paths``; returns durations (ms), errors, body size."""
+def time_page(client: Client, paths: list[str], n: int, warmup: int) -> tuple[list[float], int, int, int]:
+    """Warm up, then n sequential requests cycling through ``paths``; returns durations (ms), errors, body size and
+    the table rows of the last body (a page's cost grows with the rows it shows: a view with fewer matching tickets
+    than a page holds is cheaper, whatever the table's size)."""
     for i in range(warmup):
         client.get(paths[i % len(paths)])
     times, errors, size = [], 0, 0
@@ -191,7 +193,8 @@ def time_page(client: Client, paths: list[str], n: int, warmup: int) -> tuple[li
         size = len(body)
         if status != 200:
             errors += 1
-    return times, errors, size
+    rows = max(0, body.count(b"<tr") - body.count(b"<thead"))
+    return times, errors, size, rows
 
 
 def p95(values: list[float]) -> float:
@@ -272,8 +275,8 @@ def main(argv=None) -> int:
             ("customer home", customer, ["/portal/"]),
         ]
         for label, client, paths in pages:
-            times, errors, size = time_page(client, paths, args.requests, args.warmup)
-            results.append((label, times, errors, size))
+            times, errors, size, rows = time_page(client, paths, args.requests, args.warmup)
+            results.append((label, times, errors, size, rows))
             sys.stderr.write(f"  {label}: median {statistics.median(times):.2f} ms\n")
     finally:
         stop_gunicorn(proc)
@@ -286,19 +289,22 @@ def main(argv=None) -> int:
         f"{args.warmup} warm-up"
     )
     print()
-    header = f"{'page':<34} {'median':>8} {'p95':>8} {'mean':>8} {'min':>8} {'errors':>6} {'bytes':>8}"
+    header = f"{'page':<34} {'median':>8} {'p95':>8} {'mean':>8} {'min':>8} {'errors':>6} {'bytes':>8} {'rows':>5}"
     print(header)
     print("-" * len(header))
-    for label, times, errors, size in results:
+    for label, times, errors, size, rows in results:
         print(
             f"{label:<34} {statistics.median(times):>8.2f} {p95(times):>8.2f} {statistics.fmean(times):>8.2f} "
-            f"{min(times):>8.2f} {errors:>6} {size:>8}"
+            f"{min(times):>8.2f} {errors:>6} {size:>8} {rows:>5}"
         )
-    print("(times in ms, measured on the client: connect + request + full response)")
+    print("(times in ms, measured on the client: connect + request + full response; rows: table rows shown)")
     if args.json:
-        figures = {label: {"median": statistics.median(t), "p95": p95(t), "errors": e} for label, t, e, _ in results}
+        figures = {
+            label: {"median": statistics.median(t), "p95": p95(t), "errors": e, "rows": r}
+            for label, t, e, _, r in results
+        }
         Path(args.json).write_text(json.dumps({"facts": {k: facts[k] for k in ("tickets", "open")}, "pages": figures}))
-    return 1 if any(errors for _, _, errors, _ in results) else 0
+    return 1 if any(errors for _, _, errors, _, _ in results) else 0
 
 
 def make_display(url: str) -> str:
