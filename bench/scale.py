@@ -3,7 +3,9 @@
     python bench/scale.py --sizes 10000,100000,1000000 [--database sqlite|postgresql] [--reuse] [--requests 100]
 
 For each size it generates a database with ``bench/generate.py`` (``--now`` fixed, a 1-hour sweep backlog left;
-``--reuse`` keeps a database already generated at that size), then measures:
+``--reuse`` keeps a database already generated at that size), then measures, in ``--rounds`` (3) rounds that take
+the sizes in turn (each figure is the median of its rounds, so a slow spell of a shared machine does not land on
+one size only):
 
 - the pages of ``bench/bench_pages.py`` over HTTP (gunicorn, 2 workers): the agent queue, the queue counts partial,
   agent ticket pages, the customer's list;
@@ -166,12 +168,12 @@ def search(url: str, args, n: int) -> None:
     SEARCH_REPORTS[n] = run(cmd + ["--no-check", "--requests", str(args.requests)])
 
 
-def measure(args, n: int) -> dict[str, float]:
+def pages_and_counts(args, n: int, round_no: int) -> dict[str, float]:
+    """One round at one size: the HTTP pages and the in-process figures (medians in ms)."""
     url = database_url(args, n)
-    generate(args, n, url)
     figures: dict[str, float] = {}
     pages_json = Path(args.dir) / f"scale-pages-{args.database}-{n}.json"
-    log(f"{n:,}: pages over HTTP")
+    log(f"{n:,}: pages over HTTP (round {round_no}/{args.rounds})")
     run(
         [PYTHON, "bench/bench_pages.py", "--database-url", url, "--workers", "2", "--requests", str(args.requests)]
         + ["--warmup", "10", "--json", str(pages_json)]
@@ -181,21 +183,36 @@ def measure(args, n: int) -> dict[str, float]:
         if not label.startswith("healthz"):
             figures[f"{label} (HTTP)"] = values["median"]
             ROWS.setdefault(f"{label} (HTTP)", {})[n] = values.get("rows", 0)
-    log(f"{n:,}: queue counts and routing in process")
+    log(f"{n:,}: queue counts and routing in process (round {round_no}/{args.rounds})")
     figures.update(in_process(url, args.requests))
-    sweep_url = url
-    if args.sweep_days:
-        sweep_url = database_url(args, n, "sweep-")
-        generate(args, n, sweep_url, days=args.sweep_days)
-    log(f"{n:,}: SLA sweep over the 1-hour backlog")
-    ms, due = sweep(sweep_url)
-    figures["sweep, 1-hour backlog (in process)"] = ms
-    figures["_due"] = due
-    if args.search:
-        log(f"{n:,}: search rebuild and queries")
-        search(url, args, n)
     figures["_open"] = data["facts"]["open"]
     return figures
+
+
+def measure(args, sizes: list[int]) -> dict[int, dict[str, float]]:
+    """Every size generated first; then ``--rounds`` rounds of the pages and counts, the sizes taken in turn in
+    each round (a neighbour that slows the machine for a while slows every size alike; each figure is the median of
+    its rounds); then the sweep and the search once per size."""
+    for n in sizes:
+        generate(args, n, database_url(args, n))
+        if args.sweep_days:
+            generate(args, n, database_url(args, n, "sweep-"), days=args.sweep_days)
+    rounds: dict[int, list[dict[str, float]]] = {n: [] for n in sizes}
+    for round_no in range(1, args.rounds + 1):
+        for n in sizes:
+            rounds[n].append(pages_and_counts(args, n, round_no))
+    results = {}
+    for n in sizes:
+        figures = {label: statistics.median(r[label] for r in rounds[n]) for label in rounds[n][0]}
+        log(f"{n:,}: SLA sweep over the 1-hour backlog")
+        ms, due = sweep(database_url(args, n, "sweep-") if args.sweep_days else database_url(args, n))
+        figures["sweep, 1-hour backlog (in process)"] = ms
+        figures["_due"] = due
+        if args.search:
+            log(f"{n:,}: search rebuild and queries")
+            search(database_url(args, n), args, n)
+        results[n] = figures
+    return results
 
 
 def main(argv=None) -> int:
@@ -206,21 +223,23 @@ def main(argv=None) -> int:
     parser.add_argument("--dir", default="/tmp")
     parser.add_argument("--reuse", action="store_true", help="keep a database already generated at a size")
     parser.add_argument("--requests", type=int, default=100, help="timed requests per figure (default 100)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of pages and counts over the sizes (default 3)")
     parser.add_argument("--search", action="store_true", help="also rebuild the search index and time search")
     parser.add_argument(
         "--sweep-days", type=int, default=3, help="history of the sweep's database in days (0: the first database)"
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = {}
-    for n in sizes:
-        started = time.perf_counter()
-        results[n] = measure(args, n)
-        log(f"{n:,}: done in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    results = measure(args, sizes)
+    log(f"done in {time.perf_counter() - started:.0f} s")
     base = sizes[0]
     labels = [k for k in results[base] if not k.startswith("_")]
     width = max(len(label) for label in labels) + 2
-    print(f"\n{args.database}: medians in ms; each size's figure and its ratio to the {base:,} figure")
+    print(
+        f"\n{args.database}: medians in ms (the median of {args.rounds} rounds); each size's figure and its ratio to"
+        f" the {base:,} figure"
+    )
     print("open tickets: " + ", ".join(f"{n:,} → {results[n]['_open']:,}" for n in sizes))
     print("tickets due at the backlog sweep: " + ", ".join(f"{n:,} → {results[n]['_due']:,}" for n in sizes))
     header = f"{'figure':<{width}}" + "".join(f"{f'{n:,}':>12}{'ratio':>8}" for n in sizes)

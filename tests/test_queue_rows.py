@@ -1,9 +1,12 @@
 """The agent queue's rows: what each cell shows, and that one built statement serves every agent (the actor's id and
 tier are parameters of the query, never left over from the agent who asked first)."""
 
+import os
 import re
 
+import pytest
 from markupsafe import escape
+from sqlalchemy import event
 
 from portal.extensions import db
 from portal.models import Tier
@@ -83,3 +86,35 @@ def test_queue_rows_match_the_ticket_list(app, make_org, make_user, make_ticket)
             f = queries.TicketFilters.from_args(args, views=queries.queue_views(agent))
             expected = [t.id for t in queries.list_tickets(agent, f, page, 3)]
             assert [r.id for r in queries.queue_rows(agent, f, page, 3)] == expected, (args, page)
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"), reason="PostgreSQL run only")
+def test_list_statements_carry_their_page_bounds_in_the_sql(app, make_org, make_user, make_ticket):
+    """The queue and the customer's list write LIMIT and OFFSET into the statement instead of binding them: a
+    prepared statement whose only parameters are the actor, the tier and the instant can be planned once for all
+    requests (PostgreSQL takes a bound LIMIT for a tenth of the table and re-plans every execution). SQLite keeps
+    them bound: it plans every statement, and better so."""
+    customer = make_user("customer", organization=make_org())
+    agent = make_user("agent")
+    for i in range(5):
+        make_ticket(customer, subject=f"Ticket {i}")
+    db.session.commit()
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "FROM tickets" in statement and "LIMIT" in statement:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        f = queries.TicketFilters.from_args({"view": "all"}, views=queries.queue_views(agent))
+        assert len(queries.queue_rows(agent, f, 2, 2)) == 3  # a page and one row to tell that more follow
+        mine = queries.TicketFilters.from_args({}, default_view="org")
+        assert len(queries.list_tickets(customer, mine, 2, 2)) == 3
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(seen) == 2
+    for statement in seen:
+        sql = " ".join(statement.split())
+        assert "LIMIT 3 OFFSET 2" in sql and "LIMIT 5" in sql, sql
+        assert not re.search(r"(LIMIT|OFFSET) %\(", sql), sql
