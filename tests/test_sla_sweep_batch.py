@@ -137,7 +137,14 @@ def _assert_same(expected: dict, got: dict) -> None:
             assert have == want, f"{table} row {n}"
 
 
-def test_batched_sweep_writes_exactly_the_rows_of_the_one_at_a_time_path(scenario):
+@pytest.mark.parametrize("array_rows", [None, 1], ids=["default", "every-group-from-arrays"])
+def test_batched_sweep_writes_exactly_the_rows_of_the_one_at_a_time_path(scenario, monkeypatch, array_rows):
+    """``every-group-from-arrays``: on PostgreSQL every group of tickets written alike goes through the one UPDATE
+    … FROM unnest(arrays) that large groups use (the scenario's groups are below the threshold)."""
+    if array_rows is not None:
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the array UPDATE is PostgreSQL's")
+        monkeypatch.setattr(escalation_batch, "ARRAY_UPDATE_ROWS", array_rows)
     before = _snapshot()
     one_stats, one = _swept(batched=False)
     assert _snapshot() == before  # rolled back

@@ -22,7 +22,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.util import identity_key
 
 from portal.extensions import db
@@ -51,6 +52,8 @@ REASON = "sla_breached"
 SLA_COLUMNS = sla.CLOCK_COLUMNS
 CHANGE_COLUMNS = ("tier", "assignee_id", "version", "updated_at", "routing_flagged_at")
 TICKET, EVENTS, SLA_EVENTS, SPANS = Ticket.__table__, TicketEvent.__table__, SlaEvent.__table__, TierSpan.__table__
+# On PostgreSQL a group of at least this many tickets written alike is one UPDATE … FROM unnest(arrays)
+ARRAY_UPDATE_ROWS = 20
 
 
 class _Event:
@@ -302,13 +305,17 @@ class Batch:
                 shapes.setdefault(tuple(sorted(values)), []).append(
                     {"_id": row.id, "_version": row.read["version"], **values}
                 )
+        postgresql = db.engine.dialect.name == "postgresql"
         for columns, params in shapes.items():
-            stmt = (
-                update(TICKET)
-                .where(TICKET.c.id == bindparam("_id"), TICKET.c.version == bindparam("_version"))
-                .values({c: bindparam(c) for c in columns})
-            )
-            written = db.session.connection().execute(stmt, params).rowcount
+            if postgresql and len(params) >= ARRAY_UPDATE_ROWS:
+                written = _update_from_arrays(columns, params)
+            else:
+                stmt = (
+                    update(TICKET)
+                    .where(TICKET.c.id == bindparam("_id"), TICKET.c.version == bindparam("_version"))
+                    .values({c: bindparam(c) for c in columns})
+                )
+                written = db.session.connection().execute(stmt, params).rowcount
             if written != len(params):
                 raise Conflict(
                     "A ticket changed while the SLA sweep wrote it; nothing was overwritten, run the sweep again.",
@@ -361,3 +368,22 @@ class Batch:
             for obj in list(session.identity_map.values()):
                 if isinstance(obj, TierSpan) and obj.ticket_id in self.open_spans:
                     session.expire(obj)
+
+
+def _update_from_arrays(columns: tuple[str, ...], params: list[dict[str, Any]]) -> int:
+    """One UPDATE for many tickets (PostgreSQL): the ids, versions read and new values travel as one array per
+    column and are joined to the tickets by id (``unnest``), so a batch of thousands costs one statement instead of
+    one per ticket. The same condition as row by row: a ticket is written only at the version read."""
+    arrays = [
+        bindparam("_ids", [p["_id"] for p in params], type_=ARRAY(Integer)),
+        bindparam("_versions", [p["_version"] for p in params], type_=ARRAY(Integer)),
+    ]
+    arrays += [bindparam(f"_v_{c}", [p[c] for p in params], type_=ARRAY(TICKET.c[c].type)) for c in columns]
+    names = ["row_id", "read_version", *(f"new_{c}" for c in columns)]
+    rows = func.unnest(*arrays).table_valued(*names).render_derived(name="u")
+    stmt = (
+        update(TICKET)
+        .where(TICKET.c.id == rows.c.row_id, TICKET.c.version == rows.c.read_version)
+        .values({c: rows.c[f"new_{c}"] for c in columns})
+    )
+    return db.session.connection().execute(stmt).rowcount
