@@ -272,7 +272,7 @@ def generate(args) -> None:
     from portal import create_app
     from portal.demo import DEMO_PASSWORD, seed
     from portal.extensions import db
-    from portal.models import STAFF_ROLES, Category, Organization, Role, SlaEvent, Ticket, TicketEvent, User
+    from portal.models import STAFF_ROLES, Category, Organization, Role, SlaCheck, SlaEvent, Ticket, TicketEvent, User
     from portal.services import counters, sla
     from portal.services.accounts import hash_password
 
@@ -429,11 +429,12 @@ def generate(args) -> None:
                 ("tickets", Ticket.__table__, TICKET_COLUMNS),
                 ("events", TicketEvent.__table__, EVENT_COLUMNS),
                 ("crossings", SlaEvent.__table__, CROSSING_COLUMNS),
+                ("checks", SlaCheck.__table__, CHECK_COLUMNS),
             )
         }
         # Bulk loading: the secondary indexes are dropped first and built once at the end (much faster than keeping
         # them up to date row by row); the same definitions come back, as the migrations made them.
-        indexes = _secondary_indexes(engine, dialect, ("tickets", "ticket_events", "sla_events"))
+        indexes = _secondary_indexes(engine, dialect, ("tickets", "ticket_events", "sla_events", "sla_checks"))
         with engine.begin() as conn:
             for name, _sql in indexes:
                 conn.execute(text(f'DROP INDEX "{name}"'))
@@ -445,7 +446,7 @@ def generate(args) -> None:
         pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
         try:
             made = pool.imap(_make_batch, batches) if pool else map(_make_batch, batches)
-            for tickets, events, crossings, n_open in made:
+            for tickets, events, crossings, checks, n_open in made:
                 raw = engine.raw_connection()
                 try:
                     cursor = raw.cursor()
@@ -453,6 +454,8 @@ def generate(args) -> None:
                     cursor.executemany(sql["events"], events)
                     if crossings:
                         cursor.executemany(sql["crossings"], crossings)
+                    if checks:
+                        cursor.executemany(sql["checks"], checks)
                     raw.commit()
                 finally:
                     raw.close()
@@ -582,8 +585,11 @@ EVENT_COLUMNS = (
     "created_at",
 )
 CROSSING_COLUMNS = ("ticket_id", "target", "kind", "at", "due_at")
+CHECK_COLUMNS = ("ticket_id", "check_at")  # the sweep's next look at a ticket (``sla_checks``)
 _INSTANT_COLUMNS = {
-    c for c in TICKET_COLUMNS + EVENT_COLUMNS + CROSSING_COLUMNS if c.endswith(("_at", "_due", "_since")) or c == "at"
+    c
+    for c in TICKET_COLUMNS + EVENT_COLUMNS + CROSSING_COLUMNS + CHECK_COLUMNS
+    if c.endswith(("_at", "_due", "_since")) or c == "at"
 }
 
 
@@ -635,8 +641,9 @@ def _lognormal_share(rng: random.Random, mu: float, sigma: float) -> float:
     return rng.lognormvariate(mu, sigma)
 
 
-def _make_batch(index: int) -> tuple[list, list, list, int]:
-    """Tickets ``index * batch`` .. of the plan, with their events and recorded SLA crossings, as insert-ready tuples.
+def _make_batch(index: int) -> tuple[list, list, list, list, int]:
+    """Tickets ``index * batch`` .. of the plan, with their events, recorded SLA crossings and the sweep's next looks,
+    as insert-ready tuples.
     Each batch has its own random stream (seed, index): the data does not depend on how many processes made it."""
     from portal.services.sla_engine import evaluate
 
@@ -648,7 +655,7 @@ def _make_batch(index: int) -> tuple[list, list, list, int]:
     pick_recent_open, pick_old_open = Picker(rng, RECENT_OPEN), Picker(rng, OLD_OPEN)
     now, start, sqlite = plan.now, plan.start, plan.sqlite
     span_s = (now - start).total_seconds()
-    tickets, events_out, crossings_out, n_open = [], [], [], 0
+    tickets, events_out, crossings_out, checks_out, n_open = [], [], [], [], 0
     first = index * plan.batch
     for i in range(first, min(first + plan.batch, plan.total)):
         ticket_id = plan.first_ticket_id + i
@@ -717,6 +724,7 @@ def _make_batch(index: int) -> tuple[list, list, list, int]:
         facts = evaluate(created, priority, _steps(rows, plan.staff_ids), policy, now)
         # Every change looks at the clock (and records what it crossed since), so does the sweep, up to the backlog.
         clock, crossings = _sla_columns(facts, max(plan.recorded_until, history[-1][6]))
+        check_at = clock.pop("sla_check_at")
         ticket = dict(
             id=ticket_id,
             subject=_subject(rng),
@@ -741,8 +749,10 @@ def _make_batch(index: int) -> tuple[list, list, list, int]:
         tickets.append(_row(ticket, TICKET_COLUMNS, sqlite))
         events_out.extend(_row(r, EVENT_COLUMNS, sqlite) for r in rows)
         crossings_out.extend(_row(dict(ticket_id=ticket_id, **c), CROSSING_COLUMNS, sqlite) for c in crossings)
+        if check_at is not None:
+            checks_out.append(_row(dict(ticket_id=ticket_id, check_at=check_at), CHECK_COLUMNS, sqlite))
         n_open += status in ("new", "open", "pending", "on_hold")
-    return tickets, events_out, crossings_out, n_open
+    return tickets, events_out, crossings_out, checks_out, n_open
 
 
 def _middle(rng, history, after: datetime, before: datetime, requester, assignee, plan) -> None:

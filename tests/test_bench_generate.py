@@ -19,7 +19,7 @@ from portal.services import sla
 from portal.services.sla_sweep import run_sweep
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-COLUMNS = [c for c in generate.TICKET_COLUMNS if c not in ("id",)]
+COLUMNS = [c for c in generate.TICKET_COLUMNS if c not in ("id",)] + ["sla_check_at"]  # the last one: sla_checks
 
 
 def _generate(path, *extra: str) -> str:

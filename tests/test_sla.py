@@ -287,4 +287,4 @@ def test_sweep_query_uses_an_index():
     stmt = sla.due_tickets_query(T0)
     sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
     plan = _plan(sql)
-    assert "ix_tickets_sla_check_at" in plan, plan
+    assert "ix_sla_checks_check_at" in plan, plan

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.models import (
     OutboxMessage,
     ShiftRegion,
+    SlaCheck,
     SlaEvent,
     StaffStatus,
     Ticket,
@@ -80,6 +81,8 @@ def scenario(make_org, make_user):
             svc.assign_ticket(managers[0], ticket, busy.id, expected_version=ticket.version)
         db.session.commit()
     return {
+        "agent": agents[0].id,
+        "customer": customer.id,
         "tickets": [t.id for t in tickets],
         "seniors": [u.id for u in seniors],
         "managers": [u.id for u in managers],
@@ -110,6 +113,7 @@ def _snapshot() -> dict:
     ).all()
     return {
         "tickets": rows(Ticket, skip=()),
+        "sla_checks": rows(SlaCheck, skip=()),
         "ticket_events": rows(TicketEvent),
         "sla_events": rows(SlaEvent),
         "outbox": rows(OutboxMessage),
@@ -255,3 +259,83 @@ def test_a_ticket_changed_in_the_instant_before_the_write_raises_conflict_and_ke
     ticket = db.session.get(Ticket, target)
     assert ticket.subject == "Changed elsewhere" and ticket.tier.value == "L2"
     assert db.session.scalar(select(SlaEvent.id).where(SlaEvent.ticket_id == target)) is None
+
+
+@pytest.fixture
+def at_risk_only(scenario):
+    """A low-priority ticket filed 14 hours before T0: by SWEEP_AT its first response (24 hours) is at risk (at 75%),
+    nothing else crossed. The sweep's crossing changes nothing of the ticket but its next check."""
+    from portal.models import User
+
+    with time_machine.travel(T0 - timedelta(hours=14), tick=False):
+        ticket = svc.create_ticket(
+            db.session.get(User, scenario["agent"]),
+            subject="Slow question",
+            description="No hurry.",
+            category="account",
+            priority="low",
+            requester=db.session.get(User, scenario["customer"]),
+        )
+        db.session.commit()
+    return ticket.id
+
+
+def _check_only_rows() -> list[int]:
+    """The tickets whose only change in a batched sweep at SWEEP_AT is their next check (an at-risk crossing: the
+    check moves on to the breach instant), found by a sweep rolled back."""
+    found, write = [], escalation_batch.Batch.write
+
+    def spying_write(batch):
+        found.extend(r.id for r in batch.rows if r.check_changed and not r.changed_values())
+        return write(batch)
+
+    with time_machine.travel(CLOCK, tick=False):
+        escalation_batch.Batch.write = spying_write
+        try:
+            sla_sweep.run_sweep(SWEEP_AT)
+        finally:
+            escalation_batch.Batch.write = write
+    db.session.rollback()
+    return found
+
+
+def test_a_crossing_that_moves_only_the_check_leaves_the_ticket_row_alone(at_risk_only):
+    """An at-risk crossing writes the next check (``sla_checks``), not the ticket: same version, same columns."""
+    ids = _check_only_rows()
+    assert at_risk_only in ids
+    before = {t["id"]: t for t in _snapshot()["tickets"] if t["id"] in ids}
+    checks = dict(db.session.execute(select(SlaCheck.ticket_id, SlaCheck.check_at)).all())
+    with time_machine.travel(CLOCK, tick=False):
+        sla_sweep.run_sweep(SWEEP_AT)
+        db.session.commit()
+    after = {t["id"]: t for t in _snapshot()["tickets"] if t["id"] in ids}
+    assert after == before
+    for ticket_id in ids:
+        ticket = db.session.get(Ticket, ticket_id)
+        assert ticket.sla_check_at is not None and ticket.sla_check_at > checks[ticket_id]
+        kinds = db.session.scalars(select(SlaEvent.kind).where(SlaEvent.ticket_id == ticket_id)).all()
+        assert [k.value for k in kinds] == ["at_risk"]
+
+
+def test_a_check_only_ticket_changed_before_the_write_raises_conflict(at_risk_only, monkeypatch):
+    """The next check is written on the same condition as the ticket: the version read still stands."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("the version check locks the rows on PostgreSQL: the other writer would wait for the sweep")
+    target = at_risk_only
+    assert target in _check_only_rows()
+    check = db.session.get(Ticket, target).sla_check_at
+    db.session.commit()
+    still_current = escalation_batch.still_current
+
+    def racing_check(rows):
+        current = still_current(rows)
+        if any(r.id == target for r in current):
+            _other_writer(target)
+        return current
+
+    monkeypatch.setattr(escalation_batch, "still_current", racing_check)
+    with time_machine.travel(CLOCK, tick=False), pytest.raises(Conflict):
+        sla_sweep.run_sweep(SWEEP_AT)
+    db.session.rollback()
+    ticket = db.session.get(Ticket, target)
+    assert ticket.subject == "Changed elsewhere" and ticket.sla_check_at == check

@@ -10,7 +10,8 @@ import enum
 import re
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.accounts import Organization, User, _enum
@@ -168,8 +169,8 @@ class Ticket(Base):
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-    # SLA clock (portal.services.sla): due and at-risk instants, paused time, the next instant the sweep must look
-    # at (NULL when nothing is pending) and the next due time for sorting queues.
+    # SLA clock (portal.services.sla): due and at-risk instants, paused time and the next due time for sorting
+    # queues. The next instant the sweep must look at is kept apart (``SlaCheck``, ``sla_check_at`` below).
     first_response_due: Mapped[datetime | None]
     first_response_risk_at: Mapped[datetime | None]
     resolution_due: Mapped[datetime | None]
@@ -177,7 +178,6 @@ class Ticket(Base):
     paused_seconds: Mapped[int] = mapped_column(default=0)
     paused_since: Mapped[datetime | None]
     next_due_at: Mapped[datetime | None]
-    sla_check_at: Mapped[datetime | None]
     routing_flagged_at: Mapped[datetime | None]  # routing found nobody on shift: retried at the next shift start
     # SLA facts per target, as the clock engine (portal.services.sla_engine) derives them from the history: the
     # achievement instant (withdrawn by a reopen, for resolution), the breach instant (a fact, never undone), the
@@ -201,6 +201,7 @@ class Ticket(Base):
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan", lazy="raise_on_sql"
     )
+    sla_check: Mapped[SlaCheck | None] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
     # Optimistic concurrency: every UPDATE is conditional on the version read (the services bump it once per change),
     # so two writers of one version cannot both win.
@@ -244,7 +245,6 @@ class Ticket(Base):
         ),
         Index("ix_tickets_requester_id_id", "requester_id", "id"),
         Index("ix_tickets_status_next_due_at", "status", "next_due_at"),
-        Index("ix_tickets_sla_check_at", "sla_check_at"),
         Index("ix_tickets_routing_flagged_at", "routing_flagged_at"),
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_fr_decided_at", "first_response_decided_at"),
@@ -258,6 +258,42 @@ class Ticket(Base):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @hybrid_property
+    def sla_check_at(self) -> datetime | None:
+        """The next instant the SLA sweep must look at this ticket (None: nothing pending)."""
+        return self.sla_check.check_at if self.sla_check is not None else None
+
+    @sla_check_at.inplace.setter
+    def _sla_check_at_setter(self, value: datetime | None) -> None:
+        if value is None:
+            self.sla_check = None  # the row goes (delete-orphan)
+        elif self.sla_check is None:
+            self.sla_check = SlaCheck(check_at=value)
+        elif self.sla_check.check_at != value:
+            self.sla_check.check_at = value
+
+    @sla_check_at.inplace.expression
+    @classmethod
+    def _sla_check_at_expression(cls):
+        return select(SlaCheck.check_at).where(SlaCheck.ticket_id == cls.id).scalar_subquery().label("sla_check_at")
+
+
+class SlaCheck(Base):
+    """The next instant the SLA sweep must look at a ticket: its next threshold not yet recorded on a running
+    clock (one row per ticket with one pending; ``sla.settle`` writes it through ``Ticket.sla_check_at``).
+
+    It is a table of its own, not a column of ``tickets``, because the sweep moves it for thousands of tickets an
+    hour, most often with nothing else of the ticket changing (an at-risk crossing only moves it on to the breach
+    instant): a row of two columns and two indexes is rewritten then, not a ticket row with every index of
+    ``tickets``. The sweep finds the due tickets through ``ix_sla_checks_check_at``."""
+
+    __tablename__ = "sla_checks"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    check_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_sla_checks_check_at", "check_at", "ticket_id"),)
 
 
 class TicketEvent(Base):

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, select, update
+from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.util import identity_key
 
@@ -32,6 +32,7 @@ from portal.models import (
     Category,
     EventKind,
     Organization,
+    SlaCheck,
     SlaEvent,
     StaffStatus,
     Ticket,
@@ -52,6 +53,7 @@ REASON = "sla_breached"
 SLA_COLUMNS = sla.CLOCK_COLUMNS
 CHANGE_COLUMNS = ("tier", "assignee_id", "version", "updated_at", "routing_flagged_at")
 TICKET, EVENTS, SLA_EVENTS, SPANS = Ticket.__table__, TicketEvent.__table__, SlaEvent.__table__, TierSpan.__table__
+CHECKS = SlaCheck.__table__
 # On PostgreSQL a group of at least this many tickets written alike is one UPDATE … FROM unnest(arrays)
 ARRAY_UPDATE_ROWS = 20
 
@@ -92,13 +94,19 @@ class Row:
         return db.session.get(User, self.requester_id)
 
     def changed_values(self) -> dict[str, Any]:
+        """The ticket's columns that changed (the next check is ``check_changed``)."""
         columns = SLA_COLUMNS + (CHANGE_COLUMNS if self.escalated else ())
         return {c: getattr(self, c) for c in columns if getattr(self, c) != self.read[c]}
 
+    @property
+    def check_changed(self) -> bool:
+        return self.sla_check_at != self.read["sla_check_at"]
+
 
 def select_due(now: datetime) -> list[Row]:
-    """The sweep's next batch (``sla.due_tickets_query``) as plain rows, nothing held by the session."""
-    stmt = sla.due_tickets_query(now).with_only_columns(*TICKET.c)
+    """The sweep's next batch (``sla.due_tickets_query``) as plain rows, nothing held by the session: the ticket's
+    columns and its next check (``sla_check_at``)."""
+    stmt = sla.due_tickets_query(now, sla.SWEEP_BATCH, *TICKET.c, SlaCheck.check_at.label("sla_check_at"))
     return [Row(dict(r._mapping)) for r in db.session.execute(stmt)]
 
 
@@ -306,6 +314,7 @@ class Batch:
                     {"_id": row.id, "_version": row.read["version"], **values}
                 )
         postgresql = db.engine.dialect.name == "postgresql"
+        self._write_checks(postgresql)
         for columns, params in shapes.items():
             if postgresql and len(params) >= ARRAY_UPDATE_ROWS:
                 written = _update_from_arrays(columns, params)
@@ -332,6 +341,30 @@ class Batch:
         if self.stamped:
             self._write_stamps()
         self._expire()
+
+    def _write_checks(self, postgresql: bool) -> None:
+        """The next checks that moved (``sla_checks``; every due row has one): moved on, or gone when nothing is
+        pending. Like the tickets' writes, conditional on the ticket still being at the version read (before the
+        tickets are written, so the version is the one read)."""
+        moved = [r for r in self.rows if r.check_changed and r.sla_check_at is not None]
+        gone = [r for r in self.rows if r.check_changed and r.sla_check_at is None]
+        connection = db.session.connection()
+        if moved:
+            if postgresql and len(moved) >= ARRAY_UPDATE_ROWS:
+                written = _move_checks_from_arrays(moved)
+            else:
+                stmt = (
+                    update(CHECKS)
+                    .where(CHECKS.c.ticket_id == bindparam("_id"), _at_version_read(CHECKS.c.ticket_id))
+                    .values(check_at=bindparam("_check_at"))
+                )
+                params = [{"_id": r.id, "_version": r.read["version"], "_check_at": r.sla_check_at} for r in moved]
+                written = connection.execute(stmt, params).rowcount
+            _expect(written, moved)
+        if gone:
+            stmt = delete(CHECKS).where(CHECKS.c.ticket_id == bindparam("_id"), _at_version_read(CHECKS.c.ticket_id))
+            written = connection.execute(stmt, [{"_id": r.id, "_version": r.read["version"]} for r in gone]).rowcount
+            _expect(written, gone)
 
     def _write_stamps(self) -> None:
         """``routing.stamp_assignment`` for everyone the batch assigned a ticket to."""
@@ -368,6 +401,40 @@ class Batch:
             for obj in list(session.identity_map.values()):
                 if isinstance(obj, TierSpan) and obj.ticket_id in self.open_spans:
                     session.expire(obj)
+
+
+def _at_version_read(ticket_id):
+    """``ticket_id``'s ticket is still at the version ``:_version``."""
+    return select(TICKET.c.id).where(TICKET.c.id == ticket_id, TICKET.c.version == bindparam("_version")).exists()
+
+
+def _expect(written: int, rows: list[Row]) -> None:
+    if written != len(rows):
+        raise Conflict(
+            "A ticket changed while the SLA sweep wrote it; nothing was overwritten, run the sweep again.",
+            ticket_id=rows[0].id,
+            expected_version=rows[0].read["version"],
+        )
+
+
+def _move_checks_from_arrays(rows: list[Row]) -> int:
+    """``_write_checks``' UPDATE for many tickets in one statement (PostgreSQL), like ``_update_from_arrays``."""
+    arrays = func.unnest(
+        bindparam("_ids", [r.id for r in rows], type_=ARRAY(Integer)),
+        bindparam("_versions", [r.read["version"] for r in rows], type_=ARRAY(Integer)),
+        bindparam("_checks", [r.sla_check_at for r in rows], type_=ARRAY(CHECKS.c.check_at.type)),
+    )
+    moved = arrays.table_valued("row_id", "read_version", "new_check_at").render_derived(name="u")
+    stmt = (
+        update(CHECKS)
+        .where(
+            CHECKS.c.ticket_id == moved.c.row_id,
+            TICKET.c.id == moved.c.row_id,
+            TICKET.c.version == moved.c.read_version,
+        )
+        .values(check_at=moved.c.new_check_at)
+    )
+    return db.session.connection().execute(stmt).rowcount
 
 
 def _update_from_arrays(columns: tuple[str, ...], params: list[dict[str, Any]]) -> int:

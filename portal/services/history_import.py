@@ -37,6 +37,7 @@ from portal.models import (
     Organization,
     Priority,
     Role,
+    SlaCheck,
     SlaEvent,
     Status,
     SurveyState,
@@ -755,7 +756,14 @@ class Writer:
             }
             for c in crossings
         ]
-        for model, rows in ((TicketEvent, events), (TierSpan, spans), (CsatSurvey, surveys), (SlaEvent, facts)):
+        checks = [{"ticket_id": t.id, "check_at": t.sla_check_at} for t in tickets if t.sla_check_at is not None]
+        for model, rows in (
+            (TicketEvent, events),
+            (TierSpan, spans),
+            (CsatSurvey, surveys),
+            (SlaEvent, facts),
+            (SlaCheck, checks),
+        ):
             if rows:  # NULLs written out, so rows with different empty columns still go in one executemany
                 session.execute(insert(model).execution_options(render_nulls=True), rows)
         documents = [

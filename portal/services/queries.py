@@ -352,7 +352,6 @@ def _list_load_options(full: bool) -> list:
         defer(Ticket.description),
         defer(Ticket.solved_at),
         defer(Ticket.closed_at),
-        defer(Ticket.sla_check_at),
         defer(Ticket.routing_flagged_at),
         joinedload(Ticket.requester).load_only(*people),
         joinedload(Ticket.assignee).load_only(*people),

@@ -17,12 +17,14 @@ from typing import NamedTuple
 
 from flask import g, has_app_context
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
 from portal.models import (
     STAFF_ROLES,
     EventKind,
     Priority,
+    SlaCheck,
     SlaEvent,
     SlaEventKind,
     SlaPolicy,
@@ -205,7 +207,8 @@ def refresh(
 
 
 # The ticket columns the clock writes (``store``): a bulk writer of them (the sweep's batches, the benchmark
-# generator) names them from here.
+# generator) names them from here. ``settle`` also writes ``Ticket.sla_check_at``, which is a row of ``sla_checks``
+# (a bulk writer writes that table too).
 CLOCK_COLUMNS = (
     "first_response_due",
     "first_response_risk_at",
@@ -214,7 +217,6 @@ CLOCK_COLUMNS = (
     "paused_since",
     "paused_seconds",
     "next_due_at",
-    "sla_check_at",
     "first_response_achieved_at",
     "first_response_breached_at",
     "first_response_breach_priority",
@@ -464,7 +466,15 @@ def on_ticket_changed(change: TicketChange) -> None:
     refresh(ticket, ticket.updated_at or utcnow())
 
 
-def due_tickets_query(now: datetime, limit: int = SWEEP_BATCH):
-    """The sweep's indexed query (``ix_tickets_sla_check_at``): tickets with a threshold passed before ``now`` (a
-    clock breaches once it runs past its due instant, so a threshold equal to ``now`` is not due yet)."""
-    return select(Ticket).where(Ticket.sla_check_at < now).order_by(Ticket.sla_check_at, Ticket.id).limit(limit)
+def due_tickets_query(now: datetime, limit: int = SWEEP_BATCH, *columns):
+    """The sweep's indexed query (``ix_sla_checks_check_at``): tickets with a threshold passed before ``now`` (a
+    clock breaches once it runs past its due instant, so a threshold equal to ``now`` is not due yet), earliest
+    first. With ``columns``, those instead of the tickets as objects (which come with their check loaded)."""
+    stmt = select(*columns) if columns else select(Ticket).options(contains_eager(Ticket.sla_check))
+    return (
+        stmt.select_from(Ticket)
+        .join(SlaCheck, SlaCheck.ticket_id == Ticket.id)
+        .where(SlaCheck.check_at < now)
+        .order_by(SlaCheck.check_at, SlaCheck.ticket_id)
+        .limit(limit)
+    )
