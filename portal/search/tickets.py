@@ -16,7 +16,16 @@ from portal.extensions import db
 from portal.models import Priority, Status, Ticket, User
 from portal.params import parse_id
 from portal.search import highlight
-from portal.search.query import MAX_PAGE, Paged, ParsedQuery, QueryProblem, build, count_up_to, parse
+from portal.search.query import (
+    MAX_PAGE,
+    Paged,
+    ParsedQuery,
+    QueryProblem,
+    build,
+    count_up_to,
+    parse,
+    top_hits,
+)
 from portal.search.schema import (
     TICKET_CUSTOMER_TEXT,
     TICKET_INDEX,
@@ -151,7 +160,7 @@ def search_tickets(
     sort = {"sortedby": "updated_at", "reverse": True} if filters.sort == "updated" else {}
     wanted = page * per_page
     with searcher(TICKET_INDEX) as s:
-        found = s.search(whoosh_query, limit=wanted, **sort)
+        found = top_hits(s, whoosh_query, wanted, **sort)
         _count(results, s, whoosh_query, found.scored_length(), wanted)
         for hit in found[(page - 1) * per_page : wanted]:
             results.hits.append(_hit(hit, shown, words))
