@@ -75,6 +75,8 @@ class TopHits(TopCollector):
     order (ties keep the earlier document, as in Whoosh), a few blocks read. For AND and OR queries Whoosh's
     block bounds look only at the other list's current block, so the bar stays as Whoosh sets it."""
 
+    _one_list = False  # the current segment's matcher reads one posting list (set per segment by ``matches``)
+
     def matches(self):
         self._one_list = _one_list(self.matcher)
         return super().matches()
