@@ -260,10 +260,20 @@ def test_worker_waits_for_redis_down_at_start(app, monkeypatch, tmp_path, rq_con
         redis_up.start()
         wait_for(lambda: "Redis is back" in log.read_text(), timeout=20)
         wait_for(lambda: "Listening on" in log.read_text(), timeout=20)
+        # RQ logs "Listening on" before it installs its signal handlers: stop it once it is idle in its loop
+        wait_for(lambda: _rq_states(redis_up.url) == ["idle"], timeout=20)
         assert _stop(worker) == 0, log.read_text()
     finally:
         if worker.poll() is None:
             kill_worker(worker)
+
+
+def _rq_states(url: str) -> list[str]:
+    from redis import Redis
+    from rq import Worker
+
+    with Redis.from_url(url) as connection:
+        return [str(getattr(w.get_state(), "value", w.get_state())) for w in Worker.all(connection=connection)]
 
 
 # --------------------------------------------------------------------------- graceful shutdown
