@@ -10,8 +10,7 @@ import enum
 import re
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, text
-from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.accounts import Organization, User, _enum
@@ -259,24 +258,20 @@ class Ticket(Base):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
-    @hybrid_property
+    @property
     def sla_check_at(self) -> datetime | None:
-        """The next instant the SLA sweep must look at this ticket (None: nothing pending)."""
+        """The next instant the SLA sweep must look at this ticket (None: nothing pending). Queries use
+        ``SlaCheck.check_at``."""
         return self.sla_check.check_at if self.sla_check is not None else None
 
-    @sla_check_at.inplace.setter
-    def _sla_check_at_setter(self, value: datetime | None) -> None:
+    @sla_check_at.setter
+    def sla_check_at(self, value: datetime | None) -> None:
         if value is None:
             self.sla_check = None  # the row goes (delete-orphan)
         elif self.sla_check is None:
             self.sla_check = SlaCheck(check_at=value)
         elif self.sla_check.check_at != value:
             self.sla_check.check_at = value
-
-    @sla_check_at.inplace.expression
-    @classmethod
-    def _sla_check_at_expression(cls):
-        return select(SlaCheck.check_at).where(SlaCheck.ticket_id == cls.id).scalar_subquery().label("sla_check_at")
 
 
 class SlaCheck(Base):

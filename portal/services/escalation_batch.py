@@ -325,12 +325,7 @@ class Batch:
                     .values({c: bindparam(c) for c in columns})
                 )
                 written = db.session.connection().execute(stmt, params).rowcount
-            if written != len(params):
-                raise Conflict(
-                    "A ticket changed while the SLA sweep wrote it; nothing was overwritten, run the sweep again.",
-                    ticket_id=params[0]["_id"],
-                    expected_version=params[0]["_version"],
-                )
+            _expect(written, len(params), params[0]["_id"], params[0]["_version"])
         self.buffer.write()
         if self.span_ends:
             stmt = update(TierSpan.__table__).where(TierSpan.__table__.c.id == bindparam("_id"))
@@ -360,11 +355,11 @@ class Batch:
                 )
                 params = [{"_id": r.id, "_version": r.read["version"], "_check_at": r.sla_check_at} for r in moved]
                 written = connection.execute(stmt, params).rowcount
-            _expect(written, moved)
+            _expect(written, len(moved), moved[0].id, moved[0].read["version"])
         if gone:
             stmt = delete(CHECKS).where(CHECKS.c.ticket_id == bindparam("_id"), _at_version_read(CHECKS.c.ticket_id))
             written = connection.execute(stmt, [{"_id": r.id, "_version": r.read["version"]} for r in gone]).rowcount
-            _expect(written, gone)
+            _expect(written, len(gone), gone[0].id, gone[0].read["version"])
 
     def _write_stamps(self) -> None:
         """``routing.stamp_assignment`` for everyone the batch assigned a ticket to."""
@@ -408,12 +403,13 @@ def _at_version_read(ticket_id):
     return select(TICKET.c.id).where(TICKET.c.id == ticket_id, TICKET.c.version == bindparam("_version")).exists()
 
 
-def _expect(written: int, rows: list[Row]) -> None:
-    if written != len(rows):
+def _expect(written: int, wanted: int, ticket_id: int, version: int) -> None:
+    """A conditional write reached every row it was meant for, else ``Conflict`` (naming the group's first ticket)."""
+    if written != wanted:
         raise Conflict(
             "A ticket changed while the SLA sweep wrote it; nothing was overwritten, run the sweep again.",
-            ticket_id=rows[0].id,
-            expected_version=rows[0].read["version"],
+            ticket_id=ticket_id,
+            expected_version=version,
         )
 
 
