@@ -21,12 +21,14 @@ from portal import create_app
 from portal.config import TestConfig
 from portal.extensions import db
 from portal.models import Organization, Role, Ticket, User, utcnow
+from portal.search.store import close_searchers
 from portal.services import throttle
 from portal.services import tickets as ticket_service
 from portal.services.accounts import hash_password
 from portal.services.catalog import ensure_default_categories
 from portal.services.kb.categories import ensure_kb_categories
 from portal.services.kb.search_log_buffer import spool_root
+from workers import embedded
 
 PASSWORD = "correct-horse-battery"
 _TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
@@ -111,6 +113,7 @@ def app():
         _reset_schema()
         upgrade(revision="heads")
     yield app
+    close_searchers()  # the pooled Whoosh searchers' files, not left for the interpreter's exit to find
     with app.app_context():
         db.session.remove()
         for engine in db.engines.values():
@@ -121,6 +124,8 @@ def app():
 def _clean_database(app):
     with app.app_context():
         yield
+        # a runner thread a test started ends with it: its rows must not run against the next test's database
+        embedded.shutdown(grace=15)
         db.session.rollback()
         db.session.remove()
         tables = list(reversed(db.metadata.sorted_tables))

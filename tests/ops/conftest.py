@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from flask import current_app
 
 from portal.extensions import db
+from workers import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -199,7 +200,8 @@ def jobs_config(app, monkeypatch, smtp_server, slack_receiver):
     }
     for key, value in values.items():
         monkeypatch.setitem(app.config, key, value)
-    return values
+    yield values
+    embedded.shutdown(grace=15)  # a runner thread the test started finishes its row while the servers still listen
 
 
 @pytest.fixture
