@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from portal.models import EventKind, Ticket, TicketEvent
+from portal.models import EventKind, Status, Ticket, TicketEvent
 from portal.models.kb import Article, Faq
 from portal.search.analysis import PART_BREAK
 
@@ -83,6 +83,7 @@ def ticket_row_document(ticket: TicketRow, events: Iterable[tuple[Any, str]]) ->
             "organization_id": _id(ticket.organization_id),
             "requester_id": _id(ticket.requester_id),
             "status": ticket.status,
+            "open_any": "yes" if Status(ticket.status).is_open else "no",
             "priority": ticket.priority,
             "category": ticket.category or "none",
             "assignee_id": _id(ticket.assignee_id),

@@ -87,7 +87,8 @@ def _write_if_newer(writer, doc: dict, stamp_field: str) -> str:
         current = searcher.document(id=doc["id"])
     if current is not None and (current.get(stamp_field) or 0) > doc[stamp_field]:
         return "skipped (index is newer)"
-    writer.update_document(**doc)
+    # An index built before a field was added (until the rebuild that follows the upgrade) takes the fields it has.
+    writer.update_document(**{name: value for name, value in doc.items() if name in writer.schema})
     return "updated"
 
 

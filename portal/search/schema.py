@@ -76,6 +76,9 @@ def ticket_schema() -> Schema:
         organization_id=ID(stored=True),  # "none" when the requester has no organization
         requester_id=ID(stored=True),
         status=ID(stored=True),
+        # "yes" while the ticket is open in any way (new, open, pending, on hold), else "no": the "any open" filter
+        # reads one posting list, not the union of four statuses' lists (hundreds of thousands of postings each)
+        open_any=ID(),
         priority=ID(stored=True),
         category=ID(stored=True),  # ticket category slug or "none"
         assignee_id=ID(stored=True),  # user id or "none"

@@ -11,9 +11,10 @@ from markupsafe import Markup
 from sqlalchemy import Select
 from sqlalchemy.orm import joinedload
 from whoosh import query as q
+from whoosh.fields import Schema
 
 from portal.extensions import db
-from portal.models import Priority, Status, Ticket, User
+from portal.models import OPEN_STATUSES, Priority, Status, Ticket, User
 from portal.params import parse_id
 from portal.search import highlight
 from portal.search.query import (
@@ -109,10 +110,15 @@ def access_query(actor: User) -> q.Query | None:
     return own
 
 
-def filter_query(filters: TicketSearchFilters) -> list[q.Query]:
+def filter_query(filters: TicketSearchFilters, schema: Schema | None = None) -> list[q.Query]:
+    """The filters' terms. ``schema``: the index's own; one built before the ``open_any`` field (until the rebuild
+    that follows the upgrade) is searched by the four statuses instead."""
     terms: list[q.Query] = []
     if filters.status == "open_any":
-        terms.append(q.Or([q.Term("status", s) for s in ("new", "open", "pending", "on_hold")]))
+        if schema is None or "open_any" in schema:
+            terms.append(q.Term("open_any", "yes"))
+        else:
+            terms.append(q.Or([q.Term("status", s.value) for s in OPEN_STATUSES]))
     elif filters.status:
         terms.append(q.Term("status", filters.status))
     if filters.priority:
@@ -126,9 +132,11 @@ def filter_query(filters: TicketSearchFilters) -> list[q.Query]:
     return terms
 
 
-def ticket_query(actor: User, parsed: ParsedQuery, filters: TicketSearchFilters) -> q.Query:
+def ticket_query(
+    actor: User, parsed: ParsedQuery, filters: TicketSearchFilters, schema: Schema | None = None
+) -> q.Query:
     """The Whoosh query of a ticket search by ``actor``: the words (staff: in public text or internal notes,
-    customers: in public text only), the access rule and the filters."""
+    customers: in public text only), the access rule and the filters (``schema``: see ``filter_query``)."""
     text_fields = TICKET_STAFF_TEXT if actor.is_staff else TICKET_CUSTOMER_TEXT
     matched = build(parsed, text_fields, match_all=True)
     parts = [StaffScored(matched) if actor.is_staff else matched]
@@ -137,7 +145,7 @@ def ticket_query(actor: User, parsed: ParsedQuery, filters: TicketSearchFilters)
         parts.append(access)
     if not actor.is_staff:
         filters.organization = filters.assignee = None  # customers filter by status only
-    parts.extend(filter_query(filters))
+    parts.extend(filter_query(filters, schema))
     return q.And(parts)
 
 
@@ -156,10 +164,10 @@ def search_tickets(
     results.capped = parsed.capped
     shown = TICKET_STAFF_FIELDS if actor.is_staff else TICKET_PUBLIC_FIELDS
     words = frozenset(parsed.terms)
-    whoosh_query = ticket_query(actor, parsed, filters)
     sort = {"sortedby": "updated_at", "reverse": True} if filters.sort == "updated" else {}
     wanted = page * per_page
     with searcher(TICKET_INDEX) as s:
+        whoosh_query = ticket_query(actor, parsed, filters, s.schema)
         found = top_hits(s, whoosh_query, wanted, **sort)
         _count(results, s, whoosh_query, found.scored_length(), wanted)
         for hit in found[(page - 1) * per_page : wanted]:

@@ -206,7 +206,7 @@ def test_escalation_email_and_slack_show_the_reason_label_not_its_code(
         agent, ticket, to_tier="L2", reason="data_corruption", expected_version=ticket.version
     )
     db.session.commit()
-    run_pending()  # the embedded runner may already hold the row (handed over at commit): wait for its delivery
+    run_pending()  # what a worker would do with the rows handed over at commit
     wait_for(lambda: _row_kind_done("notify.escalation"))
     (mail,) = [m for m in mailbox.to(manager.email) if "Escalated" in m["Subject"]]
     text = mail.get_body(preferencelist=("plain",)).get_content()

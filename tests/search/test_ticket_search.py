@@ -3,8 +3,15 @@ with the access rule inside the Whoosh query."""
 
 from __future__ import annotations
 
+import shutil
+
+from sqlalchemy import select
+from whoosh import index as whoosh_index
+
 from portal.extensions import db
-from portal.models import Role
+from portal.models import OutboxMessage, OutboxStatus, Role
+from portal.search.schema import TICKET_INDEX, ticket_schema
+from portal.search.store import close_searchers, index_path
 from portal.search.tickets import TicketSearchFilters, search_tickets
 from portal.services import tickets as ticket_service
 
@@ -88,3 +95,57 @@ def test_bounded_queries_get_a_message(make_user):
     words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa"
     capped = search_tickets(agent, words)
     assert capped.capped and capped.problem is None
+
+
+def _any_open(actor, text="export"):
+    return sorted(_ids(search_tickets(actor, text, TicketSearchFilters(status="open_any"))))
+
+
+def test_the_any_open_filter_follows_each_status_change(make_org, make_user, make_ticket, run_index_jobs):
+    customer = make_user(Role.customer, organization=make_org())
+    agent = make_user(Role.agent)
+    new = make_ticket(customer, subject="Export fails")
+    waiting = make_ticket(customer, subject="Export slow")
+    held = make_ticket(customer, subject="Export missing columns")
+    done = make_ticket(customer, subject="Export wrong unit")
+    ticket_service.change_status(agent, waiting, "pending", expected_version=waiting.version)
+    ticket_service.change_status(agent, held, "on_hold", expected_version=held.version)
+    ticket_service.mark_solved(agent, done, expected_version=done.version)
+    db.session.commit()
+    run_index_jobs()
+
+    assert _any_open(agent) == sorted([new.id, waiting.id, held.id])
+    assert _any_open(customer) == sorted([new.id, waiting.id, held.id])
+    ticket_service.mark_solved(agent, waiting, expected_version=waiting.version)
+    ticket_service.reopen_ticket(agent, done, expected_version=done.version)
+    db.session.commit()
+    run_index_jobs()
+    assert _any_open(agent) == sorted([new.id, held.id, done.id])
+    assert _ids(search_tickets(agent, "export", TicketSearchFilters(status="solved"))) == [waiting.id]
+
+
+def test_an_index_built_before_the_any_open_field_still_takes_changes_and_filters(
+    make_org, make_user, make_ticket, run_index_jobs
+):
+    """Between an upgrade that adds the field and the rebuild that follows it, the index jobs write the fields the
+    index has, and the filter reads the four open statuses."""
+    older = ticket_schema()
+    older.remove("open_any")
+    close_searchers()
+    shutil.rmtree(index_path(TICKET_INDEX))
+    index_path(TICKET_INDEX).mkdir(parents=True)
+    whoosh_index.create_in(str(index_path(TICKET_INDEX)), older)
+
+    customer = make_user(Role.customer, organization=make_org())
+    agent = make_user(Role.agent)
+    open_one = make_ticket(customer, subject="Export fails")
+    solved = make_ticket(customer, subject="Export slow")
+    ticket_service.mark_solved(agent, solved, expected_version=solved.version)
+    db.session.commit()
+    run_index_jobs()
+
+    index_jobs = select(OutboxMessage.status).where(OutboxMessage.kind == "index.ticket")
+    assert set(db.session.scalars(index_jobs)) == {OutboxStatus.done}
+    assert sorted(_ids(search_tickets(agent, "export"))) == sorted([open_one.id, solved.id])
+    assert _any_open(agent) == [open_one.id]
+    assert _any_open(customer) == [open_one.id]

@@ -71,7 +71,7 @@ def test_threshold_reached_alerts_the_l2_on_shift_and_the_manager_once(
     with time_machine.travel(NOW + timedelta(minutes=6), tick=False):
         assert runner.process(notices[0].id) == "done"
 
-    # spike notices only: a scheduler thread another test left running may mail the manager about the desk's health
+    # spike notices only (the desk may mail the same people about other things)
     to_l2 = [m for m in mailbox.to(desk["l2_on_shift"].email) if m["Subject"].startswith("Spike")]
     to_manager = [m for m in mailbox.to(desk["manager"].email) if m["Subject"].startswith("Spike")]
     assert len(to_l2) == 1 and len(to_manager) == 1
